@@ -1,0 +1,187 @@
+"""Exact policy-graph metrics for grid planners: %Optimal, %Success, action accuracy.
+
+A greedy policy on a grid map is a function `successor: cell -> cell`, so the set of cells
+it leads to the goal is decided exactly by following that function, for every start at once,
+with pointer doubling: after `r` rounds each cell knows where it is after `2**r` moves and
+whether every one of those moves was optimal. `ceil(log2(H * W))` rounds cover any path on
+the map, so no start cells are sampled and no step limit is guessed.
+
+Definitions (per map, over the *counted* cells: free, reachable — finite `dist` — and not the
+goal):
+
+- **%Success**: following the greedy policy from the cell reaches the goal.
+- **%Optimal**: it reaches the goal in exactly `dist[cell]` moves. Equivalent: every move on
+  the way lowers `dist` by exactly one (a move changes `dist` by at most one, so `dist[cell]`
+  moves that each lower it by one end at distance 0, the goal; anything else is longer).
+- **%Accuracy**: the greedy action is one of the optimal actions (it lowers `dist` by one).
+
+Moves into an obstacle or off the grid leave the agent where it is (so a policy that points
+at a wall loops there and fails); with `wrap=True` (torus tasks) moves off one edge enter at
+the opposite edge. The goal is absorbing. Obstacles are recognised by `dist == inf`: from a
+reachable cell every free neighbour is reachable too, so for the counted cells "blocked" and
+"neighbour has infinite distance" are the same thing — the metrics need no map encoding.
+
+A map with no counted cells (the goal walled in alone) has no defined score: its entries are
+NaN and `num_cells` is 0; `aggregate` skips such maps and reports how many it skipped.
+
+Actions are indexed (north, west, south, east) = `ACTION_DELTAS` as (row, col) offsets, the
+planners' logit order.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+ACTION_DELTAS: tuple[tuple[int, int], ...] = ((-1, 0), (0, -1), (1, 0), (0, 1))
+"""(row, col) offset of each action, in logit order: north, west, south, east."""
+
+
+class PolicyMetrics(NamedTuple):
+  """Per-map metrics of a greedy policy; every field has shape [B].
+
+  Attributes:
+    optimal: % of counted cells whose greedy path reaches the goal in `dist` moves.
+    success: % of counted cells whose greedy path reaches the goal at all.
+    accuracy: % of counted cells whose greedy action is in the optimal set.
+    num_cells: number of counted cells (free, reachable, non-goal); 0 means the three
+      percentages are NaN.
+  """
+
+  optimal: jax.Array
+  success: jax.Array
+  accuracy: jax.Array
+  num_cells: jax.Array
+
+
+def greedy_actions(logits: jax.Array) -> jax.Array:
+  """Arg-max action per cell.
+
+  Args:
+    logits: [B, 4, H, W] action scores.
+
+  Returns:
+    [B, H, W] int32 actions in 0..3 (ties go to the lower index).
+  """
+  return jnp.argmax(logits, axis=1).astype(jnp.int32)
+
+
+def successors(actions: jax.Array, dist: jax.Array, wrap: bool) -> jax.Array:
+  """Cell each greedy move leads to, as a flat index `row * W + col`.
+
+  Args:
+    actions: [B, H, W] int actions in 0..3.
+    dist: [B, H, W] shortest-path distance to the goal, `inf` at obstacles and cells that
+      cannot reach the goal.
+    wrap: moves leave one edge and enter at the opposite one (torus) if True; otherwise a
+      move off the grid is blocked.
+
+  Returns:
+    [B, H*W] int32 successor indices; blocked moves (obstacle, edge) and the goal stay put.
+  """
+  batch, height, width = actions.shape
+  rows, cols = jnp.meshgrid(jnp.arange(height), jnp.arange(width), indexing="ij")
+  deltas = jnp.asarray(ACTION_DELTAS, jnp.int32)  # [4, 2]
+  next_rows = rows[None] + deltas[actions, 0]
+  next_cols = cols[None] + deltas[actions, 1]
+  if wrap:
+    inside = jnp.ones_like(next_rows, bool)
+    next_rows, next_cols = next_rows % height, next_cols % width
+  else:
+    inside = (next_rows >= 0) & (next_rows < height) & (next_cols >= 0) & (next_cols < width)
+    next_rows = jnp.clip(next_rows, 0, height - 1)
+    next_cols = jnp.clip(next_cols, 0, width - 1)
+  flat_dist = dist.reshape(batch, -1)
+  next_index = (next_rows * width + next_cols).reshape(batch, -1)
+  here = jnp.broadcast_to(jnp.arange(height * width), (batch, height * width))
+  free = jnp.take_along_axis(flat_dist, next_index, axis=1) < jnp.inf
+  at_goal = flat_dist == 0
+  move = inside.reshape(batch, -1) & free & ~at_goal
+  return jnp.where(move, next_index, here).astype(jnp.int32)
+
+
+def _follow(successor: jax.Array, good: jax.Array, rounds: int) -> tuple[jax.Array, jax.Array]:
+  """Pointer doubling: where `2**rounds` moves lead and whether all of them were good.
+
+  Args:
+    successor: [B, N] flat successor index of each cell.
+    good: [B, N] bool, the move out of each cell is good (the goal's self-loop is good).
+    rounds: number of doublings.
+
+  Returns:
+    ([B, N] end cell, [B, N] bool all moves good) after `2**rounds` moves.
+  """
+
+  def double(_, carry):
+    succ, all_good = carry
+    all_good = all_good & jnp.take_along_axis(all_good, succ, axis=1)
+    succ = jnp.take_along_axis(succ, succ, axis=1)
+    return succ, all_good
+
+  return jax.lax.fori_loop(0, rounds, double, (successor, good))
+
+
+def policy_metrics(
+    actions: jax.Array, dist: jax.Array, goals: jax.Array, wrap: bool
+) -> PolicyMetrics:
+  """Exact %Optimal / %Success / %Accuracy of greedy `actions` on each map.
+
+  Jittable (`wrap` static) and batched over maps; see the module docstring for definitions.
+
+  Args:
+    actions: [B, H, W] int actions in 0..3 (e.g. `greedy_actions(logits)`).
+    dist: [B, H, W] float shortest-path distances to the goal, 0 at the goal, `inf` at
+      obstacles and unreachable cells.
+    goals: [B, 2] int (row, col) of each goal.
+    wrap: torus moves (manipulation tasks) if True.
+
+  Returns:
+    `PolicyMetrics` with [B] fields.
+  """
+  batch, height, width = actions.shape
+  flat_dist = dist.reshape(batch, -1)
+  goal_index = goals[:, 0] * width + goals[:, 1]
+  succ = successors(actions, dist, wrap)
+  next_dist = jnp.take_along_axis(flat_dist, succ, axis=1)
+  at_goal = flat_dist == 0
+  step_good = (next_dist == flat_dist - 1) | at_goal
+  rounds = max(1, math.ceil(math.log2(height * width)))
+  end, all_good = _follow(succ, step_good, rounds)
+  counted = (flat_dist < jnp.inf) & ~at_goal
+  reached = end == goal_index[:, None]
+  num_cells = counted.sum(axis=1)
+
+  def percent(hit):
+    return 100.0 * (hit & counted).sum(axis=1) / jnp.where(num_cells > 0, num_cells, jnp.nan)
+
+  return PolicyMetrics(
+      optimal=percent(all_good & reached),
+      success=percent(reached),
+      accuracy=percent(step_good),
+      num_cells=num_cells.astype(jnp.int32),
+  )
+
+
+def aggregate(metrics: PolicyMetrics) -> dict[str, float]:
+  """Mean of per-map metrics over the maps that have counted cells.
+
+  Args:
+    metrics: `PolicyMetrics` with [B] fields (one model; aggregate seeds one at a time).
+
+  Returns:
+    {"optimal", "success", "accuracy"}: mean % over maps with counted cells; "maps": number
+    of maps averaged; "skipped_maps": maps with no counted cell.
+  """
+  has_cells = np.asarray(metrics.num_cells) > 0
+  result = {
+      name: float(np.mean(np.asarray(getattr(metrics, name))[has_cells]))
+      if has_cells.any() else float("nan")
+      for name in ("optimal", "success", "accuracy")
+  }
+  result["maps"] = int(has_cells.sum())
+  result["skipped_maps"] = int((~has_cells).sum())
+  return result
