@@ -1,0 +1,85 @@
+"""The VIN Bellman cell: ``Q = Conv([R, V])``, ``V = max_a Q_a``."""
+
+from __future__ import annotations
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+
+from implicit_planning.encoder import RewardEncoder
+from implicit_planning.family import CellFamily
+from implicit_planning.grid_conv import ConvImpl, GridConv, conv2d
+
+
+def contract_kernel(kernel: jax.Array, gamma: float) -> jax.Array:
+  """Rescales each output channel of ``[k, k, C_in, C_out]`` to ℓ1 norm ``gamma``.
+
+  Then ``v ↦ max_a (c_a + W_a ⋆ v)`` is a ``gamma``-contraction in the sup norm
+  (``|max_a x_a − max_a y_a| ≤ max_a ‖W_a‖₁ ‖v − v'‖∞``), whatever the weights:
+  the planner's equilibrium exists, is unique, and plain iteration reaches it.
+  """
+  l1 = jnp.sum(jnp.abs(kernel), axis=(0, 1, 2), keepdims=True)
+  return gamma * kernel / (l1 + jnp.finfo(kernel.dtype).tiny)
+
+
+class VINCell(nn.Module):
+  """One value-iteration step on a single grid (vmap it for a batch).
+
+  Attributes:
+    l_q: Q channels (latent actions).
+    kernel_size: odd size ``F`` of the transition kernel.
+    wrap: circular padding (torus tasks).
+    contraction: ``γ < 1`` to make the step a provable contraction (see
+      `contract_kernel`); ``None`` keeps the paper's unconstrained cell.
+    reward_channels: channels of the reward map ``R``.
+    dtype: parameter dtype.
+    impl: convolution formulation.
+  """
+
+  l_q: int = 100
+  kernel_size: int = 3
+  wrap: bool = False
+  contraction: float | None = None
+  reward_channels: int = 1
+  dtype: jnp.dtype = jnp.float32
+  impl: ConvImpl = "auto"
+
+  def setup(self):
+    shape = (self.kernel_size, self.kernel_size, self.reward_channels + 1, self.l_q)
+    self.kernel = self.param("kernel", nn.initializers.lecun_normal(), shape, self.dtype)
+
+  def q_values(self, v: jax.Array, r: jax.Array) -> jax.Array:
+    """``Q = W ⋆ [R, V]``: ``[H, W, 1]``, ``[H, W, C_r]`` → ``[H, W, l_q]``."""
+    kernel = self.kernel
+    if self.contraction is not None:
+      value_part = contract_kernel(kernel[:, :, self.reward_channels :], self.contraction)
+      kernel = jnp.concatenate([kernel[:, :, : self.reward_channels], value_part], axis=2)
+    return conv2d(jnp.concatenate([r, v], axis=-1), kernel, wrap=self.wrap, impl=self.impl)
+
+  def __call__(self, v: jax.Array, r: jax.Array) -> jax.Array:
+    """The Bellman update ``V ← max_a Q_a``."""
+    return jnp.max(self.q_values(v, r), axis=-1, keepdims=True)
+
+  def readout(self, v: jax.Array, r: jax.Array) -> tuple[jax.Array, jax.Array]:
+    """Features for the policy head (``Q``) and the value map ``[H, W]``."""
+    return self.q_values(v, r), v[..., 0]
+
+
+def _vin_encoder(options, **kwargs) -> nn.Module:
+  return RewardEncoder(options.l_h, 1, options.wrap, options.conv_impl, **kwargs)
+
+
+def _vin_cell(options, **kwargs) -> nn.Module:
+  return VINCell(
+      options.l_q, options.kernel_size, options.wrap, options.contraction, 1, options.dtype,
+      options.conv_impl, **kwargs,
+  )
+
+
+def _policy_head(options, **kwargs) -> nn.Module:
+  return GridConv(4, 1, options.wrap, use_bias=False, impl=options.conv_impl, **kwargs)
+
+
+VIN = CellFamily(
+    encoder=_vin_encoder, cell=_vin_cell, head=_policy_head, value_channels=lambda options: 1
+)
