@@ -125,12 +125,26 @@ def _follow(successor: jax.Array, good: jax.Array, rounds: int) -> tuple[jax.Arr
   return jax.lax.fori_loop(0, rounds, double, (successor, good))
 
 
-def policy_metrics(
-    actions: jax.Array, dist: jax.Array, goals: jax.Array, wrap: bool
-) -> PolicyMetrics:
-  """Exact %Optimal / %Success / %Accuracy of greedy `actions` on each map.
+class CellOutcomes(NamedTuple):
+  """Per-cell outcome of a greedy policy; every field is [B, H, W] bool.
 
-  Jittable (`wrap` static) and batched over maps; see the module docstring for definitions.
+  Attributes:
+    optimal: the greedy path from the cell reaches the goal in `dist` moves.
+    success: the greedy path from the cell reaches the goal.
+    accurate: the greedy action is an optimal action.
+    counted: the cell is free, reachable and not the goal (the cells metrics average over).
+  """
+
+  optimal: jax.Array
+  success: jax.Array
+  accurate: jax.Array
+  counted: jax.Array
+
+
+def cell_outcomes(
+    actions: jax.Array, dist: jax.Array, goals: jax.Array, wrap: bool
+) -> CellOutcomes:
+  """Exact outcome of following greedy `actions` from every cell (jittable, `wrap` static).
 
   Args:
     actions: [B, H, W] int actions in 0..3 (e.g. `greedy_actions(logits)`).
@@ -138,9 +152,6 @@ def policy_metrics(
       obstacles and unreachable cells.
     goals: [B, 2] int (row, col) of each goal.
     wrap: torus moves (manipulation tasks) if True.
-
-  Returns:
-    `PolicyMetrics` with [B] fields.
   """
   batch, height, width = actions.shape
   flat_dist = dist.reshape(batch, -1)
@@ -151,19 +162,33 @@ def policy_metrics(
   step_good = (next_dist == flat_dist - 1) | at_goal
   rounds = max(1, math.ceil(math.log2(height * width)))
   end, all_good = _follow(succ, step_good, rounds)
-  counted = (flat_dist < jnp.inf) & ~at_goal
   reached = end == goal_index[:, None]
-  num_cells = counted.sum(axis=1)
+  counted = (flat_dist < jnp.inf) & ~at_goal
+  as_map = lambda x: x.reshape(batch, height, width)
+  return CellOutcomes(optimal=as_map(all_good & reached), success=as_map(reached),
+                      accurate=as_map(step_good), counted=as_map(counted))
+
+
+def policy_metrics(
+    actions: jax.Array, dist: jax.Array, goals: jax.Array, wrap: bool
+) -> PolicyMetrics:
+  """Exact %Optimal / %Success / %Accuracy of greedy `actions` on each map.
+
+  Jittable (`wrap` static) and batched over maps; see the module docstring for definitions
+  and `cell_outcomes` for the arguments.
+
+  Returns:
+    `PolicyMetrics` with [B] fields.
+  """
+  cells = cell_outcomes(actions, dist, goals, wrap)
+  num_cells = cells.counted.sum(axis=(1, 2))
 
   def percent(hit):
-    return 100.0 * (hit & counted).sum(axis=1) / jnp.where(num_cells > 0, num_cells, jnp.nan)
+    hits = (hit & cells.counted).sum(axis=(1, 2))
+    return 100.0 * hits / jnp.where(num_cells > 0, num_cells, jnp.nan)
 
-  return PolicyMetrics(
-      optimal=percent(all_good & reached),
-      success=percent(reached),
-      accuracy=percent(step_good),
-      num_cells=num_cells.astype(jnp.int32),
-  )
+  return PolicyMetrics(optimal=percent(cells.optimal), success=percent(cells.success),
+                       accuracy=percent(cells.accurate), num_cells=num_cells.astype(jnp.int32))
 
 
 def aggregate(metrics: PolicyMetrics) -> dict[str, float]:

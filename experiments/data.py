@@ -1,0 +1,93 @@
+"""Datasets for training and evaluation: find or generate the file, check it, put it on device."""
+
+from __future__ import annotations
+
+import os
+from typing import NamedTuple
+
+import jax
+import jax.numpy as jnp
+from absl import logging
+
+from data_gen.dataset import Dataset, DatasetError, Split, load_dataset
+from data_gen.make import default_dataset_path, make_dataset
+from experiments.configs import Config
+
+
+class DataMismatchError(ValueError):
+  """A dataset does not fit the run (task, torus wrap or size) it is used with."""
+
+
+class DeviceSplit(NamedTuple):
+  """One split as device arrays.
+
+  Attributes:
+    maps: [N, H, W] uint8 occupancy maps as stored.
+    goals: [N, 2] int32 goal (row, col).
+    dist: [N, H, W] float32 shortest-path distance to the goal (inf: wall or unreachable).
+    opt_actions: [N, 4, H, W] bool optimal actions (none at the goal, walls, unreachable).
+  """
+
+  maps: jax.Array
+  goals: jax.Array
+  dist: jax.Array
+  opt_actions: jax.Array
+
+  @property
+  def num_maps(self) -> int:
+    """N."""
+    return self.maps.shape[0]
+
+
+def dataset_path(config: Config) -> str:
+  """`config.data`, or the path `data_gen` generates the configured dataset at."""
+  if config.data:
+    return config.data
+  return default_dataset_path(config.data_dir, config.task, config.size, config.num_train,
+                              config.num_val, config.num_test, config.data_seed)
+
+
+def ensure_dataset(config: Config) -> str:
+  """Path of the run's dataset; generates it first when `config.data` is "" and it is missing.
+
+  Raises:
+    FileNotFoundError: `config.data` names a file that does not exist.
+  """
+  path = dataset_path(config)
+  if os.path.exists(path):
+    return path
+  if config.data:
+    raise FileNotFoundError(f"--data={config.data}: no such file")
+  logging.info("Generating %s %dx%d dataset (%d/%d/%d maps, seed %d) into %s", config.task,
+               config.size, config.size, config.num_train, config.num_val, config.num_test,
+               config.data_seed, path)
+  return make_dataset(config.task, config.size, config.num_train, config.num_val,
+                      config.num_test, config.data_seed, path)
+
+
+def load_checked(path: str, task: str, wrap: bool, size: int | None) -> Dataset:
+  """Loads `path` and checks that it holds `task` maps with the given wrap (and size).
+
+  Args:
+    path: dataset file.
+    task: task the run was configured for.
+    wrap: torus flag the run was configured for.
+    size: required map size, or None when any size is acceptable (evaluating a
+      size-agnostic planner on larger maps).
+
+  Raises:
+    DataMismatchError: the file's task, wrap or size differs; the message names both sides.
+  """
+  try:
+    return load_dataset(path, task=task, size=size, wrap=wrap)
+  except DatasetError as error:
+    raise DataMismatchError(
+        f"dataset {path} does not fit a run for task={task} wrap={wrap}"
+        f"{'' if size is None else f' size={size}'}: {error}") from error
+
+
+def to_device(split: Split) -> DeviceSplit:
+  """The split's arrays on the default device."""
+  return DeviceSplit(maps=jnp.asarray(split.maps), goals=jnp.asarray(split.goals, jnp.int32),
+                     dist=jnp.asarray(split.dist, jnp.float32),
+                     opt_actions=jnp.asarray(split.opt_actions, bool))

@@ -1,0 +1,84 @@
+"""The trained model: planner, optimiser and the training state with a leading seed axis."""
+
+from __future__ import annotations
+
+from typing import Any, NamedTuple
+
+import jax
+import jax.numpy as jnp
+import optax
+
+import implicit_planning as ip
+from experiments.configs import Config
+from experiments.data import DeviceSplit
+
+# Streams of randomness derived from each seed's key with `jax.random.fold_in`.
+INIT_STREAM, PERMUTATION_STREAM, LABEL_STREAM = 0, 1, 2
+
+
+class TrainState(NamedTuple):
+  """Training state of all seeds; every leaf has a leading seed axis [S].
+
+  Attributes:
+    params: planner parameters.
+    opt_state: optimiser state.
+    key: [S, 2] uint32 base PRNG key of each seed. Every random draw is `fold_in` of this key
+      with (stream, epoch, step), so a run resumed at an epoch boundary repeats exactly the
+      draws of an uninterrupted one.
+  """
+
+  params: Any
+  opt_state: Any
+  key: jax.Array
+
+
+def make_planner(config: Config, k_fwd: int | None = None):
+  """The configured planner; `k_fwd` overrides the forward budget (and K of explicit planners).
+
+  Raises:
+    ValueError: unknown planner name (the message lists `implicit_planning.PLANNERS`).
+  """
+  k, k_fwd = (config.k, config.k_fwd) if k_fwd is None else (k_fwd, k_fwd)
+  return ip.make_planner(config.planner, k=k, k_fwd=k_fwd, k_bwd=config.k_bwd,
+                         forward_solver=config.forward_solver,
+                         backward_solver=config.backward_solver, l_h=config.l_h, l_q=config.l_q,
+                         kernel_size=config.kernel_size, group=config.group, wrap=config.wrap)
+
+
+def make_optimizer(config: Config) -> optax.GradientTransformation:
+  """Global-norm clipping, then RMSprop as in PyTorch.
+
+  `torch.optim.RMSprop` divides by `sqrt(v) + eps` with `v` started at 0 and decay
+  alpha = 0.99; optax's default adds eps *inside* the square root and decays with 0.9,
+  so both are set explicitly (`eps_in_sqrt=False`, `decay=config.rmsprop_decay`).
+  """
+  return optax.chain(
+      optax.clip_by_global_norm(config.clip_norm),
+      optax.rmsprop(config.learning_rate, decay=config.rmsprop_decay, eps=config.rmsprop_eps,
+                    eps_in_sqrt=False))
+
+
+def seed_keys(config: Config) -> jax.Array:
+  """[S, 2] uint32 keys; seed s is `PRNGKey(config.seed + s)`."""
+  return jnp.stack([jax.random.PRNGKey(config.seed + s) for s in range(config.seeds)])
+
+
+def init_state(planner, optimizer: optax.GradientTransformation, config: Config,
+               sample: DeviceSplit) -> TrainState:
+  """Fresh parameters and optimiser state for every seed (vmapped over the seed axis).
+
+  Args:
+    planner: from `make_planner`.
+    optimizer: from `make_optimizer`.
+    config: the run's config (seeds, seed).
+    sample: any split; its first map shapes the initialisation.
+  """
+  maps, goals = sample.maps[:1], sample.goals[:1]
+
+  def one_seed(key):
+    params = planner.init(jax.random.fold_in(key, INIT_STREAM), maps, goals)
+    return params, optimizer.init(params)
+
+  keys = seed_keys(config)
+  params, opt_state = jax.jit(jax.vmap(one_seed))(keys)
+  return TrainState(params=params, opt_state=opt_state, key=keys)
