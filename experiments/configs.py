@@ -10,8 +10,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
-TASK_WRAP = {"maze2d": False, "manip_cspace": True, "manip_workspace": True}
-"""Tasks and whether their grid is a torus (moves wrap around the edges)."""
+from data_gen.dataset import TASK_WRAP  # task -> torus grid (moves wrap around the edges)
 
 RESUME_FREE_FIELDS = frozenset({"epochs", "stop_after_steps", "log_every", "eval_batch_size"})
 """Fields that may differ when a workdir is re-run: they change how long or how verbosely a

@@ -62,7 +62,7 @@ def ensure_dataset(config: Config) -> str:
                config.size, config.size, config.num_train, config.num_val, config.num_test,
                config.data_seed, path)
   return make_dataset(config.task, config.size, config.num_train, config.num_val,
-                      config.num_test, config.data_seed, path)
+                      config.num_test, config.data_seed, path, progress=True)
 
 
 def load_checked(path: str, task: str, wrap: bool, size: int | None) -> Dataset:

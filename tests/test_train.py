@@ -118,7 +118,7 @@ def test_changed_config_in_the_same_workdir_is_refused(vin_run):
 
 def test_checkpoint_with_other_task_data_is_refused(data_dir, vin_run):
   _, workdir, _ = vin_run
-  other = data.ensure_dataset(tiny(data_dir, task="manip_cspace"))
+  other = data.ensure_dataset(tiny(data_dir, task="manip_cspace", size=18))
   with pytest.raises(data.DataMismatchError, match="task=maze2d"):
     evaluation.evaluate_run(workdir, data_path=other)
 
