@@ -99,16 +99,29 @@ def default_dataset_path(
     return os.path.join(data_dir, name)
 
 
-def _make_split(
+def make_split(
     rng: np.random.Generator,
     task: str,
     size: int,
     num: int,
     options: dict[str, Any],
     seen: set[bytes],
-    progress: tqdm.tqdm,
+    progress: tqdm.tqdm | None = None,
 ) -> Split:
-    """Draw ``num`` problems whose key is not in ``seen``, label them, add their keys to ``seen``."""
+    """Draw and label one split.
+
+    Args:
+        rng: random generator.
+        task, size: as :func:`make_dataset`.
+        num: problems in the split.
+        options: complete generator options (:func:`generator_options`).
+        seen: keys (:func:`problem_key`) of earlier splits; problems with these
+            keys are drawn again. The split's keys are added.
+        progress: optional bar, advanced by the problems kept.
+
+    Returns:
+        The labelled split.
+    """
     parts: list[tuple[np.ndarray, ...]] = []
     keys: list[bytes] = []
     drawn = 0
@@ -127,7 +140,8 @@ def _make_split(
         dist, opt_actions = shortest_paths(maps, goals, TASK_WRAP[task])
         parts.append((maps, goals, dist, opt_actions) + (() if workspace is None else (workspace[fresh],)))
         keys.extend(k for k, f in zip(chunk_keys, fresh) if f)
-        progress.update(len(maps))
+        if progress is not None:
+            progress.update(len(maps))
     seen.update(keys)
     if not parts:
         return _empty_split(task, size, options)
@@ -180,7 +194,7 @@ def make_dataset(
     rng = np.random.default_rng(seed)
     seen: set[bytes] = set()
     with tqdm.tqdm(total=sum(counts.values()), unit="problem", desc=f"{task} {size}x{size}", disable=not progress) as bar:
-        splits = {s: _make_split(rng, task, size, counts[s], resolved, seen, bar) for s in SPLITS}
+        splits = {s: make_split(rng, task, size, counts[s], resolved, seen, bar) for s in SPLITS}
     meta = {
         "task": task,
         "size": size,
@@ -199,34 +213,43 @@ def make_dataset(
     return out
 
 
-FLAGS = flags.FLAGS
-flags.DEFINE_enum("task", None, list(TASKS), "Which dataset to generate.")
-flags.DEFINE_integer("size", None, "Maze side (odd) or bins per joint (18 or 36).")
-flags.DEFINE_integer("num_train", 10000, "Training problems.")
-flags.DEFINE_integer("num_val", 2000, "Validation problems.")
-flags.DEFINE_integer("num_test", 2000, "Test problems.")
-flags.DEFINE_integer("seed", 0, "Random seed.")
-flags.DEFINE_string("out", None, "Output .npz (default: --data_dir/<descriptive name>).")
-flags.DEFINE_string("data_dir", "data", "Folder for the default output path.")
-flags.DEFINE_float("max_decimation", None, "maze2d: max per-maze wall-opening probability (default 1).")
-flags.DEFINE_integer("max_obstacles", None, "manip_*: max obstacles per problem (default 5).")
-flags.mark_flags_as_required(["task", "size"])
+def define_flags() -> None:
+    """Define the command-line flags; only done when run as a program, so that
+    importing this module as a library adds no global absl flags."""
+    flags.DEFINE_enum("task", None, list(TASKS), "Which dataset to generate.")
+    flags.DEFINE_integer("size", None, "Maze side (odd) or bins per joint (18 or 36).")
+    flags.DEFINE_integer("num_train", 10000, "Training problems.")
+    flags.DEFINE_integer("num_val", 2000, "Validation problems.")
+    flags.DEFINE_integer("num_test", 2000, "Test problems.")
+    flags.DEFINE_integer("seed", 0, "Random seed.")
+    flags.DEFINE_string("out", None, "Output .npz (default: --data_dir/<descriptive name>).")
+    flags.DEFINE_string("data_dir", "data", "Folder for the default output path.")
+    flags.DEFINE_float("max_decimation", None, "maze2d: max per-maze wall-opening probability (default 1).")
+    flags.DEFINE_integer("max_obstacles", None, "manip_*: max obstacles per problem (default 5).")
+    flags.mark_flags_as_required(["task", "size"])
 
 
 def main(argv: Sequence[str]) -> None:
     """Entry point of ``python -m data_gen.make``."""
     if len(argv) > 1:
         raise app.UsageError(f"unexpected arguments: {argv[1:]}")
+    cli = flags.FLAGS
     options = {
         name: value
-        for name, value in (("max_decimation", FLAGS.max_decimation), ("max_obstacles", FLAGS.max_obstacles))
+        for name, value in (("max_decimation", cli.max_decimation), ("max_obstacles", cli.max_obstacles))
         if value is not None
     }
-    counts = (FLAGS.num_train, FLAGS.num_val, FLAGS.num_test)
-    out = FLAGS.out or default_dataset_path(FLAGS.data_dir, FLAGS.task, FLAGS.size, *counts, FLAGS.seed)
-    path = make_dataset(FLAGS.task, FLAGS.size, *counts, FLAGS.seed, out, progress=True, **options)
+    try:
+        check_task(cli.task, cli.size)
+        generator_options(cli.task, **options)
+    except ValueError as error:
+        raise app.UsageError(str(error)) from error
+    counts = (cli.num_train, cli.num_val, cli.num_test)
+    out = cli.out or default_dataset_path(cli.data_dir, cli.task, cli.size, *counts, cli.seed)
+    path = make_dataset(cli.task, cli.size, *counts, cli.seed, out, progress=True, **options)
     print(f"wrote {path}")
 
 
 if __name__ == "__main__":
+    define_flags()
     app.run(main)

@@ -10,7 +10,7 @@ border stays wall. One goal per maze, uniform over the free cells.
 
 The search runs for all mazes of a batch in lock step: at each step every maze
 either moves from the top of its stack to a random unvisited neighbour or
-pops, so the step count is at most ``2 m^2`` whatever the batch size.
+pops, so the step count is below ``2 m^2`` whatever the batch size.
 """
 
 from __future__ import annotations
@@ -20,6 +20,21 @@ import numpy as np
 from data_gen.grid import ACTION_DELTAS, uniform_cells
 
 MIN_SIZE = 5
+_DFS_CHUNK = 1024  # mazes searched together: keeps the per-maze state in cache
+
+
+def _pick_table() -> np.ndarray:
+    """``[16, 12]`` uniform choice of an open action: entry ``[mask, u]`` is the
+    ``(u mod k)``-th set bit of the 4-bit ``mask`` with ``k`` bits set (12 is a
+    multiple of 1, 2, 3 and 4, so u ~ U{0..11} picks each open action equally)."""
+    table = np.zeros((16, 12), np.int8)
+    for mask in range(1, 16):
+        bits = [a for a in range(4) if mask >> a & 1]
+        table[mask] = [bits[u % len(bits)] for u in range(12)]
+    return table
+
+
+_PICK = _pick_table()
 
 
 def check_size(size: int) -> None:
@@ -35,12 +50,12 @@ def check_max_decimation(max_decimation: float) -> None:
 
 
 def _lattice_neighbours(m: int) -> np.ndarray:
-    """``[m * m, 4]`` index of each lattice cell's neighbour per action, -1 off the lattice."""
+    """``[m * m, 4]`` index of each lattice cell's neighbour per action; ``m * m`` off the lattice."""
     r, c = np.divmod(np.arange(m * m), m)
     rr = r[:, None] + ACTION_DELTAS[:, 0]
     cc = c[:, None] + ACTION_DELTAS[:, 1]
     inside = (rr >= 0) & (rr < m) & (cc >= 0) & (cc < m)
-    return np.where(inside, rr * m + cc, -1)
+    return np.where(inside, rr * m + cc, m * m)
 
 
 def dfs_mazes(rng: np.random.Generator, num: int, size: int) -> np.ndarray:
@@ -55,35 +70,50 @@ def dfs_mazes(rng: np.random.Generator, num: int, size: int) -> np.ndarray:
         uint8 ``[num, size, size]``, 1 = free.
     """
     check_size(size)
+    parts = [_dfs_batch(rng, min(_DFS_CHUNK, num - s), size) for s in range(0, num, _DFS_CHUNK)]
+    return np.concatenate(parts) if parts else np.zeros((0, size, size), np.uint8)
+
+
+def _dfs_batch(rng: np.random.Generator, num: int, size: int) -> np.ndarray:
+    """Randomized depth-first search for a batch of mazes in lock step.
+
+    Each maze keeps, per lattice cell, the action by which the search entered
+    it (-1 = not yet visited) and its own stack. Column ``m * m`` is a sentinel
+    that counts as visited: off-lattice neighbours point to it and mazes that
+    do not move write there, so a step needs no boolean compaction. The walls
+    are carved at the end from the entering actions.
+    """
     m = (size - 1) // 2
     cells = m * m
-    neighbours = _lattice_neighbours(m)
+    neighbours = _lattice_neighbours(m).T.copy()  # [4, cells]: per-action rows
+    row_start = np.arange(num, dtype=np.int64) * (cells + 1)
+    entered = np.full((num, cells + 1), -1, np.int8)
+    entered[:, cells] = len(ACTION_DELTAS)
+    stack = np.zeros((num, cells + 1), np.int32)
+    start = rng.integers(cells, size=num)
+    stack[:, 0] = start
+    entered[np.arange(num), start] = len(ACTION_DELTAS)
+    entered_flat, stack_flat = entered.reshape(-1), stack.reshape(-1)
+    depth = np.ones(num, np.int64)
+    lanes = np.arange(num)
+    moves_left = num * (cells - 1)
+    while moves_left:
+        current = stack_flat[row_start + np.maximum(depth - 1, 0)]
+        candidates = neighbours[:, current]  # [4, num]
+        open_ = np.packbits(entered_flat[row_start + candidates] < 0, axis=0, bitorder="little")[0]
+        action = _PICK[open_, rng.integers(_PICK.shape[1], size=num)]
+        moving = open_ > 0
+        target = np.where(moving, candidates.reshape(-1)[action * np.int64(num) + lanes], cells)
+        entered_flat[row_start + target] = action
+        stack_flat[row_start + np.where(moving, depth, cells)] = target
+        depth += np.where(moving, 1, -1)
+        moves_left -= int(np.count_nonzero(moving))
     maps = np.zeros((num, size, size), np.uint8)
     maps[:, 1::2, 1::2] = 1
-    batch = np.arange(num)
-    visited = np.zeros((num, cells), bool)
-    stack = np.zeros((num, cells), np.int32)
-    depth = np.ones(num, np.int64)
-    stack[:, 0] = rng.integers(cells, size=num)
-    visited[batch, stack[:, 0]] = True
-    carved = np.zeros(num, np.int64)
-    while carved.min(initial=cells - 1) < cells - 1:
-        current = stack[batch, np.maximum(depth - 1, 0)]
-        candidates = neighbours[current]
-        open_ = (candidates >= 0) & ~visited[batch[:, None], candidates]
-        count = open_.sum(axis=1)
-        pick = (rng.random(num) * count).astype(np.int64)
-        direction = (np.cumsum(open_, axis=1) > pick[:, None]).argmax(axis=1)
-        moving = count > 0
-        depth[~moving] -= 1
-        b, d, cur = batch[moving], direction[moving], current[moving]
-        nxt = candidates[b, d]
-        visited[b, nxt] = True
-        stack[b, depth[moving]] = nxt
-        depth[moving] += 1
-        carved[moving] += 1
-        row, col = divmod(cur, m)
-        maps[b, 2 * row + 1 + ACTION_DELTAS[d, 0], 2 * col + 1 + ACTION_DELTAS[d, 1]] = 1
+    maze, cell = np.nonzero((entered[:, :cells] >= 0) & (entered[:, :cells] < len(ACTION_DELTAS)))
+    delta = ACTION_DELTAS[entered[maze, cell]]
+    row, col = np.divmod(cell, m)
+    maps[maze, 2 * row + 1 - delta[:, 0], 2 * col + 1 - delta[:, 1]] = 1
     return maps
 
 
