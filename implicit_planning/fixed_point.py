@@ -53,6 +53,7 @@ def solve(g: Callable[[PyTree], PyTree], x0: PyTree, solver: Solver) -> tuple[Py
   The whole pytree is one problem (one norm, one set of Anderson weights); use
   ``jax.vmap`` for a batch of independent problems.
   """
+  _check_solver(solver, "solve's")
   x0_flat, unravel = ravel_pytree(x0)
 
   def evaluate(x_flat: jax.Array) -> jax.Array:

@@ -31,7 +31,9 @@ class SolveStats(NamedTuple):
 
 def relative_residual(x: jax.Array, fx: jax.Array) -> jax.Array:
   """``‖fx − x‖ / (‖fx‖ + ε)`` for flat vectors; ``nan``/``inf`` propagate."""
-  return jnp.linalg.norm(fx - x) / (jnp.linalg.norm(fx) + RESIDUAL_EPS)
+  scale = jnp.linalg.norm(fx)
+  # A norm can overflow while every entry is still finite; finite / inf would read as a converged 0.
+  return jnp.where(jnp.isfinite(scale), jnp.linalg.norm(fx - x) / (scale + RESIDUAL_EPS), jnp.inf)
 
 
 def backward_probe(batch_shape: int | tuple[int, ...] = (), dtype=jnp.float32) -> SolveStats:
