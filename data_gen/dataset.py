@@ -118,22 +118,26 @@ def _check_meta(source: str, meta: Any) -> None:
         raise _fail(source, "meta", f"size must be a positive integer, got {size!r}")
     if meta["wrap"] is not TASK_WRAP[task]:
         raise _fail(source, "meta", f"wrap={meta['wrap']!r} is wrong for task {task!r}")
-    if list(meta["actions"]) != list(ACTIONS):
+    if meta["actions"] != list(ACTIONS):
         raise _fail(source, "meta", f"actions {meta['actions']!r} != {list(ACTIONS)}")
     counts = meta["counts"]
     if (
         not isinstance(counts, dict)
         or sorted(counts) != sorted(SPLITS)
-        or not all(isinstance(c, int) and not isinstance(c, bool) and c >= 0 for c in counts.values())
+        or not all(type(c) is int and c >= 0 for c in counts.values())
     ):
         raise _fail(source, "meta", f"counts must map {list(SPLITS)} to sizes >= 0, got {counts!r}")
     if task in WORKSPACE_TASKS:
         workspace_size = meta.get("workspace_size")
         if not isinstance(workspace_size, int) or workspace_size < 1:
-            raise _fail(source, "meta", f"workspace_size must be a positive integer, got {workspace_size!r}")
+            raise _fail(
+                source, "meta", f"workspace_size must be a positive integer, got {workspace_size!r}"
+            )
 
 
-def _check_request(source: str, meta: dict, task: str | None, size: int | None, wrap: bool | None) -> None:
+def _check_request(
+    source: str, meta: dict, task: str | None, size: int | None, wrap: bool | None
+) -> None:
     for name, wanted in (("task", task), ("size", size), ("wrap", wrap)):
         if wanted is not None and meta[name] != wanted:
             raise _fail(source, "meta", f"{name} is {meta[name]!r}, but {wanted!r} was requested")
@@ -164,18 +168,19 @@ def _check_labels(source: str, split: str, data: Split, wrap: bool) -> None:
         part = slice(start, start + _CHECK_CHUNK)
         maps, dist = data.maps[part], data.dist[part]
         if np.isnan(dist).any() or (dist < 0).any():
-            raise _fail(source, f"{split}/dist", "values must be >= 0 or inf (found NaN or negative)")
+            raise _fail(source, f"{split}/dist", "values must be >= 0 or inf (found NaN or < 0)")
         nearest = neighbour_values(dist, wrap, np.inf).min(axis=1)
         expected = np.where(maps == 1, nearest + 1, np.inf).astype(np.float32)
         expected[np.arange(len(maps)), rows[part], cols[part]] = 0
         bad = np.flatnonzero((expected != dist).reshape(len(maps), -1).any(axis=1))
         if bad.size:
-            raise _fail(source, f"{split}/dist", f"problem {start + bad[0]} is not the exact shortest-path distance to its goal")
-        bad = np.flatnonzero(
-            (optimal_actions(dist, wrap) != data.opt_actions[part]).reshape(len(maps), -1).any(axis=1)
-        )
+            problem = f"problem {start + bad[0]}: not the exact shortest-path distance to the goal"
+            raise _fail(source, f"{split}/dist", problem)
+        wrong = optimal_actions(dist, wrap) != data.opt_actions[part]
+        bad = np.flatnonzero(wrong.reshape(len(maps), -1).any(axis=1))
         if bad.size:
-            raise _fail(source, f"{split}/opt_actions", f"problem {start + bad[0]} disagrees with the optimal actions implied by dist")
+            problem = f"problem {start + bad[0]} disagrees with the optimal actions implied by dist"
+            raise _fail(source, f"{split}/opt_actions", problem)
 
 
 def validate(source: str, meta: Any, splits: dict[str, Split]) -> None:
@@ -191,7 +196,8 @@ def validate(source: str, meta: Any, splits: dict[str, Split]) -> None:
         _check_array(source, f"{split}/maps", data.maps, np.uint8, (n, size, size))
         _check_array(source, f"{split}/goals", data.goals, np.int32, (n, 2))
         _check_array(source, f"{split}/dist", data.dist, np.float32, (n, size, size))
-        _check_array(source, f"{split}/opt_actions", data.opt_actions, bool, (n, len(ACTIONS), size, size))
+        actions_shape = (n, len(ACTIONS), size, size)
+        _check_array(source, f"{split}/opt_actions", data.opt_actions, bool, actions_shape)
         if has_workspace:
             side = meta["workspace_size"]
             _check_array(source, f"{split}/workspace", data.workspace, np.uint8, (n, side, side))
@@ -224,7 +230,8 @@ def save_dataset(path: str, meta: dict, splits: dict[str, Split]) -> None:
                 arrays[f"{split}/{field}"] = value
     folder = os.path.dirname(os.path.abspath(path))
     os.makedirs(folder, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=folder, prefix=f".{os.path.basename(path)}.", suffix=".tmp")
+    prefix = f".{os.path.basename(path)}."
+    handle, temporary = tempfile.mkstemp(dir=folder, prefix=prefix, suffix=".tmp")
     try:
         with os.fdopen(handle, "wb") as stream:
             with zipfile.ZipFile(stream, "w", zipfile.ZIP_DEFLATED, allowZip64=True) as archive:
@@ -233,7 +240,9 @@ def save_dataset(path: str, meta: dict, splits: dict[str, Split]) -> None:
                     info.external_attr = 0o644 << 16
                     buffer = io.BytesIO()
                     np.lib.format.write_array(buffer, np.asarray(value), allow_pickle=False)
-                    archive.writestr(info, buffer.getbuffer(), zipfile.ZIP_DEFLATED, _COMPRESS_LEVEL)
+                    archive.writestr(
+                        info, buffer.getbuffer(), zipfile.ZIP_DEFLATED, _COMPRESS_LEVEL
+                    )
             stream.flush()
             os.fsync(stream.fileno())
         os.chmod(temporary, 0o644)

@@ -198,11 +198,13 @@ def uniform_cells(rng: np.random.Generator, mask: np.ndarray) -> np.ndarray:
         int32 ``[N, 2]`` (row, col).
     """
     n, h, w = mask.shape
-    if not np.all(mask.reshape(n, -1).any(axis=1)):
+    flat = mask.reshape(n, h * w)
+    count = flat.sum(axis=1)
+    if np.any(count == 0):
         raise ValueError("uniform_cells: a map has no candidate cell")
-    scores = np.where(mask.reshape(n, -1), rng.random((n, h * w)), -1.0)
-    flat = scores.argmax(axis=1)
-    return np.stack([flat // w, flat % w], axis=1).astype(np.int32)
+    rank = rng.integers(count)  # which candidate, per map
+    index = (np.cumsum(flat, axis=1, dtype=np.int32) > rank[:, None]).argmax(axis=1)
+    return np.stack(np.divmod(index, w), axis=1).astype(np.int32)
 
 
 def largest_component(free: np.ndarray, wrap: bool) -> np.ndarray:

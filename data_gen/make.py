@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import operator
 import os
 from collections.abc import Sequence
 from typing import Any
@@ -41,9 +42,16 @@ _CHUNK = 1000  # problems generated (and labelled) per step of the progress bar
 _MAX_DRAWS_PER_PROBLEM = 50  # give up if the task cannot supply enough unseen problems
 
 _LAYOUT = {
-    "maze2d": "maps[n, row, col]; 1 = free; border is wall",
-    "manip_cspace": "maps[n, i, j]: theta1 = 2 pi i / size, theta2 = 2 pi j / size (relative); torus",
-    "manip_workspace": "as manip_cspace; workspace[n, r, c]: x = -5 + (c + 0.5) * 10 / S, y = 5 - (r + 0.5) * 10 / S",
+    "maze2d": "maps[n, row, col], 1 = free, border is wall; goal uniform over free cells",
+    "manip_cspace": (
+        "maps[n, i, j], 1 = free: theta1 = 2 pi i / size, theta2 = 2 pi j / size (relative to "
+        "link 1), torus; goal uniform over the largest free region"
+    ),
+    "manip_workspace": (
+        "as manip_cspace; workspace[n, r, c], 1 = obstacle, pixel centre "
+        "x = -E + (c + 0.5) 2E / S, y = E - (r + 0.5) 2E / S with E = extent, "
+        "S = workspace_size (row 0 on top)"
+    ),
 }
 
 
@@ -66,14 +74,18 @@ def generator_options(task: str, **options: Any) -> dict[str, Any]:
     if task == "maze2d":
         unknown = sorted(set(options) - {"max_decimation"})
         if unknown:
-            raise ValueError(f"maze2d: unknown generator options {unknown}, expected ['max_decimation']")
+            raise ValueError(
+                f"maze2d: unknown generator options {unknown}, expected ['max_decimation']"
+            )
         max_decimation = float(options.get("max_decimation", 1.0))
         maze2d.check_max_decimation(max_decimation)
         return {"max_decimation": max_decimation}
     fields = {f.name for f in dataclasses.fields(manipulation.ArmParams)}
     unknown = sorted(set(options) - fields)
     if unknown:
-        raise ValueError(f"{task}: unknown generator options {unknown}, expected some of {sorted(fields)}")
+        raise ValueError(
+            f"{task}: unknown generator options {unknown}, expected some of {sorted(fields)}"
+        )
     return dataclasses.asdict(manipulation.ArmParams(**options))
 
 
@@ -88,7 +100,8 @@ def generate_problems(
 
 def problem_key(grid: np.ndarray, goal: np.ndarray) -> bytes:
     """Digest identifying a (map, goal) pair."""
-    return hashlib.blake2b(grid.tobytes() + goal.astype(np.int32).tobytes(), digest_size=16).digest()
+    data = grid.tobytes() + goal.astype(np.int32).tobytes()
+    return hashlib.blake2b(data, digest_size=16).digest()
 
 
 def default_dataset_path(
@@ -138,7 +151,8 @@ def make_split(
         fresh = np.array([k not in seen for k in chunk_keys], bool)
         maps, goals = maps[fresh], goals[fresh]
         dist, opt_actions = shortest_paths(maps, goals, TASK_WRAP[task])
-        parts.append((maps, goals, dist, opt_actions) + (() if workspace is None else (workspace[fresh],)))
+        extra = () if workspace is None else (workspace[fresh],)
+        parts.append((maps, goals, dist, opt_actions) + extra)
         keys.extend(k for k, f in zip(chunk_keys, fresh) if f)
         if progress is not None:
             progress.update(len(maps))
@@ -186,14 +200,19 @@ def make_dataset(
     Returns:
         ``out``.
     """
+    size, seed = operator.index(size), operator.index(seed)
     check_task(task, size)
     counts = {"train": num_train, "val": num_val, "test": num_test}
+    counts = {split: operator.index(count) for split, count in counts.items()}
     if any(c < 0 for c in counts.values()):
         raise ValueError(f"split sizes must be >= 0, got {counts}")
     resolved = generator_options(task, **options)
     rng = np.random.default_rng(seed)
     seen: set[bytes] = set()
-    with tqdm.tqdm(total=sum(counts.values()), unit="problem", desc=f"{task} {size}x{size}", disable=not progress) as bar:
+    description = f"{task} {size}x{size}"
+    total = sum(counts.values())
+    bar = tqdm.tqdm(total=total, unit="problem", desc=description, disable=not progress)
+    with bar:
         splits = {s: make_split(rng, task, size, counts[s], resolved, seen, bar) for s in SPLITS}
     meta = {
         "task": task,
@@ -224,7 +243,9 @@ def define_flags() -> None:
     flags.DEFINE_integer("seed", 0, "Random seed.")
     flags.DEFINE_string("out", None, "Output .npz (default: --data_dir/<descriptive name>).")
     flags.DEFINE_string("data_dir", "data", "Folder for the default output path.")
-    flags.DEFINE_float("max_decimation", None, "maze2d: max per-maze wall-opening probability (default 1).")
+    flags.DEFINE_float(
+        "max_decimation", None, "maze2d: max per-maze wall-opening probability (default 1)."
+    )
     flags.DEFINE_integer("max_obstacles", None, "manip_*: max obstacles per problem (default 5).")
     flags.mark_flags_as_required(["task", "size"])
 
@@ -234,11 +255,8 @@ def main(argv: Sequence[str]) -> None:
     if len(argv) > 1:
         raise app.UsageError(f"unexpected arguments: {argv[1:]}")
     cli = flags.FLAGS
-    options = {
-        name: value
-        for name, value in (("max_decimation", cli.max_decimation), ("max_obstacles", cli.max_obstacles))
-        if value is not None
-    }
+    given = {"max_decimation": cli.max_decimation, "max_obstacles": cli.max_obstacles}
+    options = {name: value for name, value in given.items() if value is not None}
     try:
         check_task(cli.task, cli.size)
         generator_options(cli.task, **options)

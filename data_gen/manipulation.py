@@ -59,7 +59,7 @@ class ArmParams:
 
     def __post_init__(self) -> None:
         problems = []
-        if not 0 <= self.max_obstacles:
+        if self.max_obstacles < 0:
             problems.append("max_obstacles must be >= 0")
         if not 3 <= self.min_vertices <= self.max_vertices:
             problems.append("need 3 <= min_vertices <= max_vertices")
@@ -90,7 +90,9 @@ class Obstacles(NamedTuple):
 def check_bins(bins: int) -> None:
     """Raise ValueError unless ``bins`` is a supported discretisation."""
     if bins not in BIN_CHOICES:
-        raise ValueError(f"manipulation: size (bins per joint) must be one of {BIN_CHOICES}, got {bins}")
+        raise ValueError(
+            f"manipulation: size (bins per joint) must be one of {BIN_CHOICES}, got {bins}"
+        )
 
 
 def bin_angles(bins: int) -> np.ndarray:

@@ -50,7 +50,7 @@ def check_max_decimation(max_decimation: float) -> None:
 
 
 def _lattice_neighbours(m: int) -> np.ndarray:
-    """``[m * m, 4]`` index of each lattice cell's neighbour per action; ``m * m`` off the lattice."""
+    """``[m * m, 4]`` lattice neighbour of each cell per action, ``m * m`` if off the lattice."""
     r, c = np.divmod(np.arange(m * m), m)
     rr = r[:, None] + ACTION_DELTAS[:, 0]
     cc = c[:, None] + ACTION_DELTAS[:, 1]
@@ -124,7 +124,7 @@ def decimate(
     check_max_decimation(max_decimation)
     num, size, _ = maps.shape
     prob = rng.uniform(0.0, max_decimation, size=num)
-    opened = rng.random((num, size, size)) < prob[:, None, None]
+    opened = rng.random((num, size, size), dtype=np.float32) < prob[:, None, None]
     opened[:, [0, -1], :] = False
     opened[:, :, [0, -1]] = False
     return maps | opened.astype(np.uint8)
