@@ -30,8 +30,12 @@ def main(argv: list[str]) -> None:
   if len(argv) > 1:
     raise app.UsageError(f"unexpected arguments: {argv[1:]}")
   training.quiet_library_logs()
-  summary = evaluation.evaluate_run(_WORKDIR.value, split=_SPLIT.value, data_path=_DATA.value,
-                                    k_fwd=_K_FWD.value, which=_CHECKPOINT.value)
+  try:
+    summary = evaluation.evaluate_run(_WORKDIR.value, split=_SPLIT.value,
+                                      data_path=_DATA.value, k_fwd=_K_FWD.value,
+                                      which=_CHECKPOINT.value)
+  except training.USER_ERRORS as error:
+    raise SystemExit(f"{type(error).__name__}: {error}") from error
   print(json.dumps({name: summary[name] for name in ("optimal", "success", "accuracy")}))
   print(f"%Optimal {summary['optimal']['mean']:.2f} ± {summary['optimal']['std']:.2f}, "
         f"%Success {summary['success']['mean']:.2f} ± {summary['success']['std']:.2f} "

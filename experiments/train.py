@@ -47,7 +47,10 @@ def main(argv: list[str]) -> None:
   config = configs.get_config(_PRESET.value).replace(**overrides)
   workdir = _WORKDIR.value or default_workdir(config, _PRESET.value)
   logging.info("Run directory %s; config %s", workdir, json.dumps(config.to_dict()))
-  results = training.train_and_evaluate(config, workdir)
+  try:
+    results = training.train_and_evaluate(config, workdir)
+  except training.USER_ERRORS as error:
+    raise SystemExit(f"{type(error).__name__}: {error}") from error
   test = results["test"]
   print(f"{config.planner} {config.task} {config.size}x{config.size}: test %Optimal "
         f"{test['optimal']['mean']:.2f} ± {test['optimal']['std']:.2f}, %Success "

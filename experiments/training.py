@@ -44,6 +44,10 @@ FINITE_CHECKS = {
 }
 
 
+class ConfigError(ValueError):
+  """An unknown name or an impossible size in the config."""
+
+
 class TrainingDiverged(RuntimeError):
   """A non-finite loss, gradient or solver residual stopped training."""
 
@@ -56,7 +60,7 @@ def validate(config: Config) -> None:
   """Checks names and sizes before any work is done.
 
   Raises:
-    ValueError: unknown planner (lists `implicit_planning.PLANNERS`), task, solver or label
+    ConfigError: unknown planner (lists `implicit_planning.PLANNERS`), task, solver or label
       mode, or a training split smaller than one batch.
   """
   choices = {"planner": (config.planner, ip.PLANNERS), "task": (config.task, tuple(TASK_WRAP)),
@@ -65,9 +69,9 @@ def validate(config: Config) -> None:
              "label": (config.label, LABELS)}
   for name, (value, known) in choices.items():
     if value not in known:
-      raise ValueError(f"unknown {name} {value!r}; known: {', '.join(known)}")
+      raise ConfigError(f"unknown {name} {value!r}; known: {', '.join(known)}")
   if config.num_train < config.batch_size and not config.data:
-    raise ValueError(f"num_train={config.num_train} is smaller than one batch "
+    raise ConfigError(f"num_train={config.num_train} is smaller than one batch "
                      f"({config.batch_size})")
 
 
@@ -231,7 +235,7 @@ def train_and_evaluate(config: Config, workdir: str) -> dict[str, Any]:
     test scores of the best checkpoint (mean ± std over seeds), timings.
 
   Raises:
-    ValueError: invalid config (see `validate`).
+    ConfigError: invalid config (see `validate`).
     checkpoints.ConfigMismatchError: `workdir` holds a run with another config.
     data.DataMismatchError: the dataset does not fit the config.
     TrainingDiverged: non-finite loss, gradient or solver residual.
@@ -248,7 +252,7 @@ def train_and_evaluate(config: Config, workdir: str) -> dict[str, Any]:
   train, val, test = (data.to_device(s) for s in (dataset.train, dataset.val, dataset.test))
   steps_per_epoch = train.num_maps // config.batch_size
   if steps_per_epoch == 0:
-    raise ValueError(f"{config.data}: {train.num_maps} training maps, fewer than one batch "
+    raise ConfigError(f"{config.data}: {train.num_maps} training maps, fewer than one batch "
                      f"({config.batch_size})")
   optimizer = model.make_optimizer(config)
   state = model.init_state(planner, optimizer, config, train)
@@ -361,6 +365,11 @@ class _DropLibraryInfo(std_logging.Filter):
 
   def filter(self, record: std_logging.LogRecord) -> bool:
     return record.levelno > std_logging.INFO or f"{os.sep}orbax{os.sep}" not in record.pathname
+
+
+USER_ERRORS = (ConfigError, checkpoints.ConfigMismatchError, data.DataMismatchError,
+               FileNotFoundError, TrainingDiverged)
+"""Errors the binaries report as one message (no traceback): the user can act on them."""
 
 
 def quiet_library_logs() -> None:

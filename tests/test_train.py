@@ -2,6 +2,8 @@
 
 import json
 import os
+import subprocess
+import sys
 
 import jax
 import numpy as np
@@ -116,6 +118,14 @@ def test_changed_config_in_the_same_workdir_is_refused(vin_run):
     training.train_and_evaluate(config.replace(l_q=16), workdir)
 
 
+def test_evaluates_on_larger_maps(data_dir, vin_run):
+  config, workdir, _ = vin_run
+  larger = data.ensure_dataset(tiny(data_dir, size=9, num_train=0, num_val=0, num_test=8))
+  summary = evaluation.evaluate_run(workdir, data_path=larger, write=False)
+  assert summary["size"] == 9 and config.size == 7
+  assert summary["maps"] + summary["skipped_maps"] == 8
+
+
 def test_checkpoint_with_other_task_data_is_refused(data_dir, vin_run):
   _, workdir, _ = vin_run
   other = data.ensure_dataset(tiny(data_dir, task="manip_cspace", size=18))
@@ -124,11 +134,34 @@ def test_checkpoint_with_other_task_data_is_refused(data_dir, vin_run):
 
 
 def test_unknown_planner_is_refused_with_the_list_of_names(data_dir, tmp_path):
-  with pytest.raises(ValueError) as error:
+  with pytest.raises(training.ConfigError) as error:
     training.train_and_evaluate(tiny(data_dir, planner="vim"), str(tmp_path / "run"))
   for name in ip.PLANNERS:
     assert name in str(error.value)
   assert not os.path.exists(tmp_path / "run")
+
+
+def test_binaries_train_evaluate_visualize(data_dir, tmp_path):
+  """The command lines, as a person types them (tiny preset, one epoch)."""
+  workdir = str(tmp_path / "run")
+  env = {**os.environ, "JAX_COMPILATION_CACHE_DIR": jax.config.jax_compilation_cache_dir,
+         "JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS": "0"}
+  run = lambda *args: subprocess.run([sys.executable, "-m", *args], env=env, text=True,
+                                     capture_output=True, check=False)
+  done = run("experiments.train", "--preset=test", "--planner=vin", "--epochs=1",
+             f"--data_dir={data_dir}", f"--workdir={workdir}")
+  assert done.returncode == 0, done.stderr[-3000:]
+  assert "test %Optimal" in done.stdout and "epoch 1/1" in done.stderr
+  done = run("experiments.evaluate", f"--workdir={workdir}", "--split=val", "--k_fwd=7")
+  assert done.returncode == 0, done.stderr[-3000:]
+  assert json.load(open(os.path.join(workdir, "eval_val.json")))["k_fwd"] == 7
+  done = run("experiments.visualize", f"--workdir={workdir}", "--index=1")
+  assert done.returncode == 0, done.stderr[-3000:]
+  assert os.path.exists(os.path.join(workdir, "policy_test_1.png"))
+  done = run("experiments.train", "--preset=test", "--planner=vim", f"--workdir={workdir}")
+  assert done.returncode == 1
+  assert "ConfigError: unknown planner 'vim'; known: vin, id_vin" in done.stderr
+  assert "Traceback" not in done.stderr
 
 
 def test_non_finite_loss_stops_with_the_step_and_writes_no_checkpoint(data_dir, tmp_path):
