@@ -92,7 +92,8 @@ def arm_collides(theta1: float, theta2: float, polygons: list[np.ndarray]) -> tu
             if ab @ ab == 0:
                 continue
             t = np.clip((points - a) @ ab / (ab @ ab), 0.0, 1.0)
-            nearest = min(nearest, float(np.linalg.norm(points - (a + t[:, None] * ab), axis=1).min()))
+            closest = a + t[:, None] * ab
+            nearest = min(nearest, float(np.linalg.norm(points - closest, axis=1).min()))
     return False, nearest
 
 
@@ -164,7 +165,7 @@ def test_dist_and_opt_actions_agree(files):
             dist, actions = split.dist, split.opt_actions
             h, w = dist.shape[1:]
             moving = np.isfinite(dist) & (dist > 0)
-            assert np.all(actions.any(axis=1) == moving), "every reachable non-goal cell has an optimal action"
+            assert np.all(actions.any(axis=1) == moving), "reachable non-goal cells have an action"
             assert np.all(np.isinf(dist[split.maps == 0]))
             for a, (dr, dc) in enumerate(MOVES):
                 if wrap:
@@ -200,12 +201,12 @@ def test_maze_structure():
     size, m = 15, 7
     perfect = maze2d.dfs_mazes(rng, 50, size)
     assert perfect.dtype == np.uint8 and perfect.shape == (50, size, size)
-    assert np.all(perfect.reshape(50, -1).sum(axis=1) == 2 * m * m - 1), "a spanning tree of the lattice"
+    assert np.all(perfect.reshape(50, -1).sum(axis=1) == 2 * m * m - 1), "a spanning tree"
     maps, goals = maze2d.generate(rng, 200, size)
     for i in range(50):
         dist, _ = reference_labels(perfect[i], (1, 1), wrap=False)
         assert np.all(np.isfinite(dist[perfect[i] == 1])), "perfect maze is connected"
-    assert np.all(maps[:, [0, -1], :] == 0) and np.all(maps[:, :, [0, -1]] == 0), "border stays wall"
+    assert np.all(maps[:, [0, -1], :] == 0) and np.all(maps[:, :, [0, -1]] == 0), "border is wall"
     assert np.all(maps[np.arange(200), goals[:, 0], goals[:, 1]] == 1)
     openness = maps.reshape(200, -1).mean(axis=1)
     assert openness.min() < 0.6 < openness.max(), "mixes narrow mazes and open rooms"
@@ -231,9 +232,9 @@ def test_blocked_configurations_really_collide():
             i, j = divmod(int(flat), 18)
             inside, nearest = arm_collides(theta[i], theta[j], polygons)
             if maps[n, i, j] == 1:
-                assert not inside, f"problem {n}, bin ({i}, {j}) marked free but the arm hits an obstacle"
+                assert not inside, f"problem {n}, bin ({i}, {j}): free but the arm hits an obstacle"
             else:
-                assert inside or nearest < 1e-3, f"problem {n}, bin ({i}, {j}) marked blocked but no contact"
+                assert inside or nearest < 1e-3, f"problem {n}, bin ({i}, {j}): blocked, no contact"
             checked[int(maps[n, i, j])] += 1
     assert checked[0] > 20 and checked[1] > 20
 
@@ -254,6 +255,18 @@ def test_base_is_never_inside_an_obstacle_and_arm_collision_examples():
     # The stretched arm along +x runs parallel to, and just below, two edges.
     above = manipulation.Obstacles((square + [0.0, 0.3])[None, None], np.array([[True]]))
     assert manipulation.configuration_space(above, 18, params)[0, 0, 0] == 1
+
+
+def test_fully_blocked_configuration_spaces_are_redrawn():
+    # Large obstacles hugging the base block every configuration of some problems.
+    options = dict(min_radius=2.0, max_radius=2.0, base_clearance=0.01, min_vertices=7)
+    params = manipulation.ArmParams(**options)
+    obstacles = manipulation.random_obstacles(np.random.default_rng(0), 500, params)
+    cspace = manipulation.configuration_space(obstacles, 18, params)
+    assert np.any(cspace.reshape(500, -1).sum(axis=1) == 0)
+    maps, goals, _ = manipulation.generate(np.random.default_rng(0), 500, 18, **options)
+    assert np.all(maps.reshape(500, -1).sum(axis=1) > 0)
+    assert np.all(maps[np.arange(500), goals[:, 0], goals[:, 1]] == 1)
 
 
 def test_workspace_raster_matches_point_in_polygon():
@@ -303,14 +316,15 @@ def test_no_problem_repeats_across_splits(files):
 
 def test_dedup_redraws_and_gives_up_when_problems_run_out(tmp_path):
     # Without obstacles the 18 x 18 configuration space has only 324 problems.
-    path = make_dataset("manip_cspace", 18, 150, 60, 60, 0, str(tmp_path / "few.npz"), max_obstacles=0)
+    few = str(tmp_path / "a.npz")
+    path = make_dataset("manip_cspace", 18, 150, 60, 60, 0, few, max_obstacles=0)
     data = load_dataset(path)
     train = {data.train.goals[n].tobytes() for n in range(150)}
     held_out = [g.tobytes() for g in np.concatenate([data.val.goals, data.test.goals])]
     assert not train & set(held_out)
     with pytest.raises(RuntimeError, match="too few distinct problems"):
-        make_dataset("manip_cspace", 18, 2000, 400, 0, 0, str(tmp_path / "none.npz"), max_obstacles=0)
-    assert not (tmp_path / "none.npz").exists()
+        make_dataset("manip_cspace", 18, 2000, 400, 0, 0, str(tmp_path / "b.npz"), max_obstacles=0)
+    assert not (tmp_path / "b.npz").exists()
 
 
 def test_same_seed_same_bytes_other_seed_differs(tmp_path):
@@ -327,9 +341,9 @@ def test_same_seed_same_bytes_other_seed_differs(tmp_path):
 
 def test_request_mismatch_is_named(files):
     path = files["maze2d", 15]
-    for request, word in (({"task": "manip_cspace"}, "task"), ({"size": 27}, "size"), ({"wrap": True}, "wrap")):
-        with pytest.raises(DatasetError, match=rf"{re.escape(path)}: key 'meta': {word}"):
-            load_dataset(path, **request)
+    for field, value in {"task": "manip_cspace", "size": 27, "wrap": True}.items():
+        with pytest.raises(DatasetError, match=rf"{re.escape(path)}: key 'meta': {field} is"):
+            load_dataset(path, **{field: value})
 
 
 def test_corrupt_and_truncated_files(files, tmp_path):
@@ -354,29 +368,59 @@ def test_corrupt_member_names_the_key(files, tmp_path):
     with zipfile.ZipFile(source) as archive:
         info = archive.getinfo("train/dist.npy")
     blob = bytearray(open(source, "rb").read())
-    name_length, extra_length = struct.unpack("<HH", blob[info.header_offset + 26 : info.header_offset + 30])
-    start = info.header_offset + 30 + name_length + extra_length + 40  # inside the compressed data
+    header = info.header_offset
+    name_length, extra_length = struct.unpack("<HH", blob[header + 26 : header + 30])
+    start = header + 30 + name_length + extra_length + 40  # inside the compressed data
     blob[start : start + 64] = bytes(64)
     broken.write_bytes(bytes(blob))
     with pytest.raises(DatasetError, match=r"key 'train/dist'"):
         load_dataset(str(broken))
 
 
+def drop(key):
+    return lambda arrays: arrays.pop(key)
+
+
+def cast(key, dtype):
+    return lambda arrays: arrays.update({key: arrays[key].astype(dtype)})
+
+
+def replace(key, make):
+    return lambda arrays: arrays.update({key: make(arrays)})
+
+
+def poke(key, index, value):
+    """Set ``arrays[key][index(arrays)] = value``."""
+    return lambda arrays: arrays[key].__setitem__(index(arrays), value)
+
+
+def at_goal(split, n, all_actions=False):
+    """Index of problem ``n``'s goal cell (in every action plane if ``all_actions``)."""
+    def index(arrays):
+        row, col = arrays[f"{split}/goals"][n]
+        return (n, slice(None), row, col) if all_actions else (n, row, col)
+
+    return index
+
+
 @pytest.mark.parametrize(
     "key,change,problem",
     [
-        ("val/maps", lambda a: a.pop("val/maps"), "missing"),
-        ("train/dist", lambda a: a.update({"train/dist": a["train/dist"].astype(np.float64)}), "expected float32, got float64"),
-        ("test/goals", lambda a: a.update({"test/goals": a["test/goals"].astype(np.int64)}), "expected int32, got int64"),
-        ("train/opt_actions", lambda a: a.update({"train/opt_actions": a["train/opt_actions"][:, :3]}), "expected shape"),
-        ("val/goals", lambda a: a.update({"val/goals": a["val/goals"][:-1]}), "expected shape"),
-        ("train/maps", lambda a: a["train/maps"].__setitem__((0, 0, 0), 2), "values must be 0"),
-        ("train/dist", lambda a: a["train/dist"].__setitem__((0, 0, 0), np.nan), "NaN"),
-        ("test/dist", lambda a: a["test/dist"].__setitem__((2, *a["test/goals"][2]), 1.0), "shortest-path"),
-        ("val/opt_actions", lambda a: a["val/opt_actions"].__setitem__((1, slice(None), *a["val/goals"][1]), True), "disagrees"),
-        ("train/workspace", lambda a: a.update({"train/workspace": np.zeros((40, 96, 96), np.uint8)}), "unexpected"),
-        ("meta", lambda a: a.update({"meta": np.array("{not json")}), "invalid JSON"),
-        ("meta", lambda a: a.update({"meta": np.array(json.dumps({"task": "maze2d"}))}), "missing fields"),
+        ("val/maps", drop("val/maps"), "missing"),
+        ("train/dist", cast("train/dist", np.float64), "expected float32, got float64"),
+        ("test/goals", cast("test/goals", np.int64), "expected int32, got int64"),
+        ("train/opt_actions", replace("train/opt_actions", lambda a: a["train/opt_actions"][:, :3]),
+         "expected shape"),
+        ("val/goals", replace("val/goals", lambda a: a["val/goals"][:-1]), "expected shape"),
+        ("train/maps", poke("train/maps", lambda a: (0, 0, 0), 2), "values must be 0"),
+        ("train/dist", poke("train/dist", lambda a: (0, 0, 0), np.nan), "NaN"),
+        ("test/dist", poke("test/dist", at_goal("test", 2), 1.0), "shortest-path"),
+        ("val/opt_actions", poke("val/opt_actions", at_goal("val", 1, True), True), "disagrees"),
+        ("train/workspace", replace("train/workspace", lambda a: np.zeros((40, 96, 96), np.uint8)),
+         "unexpected"),
+        ("meta", replace("meta", lambda a: np.array("{not json")), "invalid JSON"),
+        ("meta", replace("meta", lambda a: np.array(json.dumps({"task": "maze2d"}))),
+         "missing fields"),
     ],
 )
 def test_bad_content_is_named(files, tmp_path, key, change, problem):
@@ -429,7 +473,8 @@ def test_cli_end_to_end(tmp_path):
     assert path.endswith("maze2d_7x7_n12-4-4_seed5.npz") and f"wrote {path}" in result.stdout
     assert load_dataset(path, task="maze2d", size=7).meta["seed"] == 5
     bad = subprocess.run(command[:4] + ["--size=8"], capture_output=True, text=True, timeout=120)
-    assert bad.returncode != 0 and "size must be odd" in bad.stderr and "Traceback" not in bad.stderr
+    assert bad.returncode != 0 and "size must be odd" in bad.stderr
+    assert "Traceback" not in bad.stderr
 
 
 def test_unknown_generator_option_is_rejected(tmp_path):
