@@ -126,11 +126,11 @@ def _unpack(bits: np.ndarray, width: int) -> np.ndarray:
 
 def _spread(front: np.ndarray, width: int, wrap: bool) -> np.ndarray:
     """Cells with a 4-neighbour in ``front`` (packed); may set bits beyond ``width``."""
-    out = front << _ONE  # column c -> c + 1
+    out = front << _ONE  # bit of column c moves to column c + 1
     out[..., 1:] |= front[..., :-1] >> _TOP
-    east = front >> _ONE  # column c -> c - 1
-    east[..., :-1] |= (front[..., 1:] & _ONE) << _TOP
-    out |= east
+    left = front >> _ONE  # bit of column c moves to column c - 1
+    left[..., :-1] |= (front[..., 1:] & _ONE) << _TOP
+    out |= left
     out[:, 1:] |= front[:, :-1]
     out[:, :-1] |= front[:, 1:]
     if wrap:

@@ -6,9 +6,10 @@ Geometry (as in the paper and SymPlan): the workspace is the square
 2.1) from the elbow to the tip at angle theta1 + theta2 (theta2 is relative to
 link 1). Angles are measured counter-clockwise from the +x axis.
 
-Obstacles: 0 to ``max_obstacles`` convex polygons per problem, each with 4 to
-7 vertices at sorted uniform angles on a circle of radius U(min_radius,
-max_radius) (so vertices are counter-clockwise). Each centre lies at angle
+Obstacles: 0 to ``max_obstacles`` (default 5) convex polygons per problem,
+each with ``min_vertices`` to ``max_vertices`` (default 4 to 7) vertices at
+sorted uniform angles on a circle of radius U(min_radius, max_radius) (so
+vertices are counter-clockwise). Each centre lies at angle
 U(0, 2 pi) and distance U(radius + base_clearance, extent - radius) from the
 base, so every obstacle stays inside the workspace and keeps the base free.
 
@@ -20,7 +21,7 @@ Cyrus-Beck clipping of each link segment against each polygon, which also
 covers a link lying entirely inside an obstacle.
 
 Goal: uniform over the free configurations of the largest free region of the
-torus, so that a problem is never a goal in a tiny isolated pocket. A problem
+torus, so that the goal never sits in a tiny isolated pocket. A problem
 whose configuration space has no free cell is redrawn (new obstacles).
 
 Workspace image: ``image_size`` x ``image_size`` (default 96) raster of the
