@@ -16,7 +16,7 @@ import json
 import logging as std_logging
 import os
 import time
-from typing import Any
+from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -220,6 +220,61 @@ def _truncate_log(path: str, last_epoch: int) -> None:
     f.writelines(lines)
 
 
+class EpochTiming(NamedTuple):
+  """Wall time of an epoch's training steps.
+
+  Attributes:
+    seconds: time of the `steps` timed steps.
+    steps: steps timed (all but the first when it compiled).
+    compile_s: time of the compiling first step, or None.
+  """
+
+  seconds: float
+  steps: int
+  compile_s: float | None
+
+
+def _train_epoch(train_step, state: TrainState, train: data.DeviceSplit, permutations,
+                 epoch: int, steps_per_epoch: int, config: Config, last_good_epoch: int,
+                 workdir: str, bar: tqdm.tqdm,
+                 time_compile: bool) -> tuple[TrainState, list[dict[str, np.ndarray]],
+                                              EpochTiming]:
+  """Runs the steps of one epoch; syncs with the device every `config.log_every` steps.
+
+  Returns:
+    (state after the epoch, host copies of every step's outputs, timing).
+
+  Raises:
+    TrainingDiverged: see `check_finite`.
+    TrainingInterrupted: `config.stop_after_steps` reached during the epoch.
+  """
+  start, timed_steps, compile_s = time.time(), steps_per_epoch, None
+  perms = permutations(state.key, jnp.int32(epoch), train.num_maps)
+  records: list[dict[str, np.ndarray]] = []
+  pending: list[Any] = []
+  for step in range(steps_per_epoch):
+    state, out = train_step(state, train, perms, jnp.int32(epoch), jnp.int32(step))
+    if time_compile and step == 0 and steps_per_epoch > 1:
+      # The first step of the process compiles; it is timed apart from the step time.
+      jax.block_until_ready(out)
+      compile_s = time.time() - start
+      start, timed_steps = time.time(), steps_per_epoch - 1
+    pending.append(out)
+    if len(pending) == config.log_every or step == steps_per_epoch - 1:
+      host = jax.device_get(pending)
+      check_finite(host, step + 1 - len(host), epoch, steps_per_epoch, config,
+                   last_good_epoch, workdir)
+      records += host
+      bar.update(len(host))
+      bar.set_postfix(loss=f"{float(np.mean(host[-1]['loss'])):.3f}")
+      pending = []
+    global_step = epoch * steps_per_epoch + step + 1
+    if global_step == config.stop_after_steps:
+      raise TrainingInterrupted(f"stopped after global step {global_step} "
+                                "(config.stop_after_steps)")
+  return state, records, EpochTiming(time.time() - start, timed_steps, compile_s)
+
+
 def train_and_evaluate(config: Config, workdir: str) -> dict[str, Any]:
   """Trains (or resumes) the configured run in `workdir`, then tests its best checkpoint.
 
@@ -231,8 +286,9 @@ def train_and_evaluate(config: Config, workdir: str) -> dict[str, Any]:
     workdir: run directory (layout in `experiments.checkpoints`).
 
   Returns:
-    The contents of `workdir/results.json`: config, best epoch, last validation scores,
-    test scores of the best checkpoint (mean ± std over seeds), timings.
+    The contents of `workdir/results.json`: config, best epoch and its validation %Success,
+    test scores of the best checkpoint (mean ± std over seeds), this invocation's wall time
+    (`wall_time_s`; a resumed run counts only its own part) and the compile time.
 
   Raises:
     ConfigError: invalid config (see `validate`).
@@ -274,32 +330,11 @@ def train_and_evaluate(config: Config, workdir: str) -> dict[str, Any]:
   compile_time = None
   try:
     for epoch in range(meta["epoch"], config.epochs):
-      epoch_start = train_start = time.time()
-      timed_steps = steps_per_epoch
-      perms = permutations(state.key, jnp.int32(epoch), train.num_maps)
-      records: list[dict[str, np.ndarray]] = []
-      pending: list[Any] = []
-      for step in range(steps_per_epoch):
-        state, out = train_step(state, train, perms, jnp.int32(epoch), jnp.int32(step))
-        if compile_time is None and steps_per_epoch > 1:
-          # The first step of the process compiles; it is timed apart from the step time.
-          jax.block_until_ready(out)
-          compile_time = time.time() - epoch_start
-          train_start, timed_steps = time.time(), steps_per_epoch - 1
-        pending.append(out)
-        global_step = epoch * steps_per_epoch + step + 1
-        if len(pending) == config.log_every or step == steps_per_epoch - 1:
-          host = jax.device_get(pending)
-          check_finite(host, step + 1 - len(host), epoch, steps_per_epoch, config,
-                        meta["epoch"], workdir)
-          records += host
-          bar.update(len(host))
-          bar.set_postfix(loss=f"{float(np.mean(host[-1]['loss'])):.3f}")
-          pending = []
-        if global_step == config.stop_after_steps:
-          raise TrainingInterrupted(f"stopped after global step {global_step} "
-                                    "(config.stop_after_steps)")
-      train_time = time.time() - train_start
+      epoch_start = time.time()
+      state, records, timing = _train_epoch(train_step, state, train, permutations, epoch,
+                                            steps_per_epoch, config, meta["epoch"], workdir,
+                                            bar, compile_time is None)
+      compile_time = compile_time if timing.compile_s is None else timing.compile_s
       val_start = time.time()
       val_summary = evaluation.evaluate_split(eval_fn, state.params, val, config.eval_batch_size)
       record = {"epoch": epoch + 1, "global_step": (epoch + 1) * steps_per_epoch,
@@ -307,8 +342,8 @@ def train_and_evaluate(config: Config, workdir: str) -> dict[str, Any]:
                 **{f"val_{name}": val_summary[name]["mean"]
                    for name in ("optimal", "success", "accuracy")},
                 "val_success_per_seed": val_summary["success"]["per_seed"],
-                "step_time_s": train_time / timed_steps,
-                "examples_per_s": timed_steps * config.batch_size * config.seeds / train_time,
+                "step_time_s": timing.seconds / timing.steps,
+                "examples_per_s": timing.steps * config.batch_size * config.seeds / timing.seconds,
                 "val_time_s": time.time() - val_start,
                 "epoch_time_s": time.time() - epoch_start,
                 "elapsed_s": time.time() - start_time}
