@@ -43,8 +43,8 @@ class Config:
     batch_size: maps per step; each epoch drops the last `num_train % batch_size` maps of
       its permutation so that every step has one shape (one compilation).
     epochs: passes over the training split.
-    seed: first seed; seed s of `seeds` uses `seed + s`, so seed 0 of a 5-seed run is the
-      1-seed run with the same `seed`.
+    seed: first seed; seed s of `seeds` uses `seed + s`, so seed 0 of a 5-seed run draws
+      the same initialisation, batches and labels as the 1-seed run with the same `seed`.
     seeds: independent runs trained together (vmapped over a leading seed axis).
     label: "one": cross-entropy against one optimal action per cell, drawn with the
       seeded RNG (a fresh draw each step); "set": -log sum of the probabilities of all

@@ -172,6 +172,21 @@ def test_non_finite_loss_stops_with_the_step_and_writes_no_checkpoint(data_dir, 
   assert checkpoints.manager(workdir, read_only=True).latest_step() is None
 
 
+def test_train_step_compiles_once_for_every_epoch_and_step(data_dir):
+  config = tiny(data_dir, planner="vin", seeds=2)
+  split = data.to_device(data.load_checked(data.ensure_dataset(config), config.task,
+                                           config.wrap, config.size).train)
+  planner, optimizer = model.make_planner(config), model.make_optimizer(config)
+  state = model.init_state(planner, optimizer, config, split)
+  step = training.make_train_step(planner, optimizer, config)
+  for epoch in range(2):
+    perms = training.epoch_permutations(state.key, jax.numpy.int32(epoch), split.num_maps)
+    for i in range(2):
+      state, out = step(state, split, perms, jax.numpy.int32(epoch), jax.numpy.int32(i))
+  assert out["loss"].shape == (2,)
+  assert step._cache_size() == 1  # pylint: disable=protected-access
+
+
 def test_labels_are_drawn_among_the_optimal_actions():
   opt = np.zeros((2, 4, 3, 3), bool)
   opt[:, 1] = True
