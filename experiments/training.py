@@ -350,8 +350,9 @@ def train_and_evaluate(config: Config, workdir: str) -> dict[str, Any]:
       if record["val_success"] > meta["best_val_success"]:
         meta.update(best_val_success=record["val_success"], best_epoch=epoch + 1)
       meta.update(epoch=epoch + 1, global_step=record["global_step"])
-      checkpoints.save(mngr, epoch + 1, state, meta, record["val_success"])
+      # Log first: a kill between the two leaves a line that resuming truncates and redoes.
       _log_epoch(record, config, isinstance(planner.mode, ip.Implicit), writer, metrics_path)
+      checkpoints.save(mngr, epoch + 1, state, meta, record["val_success"])
   finally:
     bar.close()
     writer.close()
