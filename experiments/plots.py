@@ -17,11 +17,14 @@ def training_curve(metrics_path: str, out_path: str) -> None:
   epochs = [r["epoch"] for r in records]
   fig, (loss_ax, success_ax) = plt.subplots(1, 2, figsize=(10, 4))
   loss_ax.plot(epochs, [r["loss"] for r in records], marker="o")
-  loss_ax.set(xlabel="epoch", ylabel="train loss", title="Loss")
+  # Log scale: an unstable first epoch can be orders of magnitude above the rest.
+  loss_ax.set(xlabel="epoch", ylabel="train loss", title="Loss", yscale="log")
   for name in ("train_success", "val_success", "val_optimal"):
     success_ax.plot(epochs, [r[name] for r in records], marker="o", label=name)
   success_ax.set(xlabel="epoch", ylabel="%", ylim=(0, 100), title="Greedy policy")
   success_ax.legend()
+  for ax in (loss_ax, success_ax):
+    ax.xaxis.get_major_locator().set_params(integer=True)
   fig.tight_layout()
   fig.savefig(out_path, dpi=100)
   plt.close(fig)
