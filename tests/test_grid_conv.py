@@ -1,0 +1,121 @@
+"""Convolution formulations agree; conv2d_max's hand-written VJP is exact; the fused encoder is the two layers."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from implicit_planning import encoder, grid_conv, vin
+
+IMPLS = ("xla", "im2col", "hybrid")
+SHAPES = [(1, 1, 3), (3, 2, 5), (3, 4, 1), (5, 3, 4)]  # (kernel size, C_in, C_out)
+
+
+def normal(seed, shape):
+  return jnp.asarray(np.random.default_rng(seed).normal(size=shape))
+
+
+@pytest.mark.parametrize("wrap", [False, True], ids=["zeros", "circular"])
+@pytest.mark.parametrize("size, c_in, c_out", SHAPES)
+def test_formulations_agree_in_values_and_gradients(x64, wrap, size, c_in, c_out):
+  x, kernel = normal(0, (2, 6, 7, c_in)), normal(1, (size, size, c_in, c_out))
+  cotangent = normal(2, (2, 6, 7, c_out))
+
+  def loss(impl):
+    return lambda x, kernel: jnp.sum(grid_conv.conv2d(x, kernel, wrap=wrap, impl=impl) * cotangent)
+
+  ref_value, ref_grads = jax.value_and_grad(loss("xla"), argnums=(0, 1))(x, kernel)
+  for impl in IMPLS[1:]:
+    value, grads = jax.value_and_grad(loss(impl), argnums=(0, 1))(x, kernel)
+    np.testing.assert_allclose(value, ref_value, rtol=1e-12)
+    for g, ref in zip(grads, ref_grads):
+      np.testing.assert_allclose(g, ref, rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize("wrap", [False, True], ids=["zeros", "circular"])
+def test_col2im_is_the_adjoint_of_im2col(x64, wrap):
+  x, patches = normal(0, (2, 5, 6, 3)), normal(1, (2, 5, 6, 27))
+  lhs = jnp.vdot(grid_conv.im2col(x, 3, wrap), patches)
+  np.testing.assert_allclose(lhs, jnp.vdot(x, grid_conv.col2im(patches, 3, wrap)), rtol=1e-12)
+
+
+def test_hybrid_conv_is_exact_under_vmap_and_forward_mode(x64):
+  x, kernel = normal(0, (3, 5, 5, 2)), normal(1, (3, 3, 2, 4))
+  conv = lambda impl: lambda x, k: jax.vmap(lambda xi: grid_conv.conv2d(xi, k, wrap=True, impl=impl))(x)
+  tangents = (normal(2, x.shape), normal(3, kernel.shape))
+  _, jvp = jax.jvp(conv("hybrid"), (x, kernel), tangents)
+  _, ref = jax.jvp(conv("xla"), (x, kernel), tangents)
+  np.testing.assert_allclose(jvp, ref, rtol=1e-10, atol=1e-12)
+
+
+def reference_conv2d_max(xs, kernels, wrap, groups):
+  q = sum(grid_conv.conv2d(x, k, wrap=wrap, impl="xla") for x, k in zip(xs, kernels))
+  return jnp.max(q.reshape(q.shape[:-1] + (-1, groups)), axis=-2)
+
+
+@pytest.mark.parametrize("impl", ["auto", "im2col"])
+@pytest.mark.parametrize("wrap, groups", [(False, 1), (True, 2)])
+def test_conv2d_max_values_and_gradients_match_autodiff(x64, impl, wrap, groups):
+  """Random float64 inputs: the max is unique, so jnp.max's VJP is the exact gradient."""
+  xs = (normal(0, (2, 6, 5, 1)), normal(1, (2, 6, 5, 3)))
+  kernels = (normal(2, (3, 3, 1, 4 * groups)), normal(3, (3, 3, 3, 4 * groups)))
+  cotangent = normal(4, (2, 6, 5, groups))
+
+  def loss(fn):
+    return lambda xs, kernels: jnp.sum(fn(xs, kernels) * cotangent)
+
+  ours = loss(lambda xs, ks: grid_conv.conv2d_max(xs, ks, wrap=wrap, groups=groups, impl=impl))
+  ref = loss(lambda xs, ks: reference_conv2d_max(xs, ks, wrap, groups))
+  np.testing.assert_allclose(jax.jit(ours)(xs, kernels), ref(xs, kernels), rtol=1e-12)
+  ref_grads = jax.jit(jax.grad(ref, (0, 1)))(xs, kernels)
+  for g, r in zip(jax.tree.leaves(jax.jit(jax.grad(ours, (0, 1)))(xs, kernels)), jax.tree.leaves(ref_grads)):
+    np.testing.assert_allclose(g, r, rtol=1e-10, atol=1e-12)
+  # Also under vmap, as the planners call it (one grid per example).
+  per_grid = lambda ks: jax.vmap(lambda *x: grid_conv.conv2d_max(x, ks, wrap=wrap, groups=groups, impl=impl))(*xs)
+  batched = jax.jit(jax.grad(lambda ks: jnp.sum(per_grid(ks) * cotangent)))
+  np.testing.assert_allclose(batched(kernels)[1], ref_grads[1][1], rtol=1e-10, atol=1e-12)
+
+
+def test_conv2d_max_gradient_matches_finite_differences(x64):
+  xs, kernels = (normal(0, (4, 4, 1)), normal(1, (4, 4, 1))), (normal(2, (3, 3, 1, 5)), normal(3, (3, 3, 1, 5)))
+  direction = (normal(4, (3, 3, 1, 5)), normal(5, (3, 3, 1, 5)))
+  loss = jax.jit(lambda ks: jnp.sum(jnp.sin(grid_conv.conv2d_max(xs, ks, wrap=False))))
+  eps = 1e-6
+  plus = loss(jax.tree.map(lambda k, d: k + eps * d, kernels, direction))
+  minus = loss(jax.tree.map(lambda k, d: k - eps * d, kernels, direction))
+  directional = sum(jnp.vdot(g, d) for g, d in zip(jax.jit(jax.grad(loss))(kernels), direction))
+  np.testing.assert_allclose(directional, (plus - minus) / (2 * eps), rtol=1e-7)
+
+
+def test_conv2d_max_ties_go_to_the_first_channel(x64):
+  """Equal candidates: the whole cotangent goes to the lowest channel (jnp.max would split it)."""
+  x = jnp.ones((1, 1, 1))
+  kernel = jnp.array([2.0, 3.0, 3.0, 1.0]).reshape(1, 1, 1, 4)
+  grad = jax.grad(lambda k: grid_conv.conv2d_max((x,), (k,), wrap=False)[0, 0, 0])(kernel)
+  np.testing.assert_array_equal(grad.reshape(-1), [0.0, 1.0, 0.0, 0.0])
+  index = grid_conv._first_argmax(jnp.array([[1.0], [5.0], [5.0]]), jnp.array([5.0]))
+  assert index.dtype == jnp.int8 and int(index[0]) == 1
+
+
+def test_vin_cell_matches_the_concatenated_convolution(x64):
+  """The cell's two-term Q (reward and value kernels separately) is the paper's Conv([R, V])."""
+  cell = vin.VINCell(l_q=6, wrap=True, dtype=jnp.float64)
+  v, r = normal(0, (5, 5, 1)), normal(1, (5, 5, 1))
+  params = cell.init(jax.random.key(0), v, r)
+  kernel = params["params"]["kernel"]
+  q = grid_conv.conv2d(jnp.concatenate([r, v], -1), kernel, wrap=True, impl="xla")
+  np.testing.assert_allclose(cell.apply(params, v, r, method="q_values"), q, rtol=1e-12)
+  np.testing.assert_allclose(cell.apply(params, v, r), jnp.max(q, -1, keepdims=True), rtol=1e-12)
+
+
+@pytest.mark.parametrize("wrap", [False, True], ids=["zeros", "circular"])
+def test_reward_encoder_is_the_two_layer_composition(x64, wrap):
+  obs = normal(0, (2, 6, 6, 2))
+  enc = encoder.RewardEncoder(hidden=7, wrap=wrap)
+  params = enc.init(jax.random.key(0), obs)
+  p = params["params"]
+  hidden = grid_conv.conv2d(obs, p["hidden"]["kernel"], wrap=wrap, impl="xla") + p["hidden"]["bias"]
+  expected = grid_conv.conv2d(hidden, p["reward"]["kernel"], wrap=wrap, impl="xla")
+  np.testing.assert_allclose(enc.apply(params, obs), expected, rtol=1e-10, atol=1e-12)
+  layer = grid_conv.GridConv(7, 3, wrap)
+  assert jax.tree.map(jnp.shape, layer.init(jax.random.key(0), obs)["params"]) == jax.tree.map(jnp.shape, p["hidden"])
