@@ -194,10 +194,17 @@ def _first_argmax(q: jax.Array, q_max: jax.Array) -> jax.Array:
   channels) and 29 ms with ``jnp.argmax`` (a variadic reduction). Indices
   are exact floats (up to 2²⁴ channels).
   """
-  index_dtype = jnp.promote_types(q.dtype, jnp.float32)
-  index = jax.lax.broadcasted_iota(index_dtype, q.shape, q.ndim - 2)
-  first = jnp.min(jnp.where(q == q_max[..., None, :], index, q.shape[-2]), axis=-2)
-  return first.astype(jnp.int8 if q.shape[-2] <= 127 else jnp.int32)
+  n = q.shape[-2]
+  if q.shape[-1] == 1:
+    # One group: reduce over the minor axis, which XLA:CPU vectorises far better.
+    q, q_max, axis = q[..., 0], q_max, -1
+  else:
+    q_max, axis = q_max[..., None, :], -2
+  index = jax.lax.broadcasted_iota(jnp.promote_types(q.dtype, jnp.float32), q.shape, q.ndim + axis)
+  first = jnp.min(jnp.where(q == q_max, index, n), axis=axis)
+  if axis == -1:
+    first = first[..., None]
+  return first.astype(jnp.int8 if n <= 127 else jnp.int32)
 
 
 def _grouped_q(xs, kernels, groups, wrap, conv):
@@ -254,7 +261,7 @@ def _conv2d_max_bwd(groups, wrap, impl, residuals, dv):
   for x, kernel in zip(xs, kernels):
     size, c_out = kernel.shape[0], kernel.shape[-1]
     columns = kernel.reshape(-1, c_out).T  # [C_out, k·k·C_in]
-    dpatches = jnp.einsum("...g,...gp->...p", dv, jnp.take(columns, selected, axis=0))
+    dpatches = jnp.einsum("...g,...gp->...p", dv, jnp.take(columns, selected, axis=0, mode="clip"))
     dxs.append(col2im(dpatches, size, wrap))
     patches = im2col(x, size, wrap)  # [..., H, W, P]
     rows = (dv[..., None] * patches[..., None, :]).reshape(-1, patches.shape[-1])
