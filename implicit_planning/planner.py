@@ -22,9 +22,10 @@ from implicit_planning.fixed_point import Solver
 from implicit_planning.forward_iteration import DEFAULT_TOL, ForwardIteration
 from implicit_planning.modes import Implicit, Unrolled
 from implicit_planning.solve_stats import SolveStats, backward_probe
+from implicit_planning.symvin import SYMVIN
 from implicit_planning.vin import VIN
 
-FAMILIES: dict[str, CellFamily] = {"vin": VIN, "conv_gppn": CONV_GPPN}
+FAMILIES: dict[str, CellFamily] = {"vin": VIN, "symvin": SYMVIN, "conv_gppn": CONV_GPPN}
 
 # name → (family, implicit?)
 _REGISTRY: dict[str, tuple[str, bool]] = {

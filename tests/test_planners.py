@@ -191,13 +191,16 @@ def temp_bytes(planner, maps, goals):
 
 @pytest.mark.parametrize("name", ip.PLANNERS)
 def test_backward_memory_is_flat_in_k_only_for_implicit_planners(name):
-  """The paper's central claim, from XLA's compiled memory analysis."""
+  """The paper's central claim, from XLA's compiled memory analysis.
+
+  Explicit planners keep one small value map (and an argmax index) per layer, so at these test
+  sizes the layer-independent buffers dominate until K is large: their growth is checked
+  between 20 and 2000 layers, the implicit planners' flatness at 20, 200 and 2000 iterations.
+  """
   maps, goals = random_problems(batch=2, size=9)
-  small, large = ({**SMALL, "k": k, "k_fwd": k} for k in (20, 200))
-  ratio = temp_bytes(ip.make_planner(name, **large), maps, goals) / temp_bytes(
-      ip.make_planner(name, **small), maps, goals
-  )
+  temps = [temp_bytes(ip.make_planner(name, **{**SMALL, "k": k, "k_fwd": k}), maps, goals)
+           for k in (20, 200, 2000)]
   if name.startswith("id_"):
-    assert ratio == pytest.approx(1.0, abs=0.1)
+    assert max(temps) <= 1.1 * min(temps), temps
   else:
-    assert ratio > 5
+    assert temps[0] < temps[1] < temps[2] and temps[2] > 5 * temps[0], temps
