@@ -44,7 +44,7 @@ from implicit_planning.family import CellFamily, PlannerOptions
 from implicit_planning.grid_conv import ConvImpl, conv2d, conv2d_max
 from implicit_planning.group_conv import expand_kernel, invariant_kernel
 from implicit_planning.groups import element_actions, get_group
-from implicit_planning.vin import contract_kernel
+from implicit_planning.vin import contract_kernel, value_kernel_init
 
 
 class SymRewardEncoder(nn.Module):
@@ -106,7 +106,9 @@ class SymVINCell(nn.Module):
     init = nn.initializers.lecun_normal()
     k = self.kernel_size
     self.reward_kernel = self.param("reward_kernel", init, (k, k, 1, self.l_q), self.dtype)
-    self.value_kernel = self.param("value_kernel", init, (k, k, order, self.l_q), self.dtype)
+    self.value_kernel = self.param(
+        "value_kernel", value_kernel_init(self.contraction), (k, k, order, self.l_q), self.dtype
+    )
 
   def kernels(self) -> tuple[jax.Array, jax.Array]:
     """The expanded reward and value kernels ``[F, F, 1 | |G|, l_q·|G|]`` (value part contracted if asked)."""

@@ -45,8 +45,9 @@ def orbit(free: np.ndarray, goal: np.ndarray, group: groups.Group) -> tuple[jax.
 @functools.cache
 def initial_params(name: str, dtype=jnp.float32):
   """Parameters for every ``SMALL`` planner of the group (both modes share one tree); the
-  one-layer planner is the cheapest to initialise."""
-  planner = ip.make_planner("symvin", group=name, dtype=dtype, **{**SMALL, "k": 1})
+  one-layer planner is the cheapest to initialise. Initialised as a contracted cell so the
+  value kernel is random (the unconstrained cell starts it at zero)."""
+  planner = ip.make_planner("symvin", group=name, dtype=dtype, contraction=0.5, **{**SMALL, "k": 1})
   maps, goals = orbit(*random_problem(5), groups.get_group(name))
   return jax.jit(planner.init)(jax.random.key(0), maps[:1], goals[:1])
 
