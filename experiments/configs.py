@@ -37,6 +37,8 @@ class Config:
     l_q: Q-value channels (regular representations for SymVIN).
     kernel_size: F, the planner's convolution size.
     group: symmetry group of the Sym planners ("d4").
+    contraction: gamma in (0, 1) makes the VIN/SymVIN cell a provable gamma-contraction
+      (`implicit_planning.PlannerOptions`); 0 keeps the paper's unconstrained cell.
     learning_rate, rmsprop_decay, rmsprop_eps: RMSprop as PyTorch's `torch.optim.RMSprop`
       (eps added *outside* the square root; PyTorch's default decay alpha = 0.99).
     clip_norm: gradients are clipped to this global norm before RMSprop.
@@ -73,6 +75,7 @@ class Config:
   l_q: int = 100
   kernel_size: int = 3
   group: str = "d4"
+  contraction: float = 0.0
   learning_rate: float = 1e-3
   rmsprop_decay: float = 0.99
   rmsprop_eps: float = 1e-6

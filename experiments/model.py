@@ -42,7 +42,8 @@ def make_planner(config: Config, k_fwd: int | None = None):
   return ip.make_planner(config.planner, k=k, k_fwd=k_fwd, k_bwd=config.k_bwd,
                          forward_solver=config.forward_solver,
                          backward_solver=config.backward_solver, l_h=config.l_h, l_q=config.l_q,
-                         kernel_size=config.kernel_size, group=config.group, wrap=config.wrap)
+                         kernel_size=config.kernel_size, group=config.group, wrap=config.wrap,
+                         contraction=config.contraction or None)
 
 
 def make_optimizer(config: Config) -> optax.GradientTransformation:
