@@ -124,8 +124,11 @@ def _shifts_conv(x: jax.Array, kernel: jax.Array, wrap: bool) -> jax.Array:
 
 
 def _xla_conv(x: jax.Array, kernel: jax.Array, wrap: bool) -> jax.Array:
-  """``lax.conv_general_dilated``; zero padding is the convolution's own, so its
-  transpose (the input gradient) is computed on the ``H×W`` grid, not a padded one."""
+  """The native convolution (``lax.conv_general_dilated``).
+
+  Zero padding is the convolution's own rather than a padded copy of ``x``,
+  so a transposed convolution works on the ``H×W`` grid, not a padded one.
+  """
   p = kernel.shape[0] // 2
   if wrap:
     x, padding = pad_grid(x, p, wrap=True), [(0, 0), (0, 0)]
@@ -289,11 +292,12 @@ def conv2d_max(
   value, say) keep the loop-invariant terms separate so XLA can hoist them.
 
   The VJP is hand-written: at each pixel and ``h`` only the maximising
-  channel receives the cotangent (the first one in a tie, so the gradient is
-  exact wherever the max is unique and a valid one-sided choice otherwise;
-  ``jnp.max``'s own VJP splits ties evenly and costs about twice as much).
-  The saved residuals are the inputs and the winning index (int8 up to 127
-  candidates), not ``Q``.
+  channel receives the cotangent (the first one in a tie: the gradient is
+  exact wherever the max is unique, and one element of the subdifferential
+  otherwise; ``jnp.max``'s own VJP splits ties evenly and costs about twice
+  as much). The saved residuals are the inputs and the winning index (int8
+  up to 127 candidates), not ``Q``. Reverse mode only: ``jax.jvp`` through
+  it raises (a ``custom_vjp``).
 
   Args:
     xs: inputs ``[..., H, W, C_i]`` (same leading and spatial shape).
