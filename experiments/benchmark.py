@@ -25,10 +25,10 @@ Times are reported as wall clock and as this process's CPU time; on a
 shared machine the CPU time is the steadier of the two. SymVIN rows are
 skipped, with a note, while ``make_planner("symvin")`` is not available.
 
-  python -m experiments.benchmark --preset=quick --single_thread      # ~10 min, one core
+  python -m experiments.benchmark --preset=quick --single_thread      # 4 min on one core
   python -m experiments.benchmark --preset=full --single_thread       # hours (ConvGPPN at 49×49)
-  python -m experiments.benchmark --suite=step --single_thread        # ~10 min
-  python -m experiments.benchmark --suite=grad_accuracy --train_steps=60
+  python -m experiments.benchmark --suite=step --single_thread        # 5 min
+  python -m experiments.benchmark --suite=grad_accuracy --single_thread  # ~8 min
 """
 
 from __future__ import annotations
