@@ -37,9 +37,8 @@ import dataclasses
 import json
 import os
 import platform
-import statistics
 import time
-from typing import Any, Callable, Sequence
+from typing import Any, Sequence
 
 import jax
 import jax.numpy as jnp
@@ -51,6 +50,7 @@ from absl import app, flags
 import implicit_planning as ip
 from data_gen import make
 from implicit_planning.grad_check import implicit_gradient_error
+from experiments.timing import measure
 
 matplotlib.use("Agg")  # files only; no display needed
 import matplotlib.pyplot as plt  # pylint: disable=g-import-not-at-top,wrong-import-position
@@ -133,19 +133,6 @@ def cross_entropy(logits, labels):
 
   log_p = jax.nn.log_softmax(logits, axis=1)
   return -jnp.mean(jnp.take_along_axis(log_p, labels[:, None], axis=1))
-
-
-def measure(fn: Callable[..., Any], args: Sequence[Any], repeats: int) -> dict[str, float]:
-  """Median wall and process-CPU milliseconds of ``fn(*args)`` after one warm-up call."""
-
-  jax.block_until_ready(fn(*args))
-  wall, cpu = [], []
-  for _ in range(repeats):
-    wall_start, cpu_start = time.perf_counter(), time.process_time()
-    jax.block_until_ready(fn(*args))
-    wall.append(1e3 * (time.perf_counter() - wall_start))
-    cpu.append(1e3 * (time.process_time() - cpu_start))
-  return {"wall_ms": statistics.median(wall), "cpu_ms": statistics.median(cpu)}
 
 
 def temp_bytes(compiled) -> int:

@@ -24,14 +24,14 @@ import functools
 import json
 import os
 import platform
-import statistics
-import time
 from typing import Any, Callable
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 from absl import app, flags
+
+from experiments.timing import measure
 
 from implicit_planning import (
     Anderson,
@@ -121,27 +121,6 @@ def loss_fn(mode: str, num_iters: int) -> Callable[..., jax.Array]:
   return loss
 
 
-def measure_ms(fn: Callable[..., Any], args: tuple[Any, ...], repeats: int) -> dict[str, Any]:
-  """Wall and process CPU times (ms) of ``fn(*args)`` after a warm-up call, and their medians.
-
-  CPU time is the steadier figure on a shared machine: other processes slow the
-  wall clock but do not add to this process's CPU time.
-  """
-  jax.block_until_ready(fn(*args))
-  wall, cpu = [], []
-  for _ in range(repeats):
-    wall_start, cpu_start = time.perf_counter(), time.process_time()
-    jax.block_until_ready(fn(*args))
-    wall.append(1e3 * (time.perf_counter() - wall_start))
-    cpu.append(1e3 * (time.process_time() - cpu_start))
-  return {
-      "median_ms": statistics.median(wall),
-      "median_cpu_ms": statistics.median(cpu),
-      "wall_ms": wall,
-      "cpu_ms": cpu,
-  }
-
-
 def backward_stats(num_iters: int, problem: dict[str, jax.Array]) -> SolveStats:
   """Per-example ``[B]`` stats of the implicit mode's Anderson backward solve (via the probe)."""
 
@@ -167,7 +146,7 @@ def time_gradients(
     for mode in ("implicit", "explicit"):
       fn = jax.jit(jax.value_and_grad(loss_fn(mode, num_iters)))
       temp_bytes = fn.lower(*args).compile().memory_analysis().temp_size_in_bytes
-      timing = measure_ms(fn, args, repeats)
+      timing = measure(fn, args, repeats)
       grads[mode] = fn(*args)[1]
       rows.append({"mode": mode, "K": num_iters, "temp_bytes": temp_bytes, **timing})
     stats = backward_stats(num_iters, problem)
@@ -250,7 +229,7 @@ def format_tables(rows: list[dict[str, Any]], counts: dict[str, Any]) -> str:
     else:
       backward = f"{'-':>9} {'-':>8} {'-':>8} {'-':>9}"
     lines.append(
-        f"{row['mode']:<9} {row['K']:>4} {row['median_ms']:>8.0f} {row['median_cpu_ms']:>8.0f} "
+        f"{row['mode']:<9} {row['K']:>4} {row['wall_ms']:>8.0f} {row['cpu_ms']:>8.0f} "
         f"{row['temp_bytes'] / 2**20:>9.2f} {backward}"
     )
   lines.append("")
