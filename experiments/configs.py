@@ -12,7 +12,8 @@ from typing import Any
 
 from data_gen.dataset import TASK_WRAP  # task -> torus grid (moves wrap around the edges)
 
-RESUME_FREE_FIELDS = frozenset({"epochs", "stop_after_steps", "log_every", "eval_batch_size"})
+RESUME_FREE_FIELDS = frozenset({"epochs", "stop_after_steps", "log_every", "eval_batch_size",
+                                "grad_check_every"})
 """Fields that may differ when a workdir is re-run: they change how long or how verbosely a
 run goes, not what its checkpoints mean."""
 
@@ -53,6 +54,9 @@ class Config:
       optimal actions.
     log_every: steps between host syncs for the progress bar and the non-finite check.
     eval_batch_size: maps per evaluation batch.
+    grad_check_every: epochs between checks of an implicit planner's gradient against a
+      tightly converged backward solve (relative error and cosine, logged as
+      `grad_relative_error` / `grad_cosine`; seed 0, first validation batch); 0: never.
     stop_after_steps: raise `TrainingInterrupted` after this many global steps (0: never);
       simulates a killed run in tests.
   """
@@ -87,6 +91,7 @@ class Config:
   label: str = "one"
   log_every: int = 10
   eval_batch_size: int = 128
+  grad_check_every: int = 0
   stop_after_steps: int = 0
 
   @property

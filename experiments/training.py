@@ -27,6 +27,7 @@ import tqdm
 from absl import logging
 
 import implicit_planning as ip
+from implicit_planning.grad_check import implicit_gradient_error
 from experiments import checkpoints, data, evaluation, model, plots
 from experiments.configs import TASK_WRAP, Config
 from experiments.model import LABEL_STREAM, PERMUTATION_STREAM, TrainState
@@ -347,6 +348,8 @@ def train_and_evaluate(config: Config, workdir: str) -> dict[str, Any]:
                 "val_time_s": time.time() - val_start,
                 "epoch_time_s": time.time() - epoch_start,
                 "elapsed_s": time.time() - start_time}
+      if config.grad_check_every and (epoch + 1) % config.grad_check_every == 0:
+        record.update(gradient_check(planner, state.params, val, config))
       if record["val_success"] > meta["best_val_success"]:
         meta.update(best_val_success=record["val_success"], best_epoch=epoch + 1)
       meta.update(epoch=epoch + 1, global_step=record["global_step"])
@@ -373,6 +376,26 @@ def train_and_evaluate(config: Config, workdir: str) -> dict[str, Any]:
                test_summary["optimal"]["std"], test_summary["success"]["mean"],
                test_summary["success"]["std"], config.seeds)
   return results
+
+
+def gradient_check(planner, params: Any, split: data.DeviceSplit, config: Config) -> dict[str, float]:
+  """How far seed 0's implicit gradient is from a converged one, on the first batch of `split`.
+
+  Uses the set loss (no label draw), so the check is a function of the weights alone. Explicit
+  planners back-propagate exactly: nothing to check, nothing logged.
+  """
+  if not isinstance(planner.mode, ip.Implicit):
+    return {}
+  batch = slice(0, config.batch_size)
+  opt_actions = split.opt_actions[batch]
+  no_labels = jnp.zeros(opt_actions.shape[:1] + opt_actions.shape[2:], jnp.int32)
+  report = implicit_gradient_error(
+      planner, jax.tree.map(lambda leaf: leaf[0], params), split.maps[batch], split.goals[batch],
+      lambda logits: cell_loss(logits, opt_actions, no_labels, "set"))
+  logging.info("implicit gradient vs converged backward solve: relative error %.2e, cosine %.4f "
+               "(%s, K_bwd %d, residual %.1e)", report["relative_error"], report["cosine"],
+               report["backward_solver"], report["k_bwd"], report["backward_residual"])
+  return {"grad_relative_error": report["relative_error"], "grad_cosine": report["cosine"]}
 
 
 def _log_epoch(record: dict[str, Any], config: Config, implicit: bool,

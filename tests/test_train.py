@@ -61,7 +61,7 @@ def test_train_then_evaluate_end_to_end(planner, data_dir, vin_run, tmp_path):
     config, workdir, results = vin_run
   else:
     workdir = str(tmp_path / planner)
-    config = tiny(data_dir, planner=planner)
+    config = tiny(data_dir, planner=planner, grad_check_every=1)
     results = training.train_and_evaluate(config, workdir)
   for name in ("config.json", "metrics.jsonl", "results.json", "training_curve.png"):
     assert os.path.exists(os.path.join(workdir, name)), name
@@ -73,6 +73,9 @@ def test_train_then_evaluate_end_to_end(planner, data_dir, vin_run, tmp_path):
               "fwd_iterations_mean", "fwd_residual_max", "bwd_iterations_mean",
               "bwd_residual_max", "step_time_s", "examples_per_s"):
     assert np.isfinite(records[-1][key]), key
+  if planner == "id_vin":  # the gradient check ran every epoch and reports sensible numbers
+    for record in records:
+      assert 0 <= record["grad_relative_error"] < 1 and -1 <= record["grad_cosine"] <= 1 + 1e-9
   if planner == "id_vin":  # the backward solve reports through the probe
     assert records[-1]["bwd_iterations_mean"] > 0
   assert 0 <= results["test"]["success"]["mean"] <= 100
