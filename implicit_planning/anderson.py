@@ -19,16 +19,19 @@ from implicit_planning.forward_iteration import DEFAULT_TOL
 
 
 class AndersonState(NamedTuple):
-  """Ring buffers of the last ``memory`` iterates and their images.
+  """Ring buffers of the last ``memory`` iterates and residuals, and their Gram matrix.
 
   Attributes:
     xs: ``[memory, n]`` past iterates ``x_i``.
-    fxs: ``[memory, n]`` their images ``f(x_i)``.
+    residuals: ``[memory, n]`` their residuals ``g_i = f(x_i) − x_i``.
+    gram: ``[memory, memory]`` inner products ``g_i · g_j``, one row and column
+      refreshed per step (recomputing all of it each step costs ``memory`` times more).
     count: how many pairs were pushed so far (slots ``count % memory`` rotate).
   """
 
   xs: jax.Array
-  fxs: jax.Array
+  residuals: jax.Array
+  gram: jax.Array
   count: jax.Array
 
 
@@ -37,29 +40,34 @@ def push(history: jax.Array, value: jax.Array, count: jax.Array) -> jax.Array:
   return history.at[count % history.shape[0]].set(value)
 
 
+def refresh_gram(gram: jax.Array, residuals: jax.Array, slot: jax.Array) -> jax.Array:
+  """The Gram matrix after ``residuals[slot]`` was replaced: its row and column anew."""
+  row = jnp.sum(residuals * residuals[slot], axis=-1)
+  return gram.at[slot, :].set(row).at[:, slot].set(row)
+
+
 def valid_slots(count: jax.Array, memory: int) -> jax.Array:
   """``[memory]`` mask of the slots holding data once ``count`` pairs were pushed."""
   return jnp.arange(memory) < jnp.minimum(count, memory)
 
 
-def mixing_weights(residuals: jax.Array, valid: jax.Array, ridge: float) -> jax.Array:
+def mixing_weights(gram: jax.Array, valid: jax.Array, ridge: float) -> jax.Array:
   """Weights ``α`` minimising ``‖αᵀG‖² + λ‖α‖²`` subject to ``Σα = 1`` over valid slots.
 
-  The ridge is *relative*: the Gram matrix is divided by its mean valid
+  The ridge is *relative*: the Gram matrix ``GGᵀ`` is divided by its mean valid
   diagonal first, so ``λ`` keeps the same meaning whether residuals are 1e0 or
   1e-8. An absolute ridge (DEQ's 1e-4) swamps small residuals and cotangents:
   Anderson then degrades to averaging and crawls near convergence. Raise
   ``ridge`` if this solve returns NaN (nearly collinear history).
 
   Args:
-    residuals: ``[memory, n]`` rows ``g_i = f(x_i) − x_i``.
+    gram: ``[memory, memory]`` inner products of the residuals ``g_i = f(x_i) − x_i``.
     valid: ``[memory]`` bool, the slots that hold data (others get weight 0).
     ridge: relative Tikhonov regularisation ``λ``.
 
   Returns:
     ``[memory]`` weights, zero on invalid slots, summing to one.
   """
-  gram = residuals @ residuals.T
   pair_valid = valid[:, None] & valid[None, :]
   mean_diag = jnp.sum(jnp.where(valid, jnp.diag(gram), 0)) / jnp.maximum(jnp.sum(valid), 1)
   scale = jnp.maximum(mean_diag, jnp.finfo(gram.dtype).tiny)
@@ -70,9 +78,9 @@ def mixing_weights(residuals: jax.Array, valid: jax.Array, ridge: float) -> jax.
   return unnormalised / jnp.sum(unnormalised)
 
 
-def mix(weights: jax.Array, xs: jax.Array, fxs: jax.Array, mixing: float) -> jax.Array:
-  """The damped Anderson update ``β αᵀF + (1 − β) αᵀX``."""
-  return mixing * (weights @ fxs) + (1.0 - mixing) * (weights @ xs)
+def mix(weights: jax.Array, xs: jax.Array, residuals: jax.Array, mixing: float) -> jax.Array:
+  """The damped Anderson update ``β αᵀF + (1 − β) αᵀX = αᵀ(X + βG)``."""
+  return jnp.sum(weights[:, None] * (xs + mixing * residuals), axis=0)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -103,11 +111,13 @@ class Anderson:
 
   def init(self, x0: jax.Array) -> AndersonState:
     history = jnp.zeros((self.memory,) + x0.shape, x0.dtype)
-    return AndersonState(history, history, jnp.zeros((), jnp.int32))
+    gram = jnp.zeros((self.memory, self.memory), x0.dtype)
+    return AndersonState(history, history, gram, jnp.zeros((), jnp.int32))
 
   def update(self, state: AndersonState, x: jax.Array, fx: jax.Array) -> tuple[jax.Array, AndersonState]:
     xs = push(state.xs, x, state.count)
-    fxs = push(state.fxs, fx, state.count)
+    residuals = push(state.residuals, fx - x, state.count)
+    gram = refresh_gram(state.gram, residuals, state.count % self.memory)
     count = state.count + 1
-    weights = mixing_weights(fxs - xs, valid_slots(count, self.memory), self.ridge)
-    return mix(weights, xs, fxs, self.mixing), AndersonState(xs, fxs, count)
+    weights = mixing_weights(gram, valid_slots(count, self.memory), self.ridge)
+    return mix(weights, xs, residuals, self.mixing), AndersonState(xs, residuals, gram, count)

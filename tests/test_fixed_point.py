@@ -497,16 +497,16 @@ class AbsoluteRidgeAnderson(Anderson):
 
   def update(self, state, x, fx):  # pylint: disable=missing-function-docstring
     xs = anderson_lib.push(state.xs, x, state.count)
-    fxs = anderson_lib.push(state.fxs, fx, state.count)
+    residuals = anderson_lib.push(state.residuals, fx - x, state.count)
+    gram = anderson_lib.refresh_gram(state.gram, residuals, state.count % self.memory)
     count = state.count + 1
     valid = anderson_lib.valid_slots(count, self.memory)
-    residuals = fxs - xs
-    gram = jnp.where(valid[:, None] & valid[None, :], residuals @ residuals.T, 0)
-    gram += jnp.diag(jnp.where(valid, self.ridge, 1.0))
-    weights = jnp.linalg.solve(gram, valid.astype(gram.dtype))
+    absolute = jnp.where(valid[:, None] & valid[None, :], gram, 0)
+    absolute += jnp.diag(jnp.where(valid, self.ridge, 1.0))
+    weights = jnp.linalg.solve(absolute, valid.astype(gram.dtype))
     weights /= jnp.sum(weights)
-    mixed = anderson_lib.mix(weights, xs, fxs, self.mixing)
-    return mixed, anderson_lib.AndersonState(xs, fxs, count)
+    mixed = anderson_lib.mix(weights, xs, residuals, self.mixing)
+    return mixed, anderson_lib.AndersonState(xs, residuals, gram, count)
 
 
 def test_relative_ridge_reaches_tight_tolerance_on_tiny_residuals():
@@ -544,3 +544,14 @@ def test_relative_ridge_backward_is_scale_invariant():
   assert max(stats_unit.best_residual, stats_tiny.best_residual) <= BACKWARD_ANDERSON.tol
   assert stats_tiny.iterations == stats_unit.iterations
   chex.assert_trees_all_close(grad_tiny, jax.tree.map(lambda g: 1e-6 * g, grad_unit), rtol=1e-8)
+
+
+def test_anderson_incremental_gram_matches_recomputed_one():
+  """The Gram matrix kept row by row equals ``GGᵀ`` of the stored residuals, ring wrap-around included."""
+  solver = Anderson(memory=3)
+  rng = np.random.default_rng(0)
+  state = solver.init(jnp.zeros(6))
+  for _ in range(7):
+    x, fx = jnp.asarray(rng.normal(size=6)), jnp.asarray(rng.normal(size=6))
+    _, state = solver.update(state, x, fx)
+  np.testing.assert_allclose(state.gram, state.residuals @ state.residuals.T, rtol=1e-12)
