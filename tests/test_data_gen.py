@@ -9,7 +9,6 @@ import struct
 import subprocess
 import sys
 import zipfile
-from collections import deque
 
 import numpy as np
 import pytest
@@ -18,44 +17,12 @@ from matplotlib.path import Path
 from data_gen import dataset, grid, manipulation, maze2d
 from data_gen.dataset import DatasetError, load_dataset, save_dataset, shortest_paths
 from data_gen.make import default_dataset_path, make_dataset
+from bfs_oracle import MOVES, reference_labels
 
-MOVES = ((-1, 0), (0, -1), (1, 0), (0, 1))  # north, west, south, east (row, col)
 TASK_SIZES = (("maze2d", 9), ("maze2d", 15), ("manip_cspace", 18), ("manip_workspace", 18))
 
 
 # ---------------------------------------------------------------- reference
-
-
-def reference_labels(free: np.ndarray, goal: tuple[int, int], wrap: bool):
-    """Plain-Python BFS distances and optimal action sets for one map."""
-    h, w = free.shape
-    dist = np.full((h, w), np.inf)
-    dist[goal] = 0
-    queue = deque([goal])
-    while queue:
-        r, c = queue.popleft()
-        for dr, dc in MOVES:
-            rr, cc = r + dr, c + dc
-            if wrap:
-                rr, cc = rr % h, cc % w
-            elif not (0 <= rr < h and 0 <= cc < w):
-                continue
-            if free[rr, cc] and dist[rr, cc] == np.inf:
-                dist[rr, cc] = dist[r, c] + 1
-                queue.append((rr, cc))
-    actions = np.zeros((4, h, w), bool)
-    for r in range(h):
-        for c in range(w):
-            if not (free[r, c] and 0 < dist[r, c] < np.inf):
-                continue
-            for a, (dr, dc) in enumerate(MOVES):
-                rr, cc = r + dr, c + dc
-                if wrap:
-                    rr, cc = rr % h, cc % w
-                elif not (0 <= rr < h and 0 <= cc < w):
-                    continue
-                actions[a, r, c] = bool(free[rr, cc]) and dist[rr, cc] == dist[r, c] - 1
-    return dist, actions
 
 
 def reference_largest_region(free: np.ndarray, wrap: bool) -> int:
