@@ -25,6 +25,7 @@ class ForwardIteration:
   tol: float = DEFAULT_TOL
 
   def init(self, x0: jax.Array) -> tuple[()]:
+    """No state; ``x0`` is a batch ``[B, n]`` as for every solver."""
     del x0
     return ()
 

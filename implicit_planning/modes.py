@@ -21,8 +21,8 @@ class Implicit:
   forward: Solver
   backward: Solver
 
-  def __call__(self, f: Callable, v0: Any, *args: Any, probe: SolveStats | None = None):
-    return fixed_point(f, v0, *args, forward=self.forward, backward=self.backward, probe=probe)
+  def __call__(self, f: Callable, v0: Any, *args: Any, probe: SolveStats | None = None, batched: bool = False):
+    return fixed_point(f, v0, *args, forward=self.forward, backward=self.backward, probe=probe, batched=batched)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -31,6 +31,6 @@ class Unrolled:
 
   num_iters: int
 
-  def __call__(self, f: Callable, v0: Any, *args: Any, probe: SolveStats | None = None):
+  def __call__(self, f: Callable, v0: Any, *args: Any, probe: SolveStats | None = None, batched: bool = False):
     del probe
-    return unroll(f, v0, *args, num_iters=self.num_iters)
+    return unroll(f, v0, *args, num_iters=self.num_iters, batched=batched)

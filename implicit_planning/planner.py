@@ -71,7 +71,7 @@ class PlannerNet(nn.Module):
         "cell", lambda key: cell.init(key, jnp.zeros(state_shape, self.options.dtype), rewards[0])["params"]
     )
 
-    def step(v, params, r):
+    def step(v, params, r):  # cells take a batch of grids as they are: weights stay shared, not vmapped
       return cell.apply({"params": params}, v, r)
 
     if isinstance(self.mode, Unrolled) and self.family.initial_state is not None:
@@ -80,12 +80,9 @@ class PlannerNet(nn.Module):
       v0 = jnp.zeros((batch,) + state_shape, self.options.dtype)
     if probe is None:
       probe = backward_probe(batch, self.options.dtype)
-    solve_one = lambda v0_i, r_i, probe_i: self.mode(step, v0_i, cell_params, r_i, probe=probe_i)
-    values, stats = jax.vmap(solve_one)(v0, rewards, probe)
+    values, stats = self.mode(step, v0, cell_params, rewards, probe=probe, batched=True)
 
-    features, value_map = jax.vmap(
-        lambda v, r: cell.apply({"params": cell_params}, v, r, method="readout")
-    )(values, rewards)
+    features, value_map = cell.apply({"params": cell_params}, values, rewards, method="readout")
     logits = self.family.head(self.options, name="head")(features)
     if value_map is None:
       value_map = jnp.max(logits, axis=-1)

@@ -30,10 +30,10 @@ class SolveStats(NamedTuple):
 
 
 def relative_residual(x: jax.Array, fx: jax.Array) -> jax.Array:
-  """``‖fx − x‖ / (‖fx‖ + ε)`` for flat vectors; ``nan``/``inf`` propagate."""
-  scale = jnp.linalg.norm(fx)
+  """``‖fx − x‖ / (‖fx‖ + ε)`` over the last axis (flat vectors, or rows of a batch); ``nan``/``inf`` propagate."""
+  scale = jnp.linalg.norm(fx, axis=-1)
   # A norm can overflow while every entry is still finite; finite / inf would read as a converged 0.
-  return jnp.where(jnp.isfinite(scale), jnp.linalg.norm(fx - x) / (scale + RESIDUAL_EPS), jnp.inf)
+  return jnp.where(jnp.isfinite(scale), jnp.linalg.norm(fx - x, axis=-1) / (scale + RESIDUAL_EPS), jnp.inf)
 
 
 def backward_probe(batch_shape: int | tuple[int, ...] = (), dtype=jnp.float32) -> SolveStats:

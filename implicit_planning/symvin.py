@@ -78,7 +78,7 @@ class SymRewardEncoder(nn.Module):
 
 
 class SymVINCell(nn.Module):
-  """One equivariant value-iteration step on a single grid (vmap it for a batch).
+  """One equivariant value-iteration step on a grid ``[H, W, ·]`` or a batch ``[..., H, W, ·]``.
 
   Attributes:
     l_q: regular ``Q`` fields.

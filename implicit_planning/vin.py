@@ -40,7 +40,7 @@ def value_kernel_init(contraction: float | None) -> nn.initializers.Initializer:
 
 
 class VINCell(nn.Module):
-  """One value-iteration step on a single grid (vmap it for a batch).
+  """One value-iteration step on a grid ``[H, W, ·]`` or a batch of grids ``[..., H, W, ·]``.
 
   Attributes:
     l_q: Q channels (latent actions).

@@ -39,13 +39,25 @@ def test_col2im_is_the_adjoint_of_im2col(x64, wrap):
   np.testing.assert_allclose(lhs, jnp.vdot(x, grid_conv.col2im(patches, 3, wrap)), rtol=1e-12)
 
 
-def test_hybrid_conv_is_exact_under_vmap_and_forward_mode(x64):
-  x, kernel = normal(0, (3, 5, 5, 2)), normal(1, (3, 3, 2, 4))
-  conv = lambda impl: lambda x, k: jax.vmap(lambda xi: grid_conv.conv2d(xi, k, wrap=True, impl=impl))(x)
-  tangents = (normal(2, x.shape), normal(3, kernel.shape))
-  _, jvp = jax.jvp(conv("hybrid"), (x, kernel), tangents)
-  _, ref = jax.jvp(conv("xla"), (x, kernel), tangents)
-  np.testing.assert_allclose(jvp, ref, rtol=1e-10, atol=1e-12)
+@pytest.mark.parametrize("wrap", [False, True], ids=["zeros", "circular"])
+def test_hybrid_conv_gradients_are_exact_under_vmap_and_with_two_batch_axes(x64, wrap):
+  x, kernel = normal(0, (2, 3, 5, 6, 2)), normal(1, (3, 3, 2, 4))
+  cotangent = normal(2, (2, 3, 5, 6, 4))
+  direct = lambda impl: lambda x, k: grid_conv.conv2d(x, k, wrap=wrap, impl=impl)
+  vmapped = lambda impl: lambda x, k: jax.vmap(lambda xi: grid_conv.conv2d(xi, k, wrap=wrap, impl=impl))(x)
+  ref = jax.grad(lambda x, k: jnp.sum(direct("xla")(x, k) * cotangent), argnums=(0, 1))(x, kernel)
+  for conv in (direct("hybrid"), vmapped("hybrid")):
+    grads = jax.grad(lambda x, k: jnp.sum(conv(x, k) * cotangent), argnums=(0, 1))(x, kernel)
+    for g, r in zip(grads, ref):
+      np.testing.assert_allclose(g, r, rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize("wrap", [False, True], ids=["zeros", "circular"])
+def test_adjoint_kernel_gives_the_transpose(x64, wrap):
+  x, y, kernel = normal(0, (2, 5, 6, 3)), normal(1, (2, 5, 6, 4)), normal(2, (3, 3, 3, 4))
+  lhs = jnp.vdot(grid_conv.conv2d(x, kernel, wrap=wrap, impl="xla"), y)
+  rhs = jnp.vdot(x, grid_conv.conv2d(y, grid_conv.adjoint_kernel(kernel), wrap=wrap, impl="xla"))
+  np.testing.assert_allclose(lhs, rhs, rtol=1e-12)
 
 
 def reference_conv2d_max(xs, kernels, wrap, groups):
