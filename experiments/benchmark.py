@@ -16,6 +16,10 @@ Suites (``--suite``), each printing a table and writing JSON and PNG under ``--o
     (value_and_grad of the cross-entropy, ``clip_by_global_norm(40)`` +
     ``rmsprop(1e-3, eps=1e-6)``, batch 32, 15×15, ``K_bwd = 15`` Anderson) for
     ``K = 30`` and 80, beside the authors' PyTorch numbers (`REFERENCE_STEP_S`).
+  * ``conv``: each `implicit_planning.grid_conv.conv2d` formulation (``xla``,
+    ``im2col``, ``hybrid``), forward and forward + backward per call inside a
+    ``scan``, batch 32 of 15×15, at the planners' channel counts: the table
+    in `grid_conv`'s docstring.
   * ``grad_accuracy``: each implicit planner's gradient with plain iteration
     and Anderson at ``K_bwd`` against a tightly converged float64 reference
     (`implicit_planning.grad_check.implicit_gradient_error`), on freshly
@@ -28,6 +32,7 @@ skipped, with a note, while ``make_planner("symvin")`` is not available.
   python -m experiments.benchmark --preset=quick --single_thread      # 4 min on one core
   python -m experiments.benchmark --preset=full --single_thread       # hours (ConvGPPN at 49×49)
   python -m experiments.benchmark --suite=step --single_thread        # 5 min
+  python -m experiments.benchmark --suite=conv --single_thread          # ~3 min
   python -m experiments.benchmark --suite=grad_accuracy --single_thread  # ~8 min
 """
 
@@ -49,13 +54,14 @@ from absl import app, flags
 
 import implicit_planning as ip
 from data_gen import make
+from implicit_planning import grid_conv
 from implicit_planning.grad_check import implicit_gradient_error
 from experiments.timing import measure
 
 matplotlib.use("Agg")  # files only; no display needed
 import matplotlib.pyplot as plt  # pylint: disable=g-import-not-at-top,wrong-import-position
 
-_SUITE = flags.DEFINE_enum("suite", "scaling", ["scaling", "step", "grad_accuracy"], "What to measure.")
+_SUITE = flags.DEFINE_enum("suite", "scaling", ["scaling", "step", "conv", "grad_accuracy"], "What to measure.")
 _PRESET = flags.DEFINE_enum("preset", "quick", ["quick", "full"], "Grid of sizes, K and repeats (see PRESETS).")
 _PLANNERS = flags.DEFINE_list("planners", [], "Planners to measure (default: every one the suite applies to).")
 _SIZES = flags.DEFINE_list("sizes", [], "Map sides (overrides the preset).")
@@ -332,6 +338,52 @@ def format_step_row(row: dict[str, Any]) -> str:
 
 
 # ---------------------------------------------------------------------------
+# Suite: conv.
+
+CONV_CHANNELS = ((2, 40), (150, 150), (150, 300))  # VIN's first layer; the ConvGRU's candidate and gates
+CONV_SCAN_STEPS = 2
+
+
+def run_conv(preset: Preset) -> list[dict[str, Any]]:
+  """Each `conv2d` formulation, forward and forward + backward (input and kernel), per call.
+
+  A batch of 32 15×15 grids, ``CONV_SCAN_STEPS`` calls inside a ``lax.scan``
+  with a shared kernel, as in the planners' loops (XLA:CPU compiles convolutions
+  in loops differently); times are per call.
+  """
+  rows = []
+  for c_in, c_out in CONV_CHANNELS:
+    key_x, key_k, key_c = jax.random.split(jax.random.key(_SEED.value), 3)
+    xs = jax.random.normal(key_x, (CONV_SCAN_STEPS, _BATCH.value, 15, 15, c_in))
+    kernel = jax.random.normal(key_k, (3, 3, c_in, c_out)) / np.sqrt(9 * c_in)
+    cotangent = jax.random.normal(key_c, (_BATCH.value, 15, 15, c_out))
+    for impl in ("xla", "im2col", "hybrid"):
+      def total(xs, kernel, impl=impl):
+        def body(acc, x):
+          return acc + grid_conv.conv2d(x, kernel, wrap=False, impl=impl), None
+        return jax.lax.scan(body, jnp.zeros_like(cotangent), xs)[0]
+
+      forward = jax.jit(total)
+      both = jax.jit(jax.value_and_grad(lambda xs, kernel: jnp.vdot(total(xs, kernel), cotangent), argnums=(0, 1)))
+      row = {"impl": impl, "c_in": c_in, "c_out": c_out, "batch": _BATCH.value}
+      for name, fn in (("forward", forward), ("forward_backward", both)):
+        timing = measure(fn, (xs, kernel), preset.repeats)
+        row.update({f"{name}_{clock}": value / CONV_SCAN_STEPS for clock, value in timing.items()})
+      rows.append(row)
+      print(format_conv_row(row), flush=True)
+  return rows
+
+
+CONV_HEADER = f"{'impl':<8} {'channels':>10} {'fwd ms':>8} {'fwd+bwd ms':>10} {'fwd cpu':>8} {'fwd+bwd cpu':>11}"
+
+
+def format_conv_row(row: dict[str, Any]) -> str:
+  channels = f"{row['c_in']}→{row['c_out']}"
+  return (f"{row['impl']:<8} {channels:>10} {row['forward_wall_ms']:>8.2f} {row['forward_backward_wall_ms']:>10.2f} "
+          f"{row['forward_cpu_ms']:>8.2f} {row['forward_backward_cpu_ms']:>11.2f}")
+
+
+# ---------------------------------------------------------------------------
 # Suite: grad_accuracy.
 
 
@@ -403,10 +455,10 @@ def main(argv: Sequence[str]) -> None:
                   repeats=_REPEATS.value or preset.repeats)
   os.makedirs(_OUT_DIR.value, exist_ok=True)
   suite = _SUITE.value
-  header = {"scaling": SCALING_HEADER, "step": STEP_HEADER, "grad_accuracy": GRAD_HEADER}[suite]
+  header = {"scaling": SCALING_HEADER, "step": STEP_HEADER, "conv": CONV_HEADER, "grad_accuracy": GRAD_HEADER}[suite]
   print(header)
   start = time.perf_counter()
-  rows = {"scaling": run_scaling, "step": run_step, "grad_accuracy": run_grad_accuracy}[suite](preset)
+  rows = {"scaling": run_scaling, "step": run_step, "conv": run_conv, "grad_accuracy": run_grad_accuracy}[suite](preset)
   record = {"suite": suite, "preset": dataclasses.asdict(preset), "environment": environment(),
             "seconds": time.perf_counter() - start, "rows": rows}
   if suite == "step":
@@ -419,6 +471,9 @@ def main(argv: Sequence[str]) -> None:
   elif rows and suite == "step":
     plot_bars([f"{r['planner']} {r.get('l_q', r.get('l_h'))} K{r['K']}" for r in rows],
               [r["reference_s"] / r["wall_s"] for r in rows], "speed-up over reference (×)", base + ".png", log=True)
+  elif rows and suite == "conv":
+    plot_bars([f"{r['impl']} {r['c_in']}→{r['c_out']}" for r in rows],
+              [r["forward_backward_wall_ms"] for r in rows], "forward + backward ms per call", base + ".png", log=True)
   elif rows:
     plot_bars([f"{r['planner']} {r['backward_solver']} {r['train_steps']} steps" for r in rows],
               [r["relative_error"] for r in rows], f"relative gradient error at K_bwd={_K_BWD.value}",

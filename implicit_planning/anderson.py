@@ -8,9 +8,10 @@ This is the type-II method DEQ uses, written for a batch of flat vectors
 `fixed_point.solve` flattens pytrees before calling it.
 
 The rows share the ring-buffer slot, so a step writes each buffer with one
-``dynamic_update_slice``. (Under ``jax.vmap`` the per-problem slot index was
-batched and every write became a scatter that copied the buffers: about 25 ms
-of a ConvGPPN solve step on one core, against 10 ms now.)
+``dynamic_update_slice``. Under ``jax.vmap`` the per-problem slot index is
+batched and every write becomes a scatter that copies the buffers: on one
+core, for a batch of 32 problems of 33,750 unknowns (a 15×15×150 ConvGRU
+state), Anderson's own work per step was 26 ms vmapped and is 3 ms batched.
 """
 
 from __future__ import annotations
@@ -87,7 +88,11 @@ def mixing_weights(gram: jax.Array, valid: jax.Array, ridge: float) -> jax.Array
 
 
 def mix(weights: jax.Array, xs: jax.Array, residuals: jax.Array, mixing: float) -> jax.Array:
-  """The damped Anderson update ``β αᵀF + (1 − β) αᵀX = αᵀ(X + βG)``, for ``[..., memory, n]`` buffers."""
+  """The damped Anderson update ``β αᵀF + (1 − β) αᵀX = αᵀ(X + βG)``, for ``[..., memory, n]`` buffers.
+
+  A sum of ``memory`` terms that XLA fuses into one pass; written as a
+  reduction over the slot axis it took 13 ms more per step in the setting above.
+  """
   terms = [weights[..., i, None] * (xs[..., i, :] + mixing * residuals[..., i, :]) for i in range(xs.shape[-2])]
   return functools.reduce(jnp.add, terms)
 

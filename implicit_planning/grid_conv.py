@@ -15,21 +15,22 @@ Three formulations of `conv2d` compute the same thing:
     Reverse mode only (a ``custom_vjp``); ``"xla"`` and ``"im2col"`` also
     support ``jax.jvp``.
 ``"auto"`` is ``"hybrid"`` on CPU and ``"xla"`` elsewhere. Why, measured on
-one core (XLA:CPU, one thread, a vmapped batch of 32 15×15 grids, inside a
-``scan`` as in the planners; ms per call, forward / forward+backward):
+one core (XLA:CPU, one thread, a batch of 32 15×15 grids, inside a ``scan``
+as in the planners; ms per call, forward / forward + backward;
+``python -m experiments.benchmark --suite=conv --single_thread``):
 
-  =====================  ===============  ==============
-  3×3 conv               2 → 40 channels  150 → 300
-  =====================  ===============  ==============
-  ``"xla"``              0.19 / 10.9      51 / 10 000
-  ``"im2col"``           0.35 / 3.4       77 / 211
-  ``"hybrid"``           0.20 / 2.9       51 / 191
-  =====================  ===============  ==============
+  ==============  ===============  ==============  ==============
+  3×3 conv        2 → 40 channels  150 → 150       150 → 300
+  ==============  ===============  ==============  ==============
+  ``"xla"``       0.37 / 7.1       20 / 1 799      43 / 8 102
+  ``"im2col"``    0.73 / 1.7       40 / 105        61 / 148
+  ``"hybrid"``    0.37 / 0.97      19 / 66         42 / 120
+  ==============  ===============  ==============  ==============
 
 XLA:CPU's native forward convolution is the fastest, but its weight gradient
 is slow and the input gradient that JAX's transpose rule emits (kernel in
-``01oi`` layout) runs about seven times slower than the same convolution with
-a ``01io`` kernel inside loops; as matrix products both are fast.
+``01oi`` layout) runs far slower than the same convolution with a ``01io``
+kernel inside loops.
 
 `conv2d_max` is the VIN-family Bellman update ``V = max_o Σ_i conv(x_i, W_i)``
 with a hand-written, sparse backward pass (see its docstring): the VIN
