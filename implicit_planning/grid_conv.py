@@ -9,9 +9,11 @@ Three formulations of `conv2d` compute the same thing:
     convolution transposes.
   * ``"im2col"``: the ``k·k`` shifted windows concatenated along channels
     (`im2col`) and one matrix product, differentiated by JAX.
-  * ``"hybrid"``: the native convolution forward and a hand-written VJP:
-    the native convolution of ``dy`` with the `adjoint_kernel` for the
-    input, one product ``window(x)ᵀ·dy`` per kernel tap for the kernel.
+  * ``"hybrid"``: the native convolution forward (output channels padded
+    to a multiple of 32, which XLA:CPU runs faster, see `_blocked_conv`) and
+    a hand-written VJP: the same convolution of ``dy`` with the
+    `adjoint_kernel` for the input, one product ``window(x)ᵀ·dy`` per kernel
+    tap for the kernel.
     Reverse mode only (a ``custom_vjp``); ``"xla"`` and ``"im2col"`` also
     support ``jax.jvp``.
 ``"auto"`` is ``"hybrid"`` on CPU and ``"xla"`` elsewhere. Why, measured on
@@ -144,6 +146,23 @@ def _xla_conv(x: jax.Array, kernel: jax.Array, wrap: bool) -> jax.Array:
   return out.reshape(x.shape[:-3] + out.shape[1:])
 
 
+# XLA:CPU's convolution runs far faster when the output channels are a
+# multiple of this (one core, batch 32 of 15×15: 150 → 300 channels 39 ms,
+# 150 → 320 33 ms; 300 → 150 37 ms, 300 → 160 34 ms).
+_CPU_CHANNEL_BLOCK = 32
+
+
+def _blocked_conv(x: jax.Array, kernel: jax.Array, wrap: bool) -> jax.Array:
+  """`_xla_conv` with ``C_out`` padded by zero filters up to a multiple of
+  ``_CPU_CHANNEL_BLOCK`` when that adds at most an eighth, then sliced back."""
+  c_out = kernel.shape[-1]
+  pad = -c_out % _CPU_CHANNEL_BLOCK
+  if pad == 0 or 8 * pad > c_out:
+    return _xla_conv(x, kernel, wrap)
+  kernel = jnp.pad(kernel, [(0, 0)] * 3 + [(0, pad)])
+  return _xla_conv(x, kernel, wrap)[..., :c_out]
+
+
 def _patches_matmul(x: jax.Array, kernel: jax.Array, wrap: bool) -> jax.Array:
   return im2col(x, kernel.shape[0], wrap) @ kernel.reshape(-1, kernel.shape[-1])
 
@@ -159,11 +178,11 @@ def adjoint_kernel(kernel: jax.Array) -> jax.Array:
 
 @functools.partial(jax.custom_vjp, nondiff_argnums=(2,))
 def _hybrid_conv(x: jax.Array, kernel: jax.Array, wrap: bool) -> jax.Array:
-  return _xla_conv(x, kernel, wrap)
+  return _blocked_conv(x, kernel, wrap)
 
 
 def _hybrid_conv_fwd(x, kernel, wrap):
-  return _xla_conv(x, kernel, wrap), (x, kernel)
+  return _blocked_conv(x, kernel, wrap), (x, kernel)
 
 
 def _hybrid_conv_bwd(wrap, residuals, dy):
@@ -178,7 +197,7 @@ def _hybrid_conv_bwd(wrap, residuals, dy):
   product with the materialised ``im2col`` patches).
   """
   x, kernel = residuals
-  dx = _xla_conv(dy, jax.lax.optimization_barrier(adjoint_kernel(kernel)), wrap)
+  dx = _blocked_conv(dy, jax.lax.optimization_barrier(adjoint_kernel(kernel)), wrap)
   c_in, c_out = kernel.shape[2], kernel.shape[3]
   dy_rows = dy.reshape(-1, c_out)
   taps = [window.reshape(-1, c_in).T @ dy_rows for window in windows(x, kernel.shape[0], wrap)]

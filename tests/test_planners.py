@@ -3,6 +3,7 @@
 import jax
 import jax.numpy as jnp
 import numpy as np
+from jax.flatten_util import ravel_pytree
 import pytest
 
 import implicit_planning as ip
@@ -19,7 +20,7 @@ def random_problems(batch=2, size=7, seed=0):
 
 
 def relative_error(a, b):
-  a, b = jax.flatten_util.ravel_pytree(a)[0], jax.flatten_util.ravel_pytree(b)[0]
+  a, b = ravel_pytree(a)[0], ravel_pytree(b)[0]
   return float(jnp.linalg.norm(a - b) / jnp.linalg.norm(b))
 
 
