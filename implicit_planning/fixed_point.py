@@ -100,9 +100,10 @@ def solve(
     batched: every leaf of ``x0`` has a leading axis of independent problems.
       Each gets its own residual, Anderson weights, stopping and statistics
       (``[B]``), exactly as under ``jax.vmap``, but ``g`` runs once per step on
-      the whole batch, the solver's buffers are written in place, and a
-      finished problem is frozen (its iterate no longer moves) until the last
-      one stops. Without it the whole pytree is one problem.
+      the whole batch and the solver's buffers are written in place. A
+      finished problem's result and statistics are frozen while the others go
+      on (its iterate keeps moving and is discarded: ``g`` must not mix rows).
+      Without it the whole pytree is one problem.
 
   Returns:
     ``(x, stats)``; stats fields are ``[B]`` with ``batched``, scalars otherwise.
@@ -129,8 +130,9 @@ def solve(
     res = jnp.where(active, new_res, res)
     iterations = iterations + active
     done = done | (new_res <= solver.tol) | ~jnp.isfinite(new_res)
+    # A finished problem keeps iterating with the batch (rows are independent,
+    # so this is harmless, and cheaper than freezing it); what it reports is frozen above.
     x_next, state = solver.update(state, x, fx)
-    x_next = jnp.where(done[:, None], x, x_next)
     return step + 1, x_next, state, best_fx, best_res, res, iterations, done
 
   batch = x0_flat.shape[0]
