@@ -31,7 +31,7 @@ def make_eval_fn(planner, wrap: bool) -> EvalFn:
     logits, _, stats = planner.apply(params, maps, goals)
     return metrics.policy_metrics(metrics.greedy_actions(logits), dist, goals, wrap), stats.forward
 
-  return jax.jit(jax.vmap(one_seed, in_axes=(0, None, None, None)))
+  return jax.jit(model.over_seeds(one_seed, in_axes=(0, None, None, None)))
 
 
 def evaluate_split(eval_fn: EvalFn, params: Any, split: data.DeviceSplit,

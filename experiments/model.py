@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, NamedTuple
+from typing import Any, Callable, NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -57,6 +57,26 @@ def make_optimizer(config: Config) -> optax.GradientTransformation:
       optax.clip_by_global_norm(config.clip_norm),
       optax.rmsprop(config.learning_rate, decay=config.rmsprop_decay, eps=config.rmsprop_eps,
                     eps_in_sqrt=False))
+
+
+def over_seeds(fn: Callable[..., Any], in_axes: tuple[int | None, ...]) -> Callable[..., Any]:
+  """``jax.vmap(fn, in_axes)`` over the leading seed axis, or, with one seed, ``fn`` itself.
+
+  Same outputs (leading axis ``[S]``) either way. One seed skips the vmap because vmapping a
+  fixed-point solve makes its loop state per seed: Anderson's ring-buffer slot becomes a batched
+  index and every write a copying scatter (one ID-ConvGPPN training step, batch 32, one core:
+  1.41 s vmapped over one seed vs 1.08 s not, at K_fwd = 1, K_bwd = 11).
+  """
+  vmapped = jax.vmap(fn, in_axes=in_axes)
+
+  def mapped(*args):
+    seeded = [arg for arg, axis in zip(args, in_axes) if axis is not None]
+    if {leaf.shape[0] for leaf in jax.tree.leaves(seeded)} != {1}:
+      return vmapped(*args)
+    squeezed = [arg if axis is None else jax.tree.map(lambda x: x[0], arg) for arg, axis in zip(args, in_axes)]
+    return jax.tree.map(lambda x: x[None], fn(*squeezed))
+
+  return mapped
 
 
 def seed_keys(config: Config) -> jax.Array:

@@ -159,7 +159,7 @@ def make_train_step(planner, optimizer: optax.GradientTransformation, config: Co
         out[f"{prefix}_{field}_max"] = jnp.max(value)
     return params, opt_state, out
 
-  seeds_step = jax.vmap(one_seed, in_axes=(0, 0, 0, 0, None, None, None))
+  seeds_step = model.over_seeds(one_seed, in_axes=(0, 0, 0, 0, None, None, None))
 
   @jax.jit
   def train_step(state: TrainState, train: data.DeviceSplit, perms, epoch, step):

@@ -6,6 +6,7 @@ import subprocess
 import sys
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 import pytest
 
@@ -207,3 +208,16 @@ def test_set_loss_is_minus_log_of_the_optimal_mass():
   np.testing.assert_allclose(loss, -np.log(0.4), rtol=1e-6)
   loss = training.cell_loss(logits, opt, np.full((1, 1, 1), 2, np.int32), "one")
   np.testing.assert_allclose(loss, -np.log(0.3), rtol=1e-6)
+
+
+@pytest.mark.parametrize("seeds", [1, 3])
+def test_over_seeds_equals_vmap(seeds):
+  def fn(params, x, shared):
+    return {"y": params["w"] * x + shared, "n": jnp.sum(params["w"])}
+
+  params = {"w": jnp.arange(seeds * 4.0).reshape(seeds, 4)}
+  x, shared = jnp.arange(seeds * 4.0).reshape(seeds, 4) + 1, jnp.float32(2.0)
+  expected = jax.vmap(fn, in_axes=(0, 0, None))(params, x, shared)
+  got = model.over_seeds(fn, in_axes=(0, 0, None))(params, x, shared)
+  jax.tree.map(np.testing.assert_array_equal, got, expected)
+  assert jax.tree.map(jnp.shape, got) == jax.tree.map(jnp.shape, expected)
