@@ -44,9 +44,9 @@ class AndersonState(NamedTuple):
   count: jax.Array
 
 
-def push(history: jax.Array, value: jax.Array, count: jax.Array) -> jax.Array:
-  """Writes ``value: [B, n]`` into slot ``count % memory`` of ``history: [B, memory, n]``."""
-  return jax.lax.dynamic_update_index_in_dim(history, value, count % history.shape[1], axis=1)
+def push(history: jax.Array, value: jax.Array, slot: jax.Array) -> jax.Array:
+  """Writes ``value: [B, n]`` into ring-buffer ``slot`` of ``history: [B, memory, n]``."""
+  return jax.lax.dynamic_update_index_in_dim(history, value, slot, axis=1)
 
 
 def refresh_gram(gram: jax.Array, residuals: jax.Array, slot: jax.Array) -> jax.Array:
@@ -136,9 +136,9 @@ class Anderson:
 
   def update(self, state: AndersonState, x: jax.Array, fx: jax.Array) -> tuple[jax.Array, AndersonState]:
     """The next iterates ``[B, n]`` from the current ones and their images."""
-    xs = push(state.xs, x, state.count)
-    residuals = push(state.residuals, fx - x, state.count)
     slot = state.count % self.memory
+    xs = push(state.xs, x, slot)
+    residuals = push(state.residuals, fx - x, slot)
     gram = jax.vmap(refresh_gram, (0, 0, None))(state.gram, residuals, slot)
     count = state.count + 1
     weights = jax.vmap(self.weights, (0, None))(gram, valid_slots(count, self.memory))

@@ -64,7 +64,7 @@ class CellFamily:
   Attributes:
     encoder: ``obs [B, H, W, 2] → r [B, H, W, C_r]``.
     cell: ``f(v [..., H, W, C_v], r [..., H, W, C_r]) → v`` on a grid or a batch of them, with a
-      ``readout(v, r) → (features [H, W, C_f], values [H, W] | None)`` method.
+      ``readout(v, r) → (features [..., H, W, C_f], values [..., H, W] | None)`` method.
     head: ``features [B, H, W, C_f] → logits [B, H, W, 4]`` (north, west, south, east).
     value_channels: ``C_v`` of the iterated state.
     initial_state: ``r [B, H, W, C_r] → v0`` for the explicit mode, or ``None`` (zeros).

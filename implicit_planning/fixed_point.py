@@ -185,8 +185,8 @@ def fixed_point(
   _check_solver(backward, "backward")
   closed_f, consts = jax.closure_convert(f, v0, *args)
   if probe is None:
-    flat, _ = flatten_rows(v0, batched)
-    probe = backward_probe(flat.shape[0] if batched else (), flat.dtype)
+    leaves = jax.tree.leaves(v0)
+    probe = backward_probe(leaves[0].shape[:1] if batched else (), jnp.result_type(*leaves))
   return _implicit_solve(closed_f, forward, backward, batched, v0, (*args, *consts), probe)
 
 
