@@ -439,7 +439,7 @@ def plot_bars(labels: list[str], values: list[float], ylabel: str, path: str, lo
 
 def environment() -> dict[str, Any]:
 
-  return {"jax": jax.__version__, "backend": jax.default_backend(), "device": str(jax.devices()[0]),
+  return {"jax": jax.__version__, "backend": jax.default_backend(), "device": jax.devices()[0].device_kind,
           "machine": platform.processor() or platform.machine(), "xla_flags": os.environ.get("XLA_FLAGS", ""),
           "affinity": sorted(os.sched_getaffinity(0)), "conv_impl": _CONV_IMPL.value}
 

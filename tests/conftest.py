@@ -1,7 +1,13 @@
 """Shared test fixtures."""
 
-import jax
-import pytest
+import os
+
+# Bitwise-reproducible GPU runs (resuming a killed run must give the same parameters): XLA:GPU's
+# scatter-adds use atomics otherwise. Read when JAX starts its backend; no effect on CPU.
+os.environ["XLA_FLAGS"] = (os.environ.get("XLA_FLAGS", "") + " --xla_gpu_deterministic_ops=true").strip()
+
+import jax  # pylint: disable=wrong-import-position
+import pytest  # pylint: disable=wrong-import-position
 
 
 @pytest.fixture

@@ -101,7 +101,15 @@ def bellman_q(v: jax.Array, params: PyTree) -> jax.Array:
 
 
 def bellman_max(v: jax.Array, params: PyTree) -> jax.Array:
-  return jnp.max(bellman_q(v, params), axis=0)
+  """``max_a Q`` as the value of the argmax action, so its gradient is that action's.
+
+  ``jnp.max``'s VJP divides by the count of entries equal to the max, and XLA:GPU
+  may compute ``Q`` twice (for the max and for the comparison) with different
+  FMA contractions: no entry equals the max, 0/0, and unrolled gradients were NaN
+  on an H200.
+  """
+  q = bellman_q(v, params)
+  return jnp.take_along_axis(q, jnp.argmax(q, axis=0)[None], axis=0)[0]
 
 
 def linear_problem() -> Problem:
