@@ -56,6 +56,7 @@ import implicit_planning as ip
 from data_gen import make
 from implicit_planning import grid_conv
 from implicit_planning.grad_check import implicit_gradient_error
+from experiments import huge_pages
 from experiments.timing import measure
 
 matplotlib.use("Agg")  # files only; no display needed
@@ -441,11 +442,13 @@ def environment() -> dict[str, Any]:
 
   return {"jax": jax.__version__, "backend": jax.default_backend(), "device": jax.devices()[0].device_kind,
           "machine": platform.processor() or platform.machine(), "xla_flags": os.environ.get("XLA_FLAGS", ""),
-          "affinity": sorted(os.sched_getaffinity(0)), "conv_impl": _CONV_IMPL.value}
+          "affinity": sorted(os.sched_getaffinity(0)), "conv_impl": _CONV_IMPL.value,
+          "glibc_tunables": os.environ.get("GLIBC_TUNABLES", "")}
 
 
 def main(argv: Sequence[str]) -> None:
   del argv
+  huge_pages.reexec_with_huge_pages()
   if _SINGLE_THREAD.value:
     # Before JAX starts its CPU backend (the first jax call below).
     os.environ["XLA_FLAGS"] = (os.environ.get("XLA_FLAGS", "") + " " + SINGLE_THREAD_XLA_FLAGS).strip()

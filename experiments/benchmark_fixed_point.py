@@ -31,6 +31,7 @@ import jax.numpy as jnp
 import numpy as np
 from absl import app, flags
 
+from experiments import huge_pages
 from experiments.timing import measure
 
 from implicit_planning import (
@@ -276,6 +277,7 @@ def run_benchmark(
 
 def main(argv: list[str]) -> None:
   del argv
+  huge_pages.reexec_with_huge_pages()
   ks = [int(k) for k in _KS.value]
   result = run_benchmark(
       _GRID.value, _BATCH.value, _CHANNELS.value, ks, _REPEATS.value, _SEED.value

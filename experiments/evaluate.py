@@ -15,7 +15,7 @@ import json
 
 from absl import app, flags
 
-from experiments import evaluation, training
+from experiments import evaluation, huge_pages, training
 
 _WORKDIR = flags.DEFINE_string("workdir", None, "Run directory made by experiments.train.",
                                required=True)
@@ -29,6 +29,7 @@ _CHECKPOINT = flags.DEFINE_enum("checkpoint", "best", ["best", "latest"], "Which
 def main(argv: list[str]) -> None:
   if len(argv) > 1:
     raise app.UsageError(f"unexpected arguments: {argv[1:]}")
+  huge_pages.reexec_with_huge_pages()
   training.quiet_library_logs()
   try:
     summary = evaluation.evaluate_run(_WORKDIR.value, split=_SPLIT.value,

@@ -16,7 +16,7 @@ import os
 
 from absl import app, flags, logging
 
-from experiments import configs, training
+from experiments import configs, huge_pages, training
 
 _PRESET = flags.DEFINE_enum("preset", "paper", list(configs.PRESETS), "Base configuration.")
 _WORKDIR = flags.DEFINE_string(
@@ -42,6 +42,7 @@ def default_workdir(config: configs.Config, preset: str) -> str:
 def main(argv: list[str]) -> None:
   if len(argv) > 1:
     raise app.UsageError(f"unexpected arguments: {argv[1:]}")
+  huge_pages.reexec_with_huge_pages()
   training.quiet_library_logs()
   overrides = {name: flag.value for name, flag in _FIELD_FLAGS.items() if flag.value is not None}
   config = configs.get_config(_PRESET.value).replace(**overrides)
