@@ -1,8 +1,8 @@
 """What a planner family provides, and the options every planner accepts.
 
 A family (VIN, SymVIN, ConvGPPN) is four module factories: the encoder (map
-and goal → reward features), the iterated cell ``f(v, r)`` with its
-``readout``, the policy head, and optionally a learned initial state for the
+and goal → reward features), the iterated cell ``f(v, prepare(r))`` with its
+``prepare`` and ``readout``, the policy head, and optionally a learned initial state for the
 explicit mode. `implicit_planning.planner` composes them with a gradient mode.
 """
 
@@ -63,7 +63,9 @@ class CellFamily:
 
   Attributes:
     encoder: ``obs [B, H, W, 2] → r [B, H, W, C_r]``.
-    cell: ``f(v [..., H, W, C_v], r [..., H, W, C_r]) → v`` on a grid or a batch of them, with a
+    cell: ``f(v [..., H, W, C_v], context) → v`` on a grid or a batch of them, with a
+      ``prepare(r [..., H, W, C_r]) → context`` method (the loop-invariant part of ``f``,
+      computed once per forward pass) and a
       ``readout(v, r) → (features [..., H, W, C_f], values [..., H, W] | None)`` method.
     head: ``features [B, H, W, C_f] → logits [B, H, W, 4]`` (north, west, south, east).
     value_channels: ``C_v`` of the iterated state.

@@ -50,6 +50,11 @@ class PlannerStats(NamedTuple):
   forward: SolveStats
 
 
+def _first_step(cell: nn.Module, v: jax.Array, r: jax.Array) -> jax.Array:
+  """One step from ``v`` with ``r`` prepared: what creates every cell parameter."""
+  return cell(v, cell.prepare(r))
+
+
 class PlannerNet(nn.Module):
   """Encoder → iterated cell (explicit or implicit) → policy head, on a batch of grids."""
 
@@ -68,11 +73,13 @@ class PlannerNet(nn.Module):
     # Unbound (parent=None): applied functionally with explicit parameters.
     cell = self.family.cell(self.options, parent=None)
     cell_params = self.param(
-        "cell", lambda key: cell.init(key, jnp.zeros(state_shape, self.options.dtype), rewards[0])["params"]
+        "cell",
+        lambda key: cell.init(key, jnp.zeros(state_shape, self.options.dtype), rewards[0], method=_first_step)["params"],
     )
+    context = cell.apply({"params": cell_params}, rewards, method="prepare")  # once, outside the loop
 
-    def step(v, params, r):  # cells take a batch of grids as they are: weights stay shared, not vmapped
-      return cell.apply({"params": params}, v, r)
+    def step(v, params, context):  # cells take a batch of grids as they are: weights stay shared, not vmapped
+      return cell.apply({"params": params}, v, context)
 
     if isinstance(self.mode, Unrolled) and self.family.initial_state is not None:
       v0 = self.family.initial_state(self.options, name="initial_state")(rewards)
@@ -80,7 +87,7 @@ class PlannerNet(nn.Module):
       v0 = jnp.zeros((batch,) + state_shape, self.options.dtype)
     if probe is None:
       probe = backward_probe(batch, self.options.dtype)
-    values, stats = self.mode(step, v0, cell_params, rewards, probe=probe, batched=True)
+    values, stats = self.mode(step, v0, cell_params, context, probe=probe, batched=True)
 
     features, value_map = cell.apply({"params": cell_params}, values, rewards, method="readout")
     logits = self.family.head(self.options, name="head")(features)

@@ -118,6 +118,10 @@ class SymVINCell(nn.Module):
       value_kernel = contract_kernel(value_kernel, self.contraction)
     return expand_kernel(self.reward_kernel, group, "trivial"), expand_kernel(value_kernel, group, "regular")
 
+  def prepare(self, r: jax.Array) -> jax.Array:
+    """The steps' loop-invariant input: ``R`` itself (`conv2d_max` takes the reward term apart)."""
+    return r
+
   def __call__(self, v: jax.Array, r: jax.Array) -> jax.Array:
     """The Bellman update ``V[h] ← max_o Q[o, h]``: ``[H, W, |G|]``, ``[H, W, 1]`` → ``[H, W, |G|]``.
 

@@ -88,6 +88,10 @@ class VINCell(nn.Module):
     conv = dict(wrap=self.wrap, impl=self.impl)
     return conv2d(r, reward_part, **conv) + conv2d(v, value_part, **conv)
 
+  def prepare(self, r: jax.Array) -> jax.Array:
+    """The steps' loop-invariant input: ``R`` itself (`conv2d_max` takes the reward term apart)."""
+    return r
+
   def __call__(self, v: jax.Array, r: jax.Array) -> jax.Array:
     """The Bellman update ``V ← max_a Q_a``: ``[H, W, 1]``, ``[H, W, C_r]`` → ``[H, W, 1]``."""
     reward_part, value_part = self.split_kernel()
