@@ -103,10 +103,10 @@ def bellman_q(v: jax.Array, params: PyTree) -> jax.Array:
 def bellman_max(v: jax.Array, params: PyTree) -> jax.Array:
   """``max_a Q`` as the value of the argmax action, so its gradient is that action's.
 
-  ``jnp.max``'s VJP divides by the count of entries equal to the max, and XLA:GPU
-  may compute ``Q`` twice (for the max and for the comparison) with different
-  FMA contractions: no entry equals the max, 0/0, and unrolled gradients were NaN
-  on an H200.
+  With ``jnp.max`` the unrolled gradients were NaN on an H200 (fine on CPU). Its
+  VJP divides by the count of entries equal to the max; the likely cause, not
+  verified, is XLA:GPU computing ``Q`` twice (for the max and for the comparison)
+  with different FMA contractions, so that no entry equals the max.
   """
   q = bellman_q(v, params)
   return jnp.take_along_axis(q, jnp.argmax(q, axis=0)[None], axis=0)[0]
