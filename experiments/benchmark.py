@@ -73,7 +73,7 @@ _L_Q = flags.DEFINE_integer("l_q", 40, "Q channels (VIN) or regular Q fields (Sy
 _L_H = flags.DEFINE_integer("l_h", 150, "Encoder hidden channels and ConvGRU state channels.")
 _K_BWD = flags.DEFINE_integer("k_bwd", 15, "Backward iterations of the implicit planners.")
 _CONTRACTION = flags.DEFINE_float("contraction", 0.9, "γ of the VIN rows measured with the contraction option.")
-_CONV_IMPL = flags.DEFINE_enum("conv_impl", "auto", ["auto", "xla", "im2col", "hybrid"], "Convolution formulation.")
+_CONV_IMPL = flags.DEFINE_enum("conv_impl", "auto", ["auto", "xla", "im2col", "hybrid", "winograd"], "Convolution formulation.")
 _SINGLE_THREAD = flags.DEFINE_bool("single_thread", False, "One XLA thread, process pinned to --core.")
 _CORE = flags.DEFINE_integer("core", 0, "CPU the process is pinned to with --single_thread.")
 _MAX_TEMP_GIB = flags.DEFINE_float("max_temp_gib", 8.0, "Do not run configurations needing more temp memory.")
@@ -341,7 +341,7 @@ def format_step_row(row: dict[str, Any]) -> str:
 # ---------------------------------------------------------------------------
 # Suite: conv.
 
-CONV_CHANNELS = ((2, 40), (150, 150), (150, 300))  # VIN's first layer; the ConvGRU's candidate and gates
+CONV_CHANNELS = ((2, 40), (32, 32), (64, 64), (150, 150), (150, 300))  # VIN's first layer; the ConvGRU at hidden 32, 64, 150 (candidate, gates)
 CONV_SCAN_STEPS = 2
 
 
@@ -358,7 +358,7 @@ def run_conv(preset: Preset) -> list[dict[str, Any]]:
     xs = jax.random.normal(key_x, (CONV_SCAN_STEPS, _BATCH.value, 15, 15, c_in))
     kernel = jax.random.normal(key_k, (3, 3, c_in, c_out)) / np.sqrt(9 * c_in)
     cotangent = jax.random.normal(key_c, (_BATCH.value, 15, 15, c_out))
-    for impl in ("xla", "im2col", "hybrid"):
+    for impl in ("xla", "im2col", "hybrid", "winograd"):
       def total(xs, kernel, impl=impl):
         def body(acc, x):
           return acc + grid_conv.conv2d(x, kernel, wrap=False, impl=impl), None

@@ -4,7 +4,7 @@ Every convolution of every planner goes through this module, so the padding a
 task asks for (zeros for navigation, circular for the configuration-space
 torus) is applied everywhere alike, GRU gates included.
 
-Three formulations of `conv2d` compute the same thing:
+Four formulations of `conv2d` compute the same thing:
   * ``"xla"``: ``lax.conv_general_dilated``, differentiated by JAX's
     convolution transposes.
   * ``"im2col"``: the ``k·k`` shifted windows concatenated along channels
@@ -14,25 +14,35 @@ Three formulations of `conv2d` compute the same thing:
     a hand-written VJP: the same convolution of ``dy`` with the
     `adjoint_kernel` for the input, one product ``window(x)ᵀ·dy`` per kernel
     tap for the kernel.
-    Reverse mode only (a ``custom_vjp``); ``"xla"`` and ``"im2col"`` also
-    support ``jax.jvp``.
-``"auto"`` is ``"hybrid"`` on CPU and ``"xla"`` elsewhere. Why, measured on
-one core (XLA:CPU, one thread, a batch of 32 15×15 grids, inside a ``scan``
-as in the planners; ms per call, forward / forward + backward;
+  * ``"winograd"`` (3×3 kernels): Winograd's F(4×4, 3×3) minimal filtering,
+    36 batched matrix products 4× smaller than the convolution's, and a
+    hand-written VJP of the same form (see `_winograd_conv_bwd`). Float32
+    outputs are within about 2e-6 of the output's scale (1e-5 tested).
+  ``"hybrid"`` and ``"winograd"`` are reverse mode only (``custom_vjp``);
+  ``"xla"`` and ``"im2col"`` also support ``jax.jvp``.
+``"auto"`` is ``"xla"`` off CPU (cuDNN picks its own algorithms); on CPU it is
+``"winograd"`` for 3×3 kernels with at least `WINOGRAD_MIN_CHANNELS` input
+channels and ``"hybrid"`` otherwise. Why, measured on one core (XLA:CPU, one
+thread, a batch of 32 15×15 grids, inside a ``scan`` as in the planners; ms
+per call, forward / forward + backward;
 ``python -m experiments.benchmark --suite=conv --single_thread``):
 
-  ==============  ===============  ==============  ==============
-  3×3 conv        2 → 40 channels  150 → 150       150 → 300
-  ==============  ===============  ==============  ==============
-  ``"xla"``       0.36 / 7.0       20 / 1 756      46 / 8 448
-  ``"im2col"``    0.60 / 1.1       45 / 107        61 / 143
-  ``"hybrid"``    0.34 / 0.90      19 / 68         35 / 110
-  ==============  ===============  ==============  ==============
+  ==============  ===========  ==========  ==========  ==========  ===========
+  3×3 conv        2 → 40       32 → 32     64 → 64     150 → 150   150 → 300
+  ==============  ===========  ==========  ==========  ==========  ===========
+  ``"xla"``       0.41 / 7.3   1.2 / 135   4.1 / 1431  21 / 1858   48 / 7027
+  ``"im2col"``    0.62 / 1.4   5.0 / 9.5   7.7 / 28    35 / 96     60 / 151
+  ``"hybrid"``    0.45 / 1.2   1.1 / 5.5   3.7 / 18    20 / 66     44 / 122
+  ``"winograd"``  0.74 / 1.2   1.2 / 3.2   3.3 / 10    12 / 35     25 / 60
+  ==============  ===========  ==========  ==========  ==========  ===========
 
-XLA:CPU's native forward convolution is the fastest, but its weight gradient
-is slow and the input gradient that JAX's transpose rule emits (kernel in
+XLA:CPU's native forward convolution is fast, but its weight gradient is
+slow and the input gradient that JAX's transpose rule emits (kernel in
 ``01oi`` layout) runs far slower than the same convolution with a ``01io``
-kernel inside loops.
+kernel inside loops. Winograd trades multiplications for cheap transforms;
+with few channels the transforms dominate, so the forward pass alone breaks
+even near 32 input channels (an implicit planner's forward solve) and forward
+plus backward near 16.
 
 `conv2d_max` is the VIN-family Bellman update ``V = max_o Σ_i conv(x_i, W_i)``
 with a hand-written, sparse backward pass (see its docstring): the VIN
@@ -47,8 +57,9 @@ from typing import Literal, Sequence
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
+import numpy as np
 
-ConvImpl = Literal["auto", "xla", "im2col", "hybrid"]
+ConvImpl = Literal["auto", "xla", "im2col", "hybrid", "winograd"]
 
 # `conv2d_max` computes Q as broadcast multiply-adds (`_shifts_conv`) on CPU up
 # to this many terms per output channel (k·k·C_in): 9 or 18 for VIN's reward
@@ -99,12 +110,23 @@ def col2im(patches: jax.Array, size: int, wrap: bool) -> jax.Array:
   return out
 
 
-def resolve_impl(impl: ConvImpl) -> str:
-  """The formulation ``impl`` stands for on the default backend."""
+# On CPU, ``"auto"`` runs 3×3 kernels with at least this many input channels
+# as ``"winograd"``; see the module docstring's table for the crossover.
+WINOGRAD_MIN_CHANNELS = 32
+
+
+def resolve_impl(impl: ConvImpl, kernel_shape: Sequence[int]) -> str:
+  """The formulation ``impl`` stands for on the default backend, for a ``[k, k, C_in, C_out]`` kernel."""
+  if impl not in ("auto", "xla", "im2col", "hybrid", "winograd"):
+    raise ValueError(
+        f"Unknown conv implementation {impl!r}; expected 'auto', 'xla', 'im2col', 'hybrid' or 'winograd'.")
+  size, c_in = kernel_shape[0], kernel_shape[2]
   if impl == "auto":
-    return "hybrid" if jax.default_backend() == "cpu" else "xla"
-  if impl not in ("xla", "im2col", "hybrid"):
-    raise ValueError(f"Unknown conv implementation {impl!r}; expected 'auto', 'xla', 'im2col' or 'hybrid'.")
+    if jax.default_backend() != "cpu":
+      return "xla"
+    return "winograd" if size == 3 and c_in >= WINOGRAD_MIN_CHANNELS else "hybrid"
+  if impl == "winograd" and size != 3:
+    raise ValueError(f"conv_impl='winograd' computes 3×3 kernels only, got {size}×{size}.")
   return impl
 
 
@@ -207,6 +229,136 @@ def _hybrid_conv_bwd(wrap, residuals, dy):
 _hybrid_conv.defvjp(_hybrid_conv_fwd, _hybrid_conv_bwd)
 
 
+# Winograd F(4×4, 3×3) (Lavin & Gray, 2016; interpolation points 0, ±1, ±2, ∞):
+# a 4×4 output tile is ``Aᵀ [(G g Gᵀ) ⊙ (Bᵀ d B)] A`` for the 6×6 input tile
+# ``d`` around it and the 3×3 kernel ``g``: 36 products per channel pair
+# instead of 144, so the 36 products summed over channels are 36 batched
+# matrix products a quarter the size of the convolution's.
+_TILE = 4
+_B_T = np.array([[4, 0, -5, 0, 1, 0],
+                 [0, -4, -4, 1, 1, 0],
+                 [0, 4, -4, -1, 1, 0],
+                 [0, -2, -1, 2, 1, 0],
+                 [0, 2, -1, -2, 1, 0],
+                 [0, 4, 0, -5, 0, 1]], np.float64)
+_G = np.array([[1 / 4, 0, 0],
+               [-1 / 6, -1 / 6, -1 / 6],
+               [-1 / 6, 1 / 6, -1 / 6],
+               [1 / 24, 1 / 12, 1 / 6],
+               [1 / 24, -1 / 12, 1 / 6],
+               [0, 0, 1]], np.float64)
+_A_T = np.array([[1, 1, 1, 1, 1, 0],
+                 [0, 1, -1, 2, -2, 0],
+                 [0, 1, 1, 4, 4, 0],
+                 [0, 1, -1, 8, -8, 1]], np.float64)
+_TILE_IN = _B_T.shape[0]  # 6
+
+
+def _linear_combinations(matrix: np.ndarray, parts: Sequence[jax.Array]) -> list[jax.Array]:
+  """``[Σ_k matrix[i, k] · parts[k] for each row i]``, skipping zero coefficients."""
+  rows = []
+  for coefficients in matrix:
+    terms = [part if c == 1 else -part if c == -1 else c * part for c, part in zip(coefficients, parts) if c]
+    rows.append(functools.reduce(jnp.add, terms))
+  return rows
+
+
+def _tile_counts(height: int, width: int) -> tuple[int, int]:
+  return -(-height // _TILE), -(-width // _TILE)
+
+
+def _winograd_tiles(x: jax.Array, wrap: bool) -> jax.Array:
+  """``Bᵀ d B`` of every 6×6 input tile ``d`` of ``x: [..., H, W, C]``: ``[36, tiles, C]``.
+
+  The grid is padded by one (zeros or wrapped) and then with zeros up to whole
+  tiles; the transform runs along rows, then along columns, each stage a sum
+  of strided slices (materialising the stages: 3.7 ms for 150 channels,
+  batch 32 of 15×15, one core, against 6.0 ms fused and 4.7 ms as one
+  product with ``Bᵀ ⊗ Bᵀ``).
+  """
+  tile_rows, tile_cols = _tile_counts(*x.shape[-3:-1])
+  padded = pad_grid(x, 1, wrap)
+  extra = [(0, _TILE * tile_rows - x.shape[-3]), (0, _TILE * tile_cols - x.shape[-2]), (0, 0)]
+  padded = jnp.pad(padded, [(0, 0)] * (x.ndim - 3) + extra)
+  row_parts = [padded[..., k : k + _TILE * tile_rows : _TILE, :, :] for k in range(_TILE_IN)]
+  by_rows = jnp.stack(_linear_combinations(_B_T.astype(x.dtype), row_parts))
+  col_parts = [by_rows[..., k : k + _TILE * tile_cols : _TILE, :] for k in range(_TILE_IN)]
+  tiles = jnp.stack(_linear_combinations(_B_T.astype(x.dtype), col_parts), axis=1)
+  return tiles.reshape(_TILE_IN**2, -1, x.shape[-1])
+
+
+def _winograd_untile(products: jax.Array, grid_shape: tuple[int, ...]) -> jax.Array:
+  """``Aᵀ M A`` of every tile of ``products: [36, tiles, D]``, placed on the ``[..., H, W]`` grid."""
+  *leading, height, width = grid_shape
+  tile_rows, tile_cols = _tile_counts(height, width)
+  out_transform = np.kron(_A_T, _A_T).astype(products.dtype)
+  tiles = (out_transform @ products.reshape(_TILE_IN**2, -1)).reshape(
+      (_TILE, _TILE, *leading, tile_rows, tile_cols, -1))
+  n = len(leading)
+  order = (*range(2, 2 + n), 2 + n, 0, 3 + n, 1, 4 + n)  # [..., tile row, row in tile, tile col, col in tile, D]
+  grid = tiles.transpose(order).reshape((*leading, _TILE * tile_rows, _TILE * tile_cols, -1))
+  return grid[..., :height, :width, :]
+
+
+def _winograd_untile_adjoint(dy: jax.Array) -> jax.Array:
+  """The adjoint of `_winograd_untile`: ``[..., H, W, D]`` → ``[36, tiles, D]``."""
+  *leading, height, width, channels = dy.shape
+  tile_rows, tile_cols = _tile_counts(height, width)
+  dy = jnp.pad(dy, [(0, 0)] * len(leading) + [(0, _TILE * tile_rows - height), (0, _TILE * tile_cols - width), (0, 0)])
+  dy = dy.reshape((*leading, tile_rows, _TILE, tile_cols, _TILE, channels))
+  n = len(leading)
+  order = (n + 1, n + 3, *range(n), n, n + 2, n + 4)  # [row in tile, col in tile, ..., tiles, D]
+  in_tile_major = dy.transpose(order).reshape(_TILE**2, -1)
+  adjoint = np.kron(_A_T, _A_T).T.astype(dy.dtype)
+  return (adjoint @ in_tile_major).reshape(_TILE_IN**2, -1, channels)
+
+
+def _winograd_kernel(kernel: jax.Array) -> jax.Array:
+  """``G g Gᵀ`` per channel pair: ``[3, 3, C_in, C_out]`` → ``[36, C_in, C_out]``.
+
+  One product with ``G ⊗ G`` (36×9): as an einsum over ``G`` twice, XLA:CPU
+  contracts three entries at a time and took 17 ms per call at 150 → 300.
+  """
+  transform = np.kron(_G, _G).astype(kernel.dtype)
+  return (transform @ kernel.reshape(9, -1)).reshape(_TILE_IN**2, *kernel.shape[2:])
+
+
+def _winograd_kernel_adjoint(dtransformed: jax.Array) -> jax.Array:
+  """The adjoint of `_winograd_kernel`: ``[36, C_in, C_out]`` → ``[3, 3, C_in, C_out]``."""
+  transform = np.kron(_G, _G).T.astype(dtransformed.dtype)
+  return (transform @ dtransformed.reshape(_TILE_IN**2, -1)).reshape(3, 3, *dtransformed.shape[1:])
+
+
+def _winograd_apply(x: jax.Array, kernel: jax.Array, wrap: bool) -> jax.Array:
+  products = jnp.einsum("tnc,tcd->tnd", _winograd_tiles(x, wrap), _winograd_kernel(kernel))
+  return _winograd_untile(products, x.shape[:-1])
+
+
+@functools.partial(jax.custom_vjp, nondiff_argnums=(2,))
+def _winograd_conv(x: jax.Array, kernel: jax.Array, wrap: bool) -> jax.Array:
+  return _winograd_apply(x, kernel, wrap)
+
+
+def _winograd_conv_fwd(x, kernel, wrap):
+  return _winograd_apply(x, kernel, wrap), (x, kernel)
+
+
+def _winograd_conv_bwd(wrap, residuals, dy):
+  """``dx``: the Winograd convolution of ``dy`` with the `adjoint_kernel`; ``dW``: 36 products.
+
+  Differentiating the transforms instead would scatter-add overlapping tiles
+  back onto the grid, which XLA:CPU runs several times slower. The input
+  tiles are recomputed from ``x`` (a residual the size of ``x``, not 2.6×).
+  """
+  x, kernel = residuals
+  dx = _winograd_apply(dy, adjoint_kernel(kernel), wrap)
+  dtransformed = jnp.einsum("tnc,tnd->tcd", _winograd_tiles(x, wrap), _winograd_untile_adjoint(dy))
+  return dx, _winograd_kernel_adjoint(dtransformed)
+
+
+_winograd_conv.defvjp(_winograd_conv_fwd, _winograd_conv_bwd)
+
+
 def conv2d(x: jax.Array, kernel: jax.Array, *, wrap: bool, impl: ConvImpl = "auto") -> jax.Array:
   """Same-size convolution (cross-correlation, as in every DL framework).
 
@@ -220,7 +372,9 @@ def conv2d(x: jax.Array, kernel: jax.Array, *, wrap: bool, impl: ConvImpl = "aut
     ``[..., H, W, C_out]``.
   """
   _check_kernel(x, kernel)
-  impl = resolve_impl(impl)
+  impl = resolve_impl(impl, kernel.shape)
+  if impl == "winograd":
+    return _winograd_conv(x, kernel, wrap)
   if impl == "hybrid":
     return _hybrid_conv(x, kernel, wrap)
   if impl == "im2col":
