@@ -191,6 +191,10 @@ def temp_bytes(planner, maps, goals):
   return compiled.memory_analysis().temp_size_in_bytes
 
 
+# Channels of the state an explicit layer passes on (SMALL sizes; SymVIN: one D4 regular field).
+STATE_CHANNELS = {"vin": 1, "symvin": 8, "conv_gppn": SMALL["l_h"]}
+
+
 @pytest.mark.parametrize("name", ip.PLANNERS)
 def test_backward_memory_is_flat_in_k_only_for_implicit_planners(name):
   """The paper's central claim, from XLA's compiled memory analysis.
@@ -200,9 +204,18 @@ def test_backward_memory_is_flat_in_k_only_for_implicit_planners(name):
   between 20 and 2000 layers, the implicit planners' flatness at 20, 200 and 2000 iterations.
   """
   maps, goals = random_problems(batch=2, size=9)
-  temps = [temp_bytes(ip.make_planner(name, **{**SMALL, "k": k, "k_fwd": k}), maps, goals)
-           for k in (20, 200, 2000)]
+  ks = (20, 200, 2000)
+  temps = [temp_bytes(ip.make_planner(name, **{**SMALL, "k": k, "k_fwd": k}), maps, goals) for k in ks]
   if name.startswith("id_"):
     assert max(temps) <= 1.1 * min(temps), temps
   else:
-    assert temps[0] < temps[1] < temps[2] and temps[2] > 5 * temps[0], temps
+    per_layer = [(temps[i + 1] - temps[i]) / (ks[i + 1] - ks[i]) for i in range(2)]
+    # Linear in K, the same bytes per layer from 20 to 200 as from 200 to 2000, and at least
+    # the state each layer must keep for backprop.
+    state_bytes = 4 * maps.size * STATE_CHANNELS[name]
+    assert per_layer[0] >= state_bytes and abs(per_layer[1] - per_layer[0]) <= 0.1 * per_layer[0], temps
+    if jax.default_backend() == "cpu":
+      # Off CPU the layer-independent part is larger: with --xla_gpu_deterministic_ops (conftest)
+      # XLA:GPU adds a 32 MiB workspace (explicit SymVIN on an H200: 33.8 MB at K = 20, 46.6 MB
+      # at K = 2000; 0.27 and 13.1 MB without the flag).
+      assert temps[2] > 5 * temps[0], temps
