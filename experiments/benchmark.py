@@ -17,7 +17,7 @@ Suites (``--suite``), each printing a table and writing JSON and PNG under ``--o
     ``rmsprop(1e-3, eps=1e-6)``, batch 32, 15×15, ``K_bwd = 15`` Anderson) for
     ``K = 30`` and 80, beside the authors' PyTorch numbers (`REFERENCE_STEP_S`).
   * ``conv``: each `implicit_planning.grid_conv.conv2d` formulation (``xla``,
-    ``im2col``, ``hybrid``), forward and forward + backward per call inside a
+    ``im2col``, ``hybrid``, ``winograd``), forward and forward + backward per call inside a
     ``scan``, batch 32 of 15×15, at the planners' channel counts: the table
     in `grid_conv`'s docstring.
   * ``grad_accuracy``: each implicit planner's gradient with plain iteration
@@ -73,7 +73,7 @@ _L_Q = flags.DEFINE_integer("l_q", 40, "Q channels (VIN) or regular Q fields (Sy
 _L_H = flags.DEFINE_integer("l_h", 150, "Encoder hidden channels and ConvGRU state channels.")
 _K_BWD = flags.DEFINE_integer("k_bwd", 15, "Backward iterations of the implicit planners.")
 _CONTRACTION = flags.DEFINE_float("contraction", 0.9, "γ of the VIN rows measured with the contraction option.")
-_CONV_IMPL = flags.DEFINE_enum("conv_impl", "auto", ["auto", "xla", "im2col", "hybrid", "winograd"], "Convolution formulation.")
+_CONV_IMPL = flags.DEFINE_enum("conv_impl", "auto", list(grid_conv.CONV_IMPLS), "Convolution formulation.")
 _SINGLE_THREAD = flags.DEFINE_bool("single_thread", False, "One XLA thread, process pinned to --core.")
 _CORE = flags.DEFINE_integer("core", 0, "CPU the process is pinned to with --single_thread.")
 _MAX_TEMP_GIB = flags.DEFINE_float("max_temp_gib", 8.0, "Do not run configurations needing more temp memory.")
@@ -358,7 +358,7 @@ def run_conv(preset: Preset) -> list[dict[str, Any]]:
     xs = jax.random.normal(key_x, (CONV_SCAN_STEPS, _BATCH.value, 15, 15, c_in))
     kernel = jax.random.normal(key_k, (3, 3, c_in, c_out)) / np.sqrt(9 * c_in)
     cotangent = jax.random.normal(key_c, (_BATCH.value, 15, 15, c_out))
-    for impl in ("xla", "im2col", "hybrid", "winograd"):
+    for impl in [impl for impl in grid_conv.CONV_IMPLS if impl != "auto"]:
       def total(xs, kernel, impl=impl):
         def body(acc, x):
           return acc + grid_conv.conv2d(x, kernel, wrap=False, impl=impl), None

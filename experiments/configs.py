@@ -13,9 +13,9 @@ from typing import Any
 from data_gen.dataset import TASK_WRAP  # task -> torus grid (moves wrap around the edges)
 
 RESUME_FREE_FIELDS = frozenset({"epochs", "stop_after_steps", "log_every", "eval_batch_size",
-                                "grad_check_every"})
+                                "grad_check_every", "conv_impl"})
 """Fields that may differ when a workdir is re-run: they change how long or how verbosely a
-run goes, not what its checkpoints mean."""
+run goes, or how the same function is computed, not what its checkpoints mean."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -38,6 +38,8 @@ class Config:
     l_q: Q-value channels (regular representations for SymVIN).
     kernel_size: F, the planner's convolution size.
     group: symmetry group of the Sym planners ("d4").
+    conv_impl: convolution formulation (`implicit_planning.grid_conv`; "auto" picks per backend
+      and kernel). The same function either way, so a run may resume under another one.
     contraction: gamma in (0, 1) makes the VIN/SymVIN cell a provable gamma-contraction
       (`implicit_planning.PlannerOptions`); 0 keeps the paper's unconstrained cell.
     learning_rate, rmsprop_decay, rmsprop_eps: RMSprop as PyTorch's `torch.optim.RMSprop`
@@ -79,6 +81,7 @@ class Config:
   l_q: int = 100
   kernel_size: int = 3
   group: str = "d4"
+  conv_impl: str = "auto"
   contraction: float = 0.0
   learning_rate: float = 1e-3
   rmsprop_decay: float = 0.99

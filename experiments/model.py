@@ -43,7 +43,7 @@ def make_planner(config: Config, k_fwd: int | None = None):
                          forward_solver=config.forward_solver,
                          backward_solver=config.backward_solver, l_h=config.l_h, l_q=config.l_q,
                          kernel_size=config.kernel_size, group=config.group, wrap=config.wrap,
-                         contraction=config.contraction or None)
+                         contraction=config.contraction or None, conv_impl=config.conv_impl)
 
 
 def make_optimizer(config: Config) -> optax.GradientTransformation:

@@ -14,7 +14,7 @@ from typing import Callable
 import flax.linen as nn
 import jax.numpy as jnp
 
-from implicit_planning.grid_conv import ConvImpl
+from implicit_planning.grid_conv import CONV_IMPLS, ConvImpl
 
 GROUPS = ("d4", "c4")
 
@@ -50,6 +50,8 @@ class PlannerOptions:
       raise ValueError(f"kernel_size must be a positive odd number, got {self.kernel_size}.")
     if self.group not in GROUPS:
       raise ValueError(f"Unknown group {self.group!r}; expected one of {GROUPS}.")
+    if self.conv_impl not in CONV_IMPLS:
+      raise ValueError(f"Unknown conv_impl {self.conv_impl!r}; expected one of {CONV_IMPLS}.")
     if self.contraction is not None and not 0.0 < self.contraction < 1.0:
       raise ValueError(f"contraction must be in (0, 1) or None, got {self.contraction}.")
 

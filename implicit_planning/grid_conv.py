@@ -14,7 +14,7 @@ Four formulations of `conv2d` compute the same thing:
     a hand-written VJP: the same convolution of ``dy`` with the
     `adjoint_kernel` for the input, one product ``window(x)ᵀ·dy`` per kernel
     tap for the kernel.
-  * ``"winograd"`` (3×3 kernels): Winograd's F(4×4, 3×3) minimal filtering,
+  * ``"winograd"`` (3×3 kernels; others run as ``"hybrid"``): Winograd's F(4×4, 3×3) minimal filtering,
     36 batched matrix products 4× smaller than the convolution's, and a
     hand-written VJP of the same form (see `_winograd_conv_bwd`). Float32
     outputs are within about 2e-6 of the output's scale (1e-5 tested).
@@ -52,6 +52,7 @@ planners spend most of their time in it.
 from __future__ import annotations
 
 import functools
+import typing
 from typing import Literal, Sequence
 
 import flax.linen as nn
@@ -60,6 +61,7 @@ import jax.numpy as jnp
 import numpy as np
 
 ConvImpl = Literal["auto", "xla", "im2col", "hybrid", "winograd"]
+CONV_IMPLS: tuple[str, ...] = typing.get_args(ConvImpl)
 
 # `conv2d_max` computes Q as broadcast multiply-adds (`_shifts_conv`) on CPU up
 # to this many terms per output channel (k·k·C_in): 9 or 18 for VIN's reward
@@ -117,16 +119,15 @@ WINOGRAD_MIN_CHANNELS = 32
 
 def resolve_impl(impl: ConvImpl, kernel_shape: Sequence[int]) -> str:
   """The formulation ``impl`` stands for on the default backend, for a ``[k, k, C_in, C_out]`` kernel."""
-  if impl not in ("auto", "xla", "im2col", "hybrid", "winograd"):
-    raise ValueError(
-        f"Unknown conv implementation {impl!r}; expected 'auto', 'xla', 'im2col', 'hybrid' or 'winograd'.")
+  if impl not in CONV_IMPLS:
+    raise ValueError(f"Unknown conv implementation {impl!r}; expected one of {CONV_IMPLS}.")
   size, c_in = kernel_shape[0], kernel_shape[2]
   if impl == "auto":
     if jax.default_backend() != "cpu":
       return "xla"
     return "winograd" if size == 3 and c_in >= WINOGRAD_MIN_CHANNELS else "hybrid"
   if impl == "winograd" and size != 3:
-    raise ValueError(f"conv_impl='winograd' computes 3×3 kernels only, got {size}×{size}.")
+    return "hybrid"  # no Winograd form here (the planners' 1×1 heads, other kernel sizes)
   return impl
 
 

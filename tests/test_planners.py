@@ -74,6 +74,8 @@ def test_unknown_names_and_bad_values_are_refused():
     ip.make_planner("id_vin", backward_solver="broyden")
   with pytest.raises(ValueError, match="kernel_size"):
     ip.make_planner("vin", kernel_size=4)
+  with pytest.raises(ValueError, match="conv_impl 'fft'"):
+    ip.make_planner("conv_gppn", conv_impl="fft")
 
 
 def test_options_that_do_not_apply_are_ignored():
