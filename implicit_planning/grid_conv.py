@@ -14,10 +14,11 @@ Four formulations of `conv2d` compute the same thing:
     a hand-written VJP: the same convolution of ``dy`` with the
     `adjoint_kernel` for the input, one product ``window(x)ᵀ·dy`` per kernel
     tap for the kernel.
-  * ``"winograd"`` (3×3 kernels; others run as ``"hybrid"``): Winograd's F(4×4, 3×3) minimal filtering,
-    36 batched matrix products 4× smaller than the convolution's, and a
-    hand-written VJP of the same form (see `_winograd_conv_bwd`). Float32
-    outputs are within about 2e-6 of the output's scale (1e-5 tested).
+  * ``"winograd"`` (3×3 kernels; others run as ``"hybrid"``): Winograd's
+    F(4×4, 3×3) minimal filtering, 36 batched matrix products 4× smaller
+    than the convolution's, and a hand-written VJP of the same form (see
+    `_winograd_kernel_gradient`). Float32 outputs are within about 2e-6 of
+    the output's scale (1e-5 tested).
   ``"hybrid"`` and ``"winograd"`` are reverse mode only (``custom_vjp``);
   ``"xla"`` and ``"im2col"`` also support ``jax.jvp``.
 ``"auto"`` is ``"xla"`` off CPU (cuDNN picks its own algorithms); on CPU it is
@@ -53,7 +54,7 @@ from __future__ import annotations
 
 import functools
 import typing
-from typing import Literal, Sequence
+from typing import Callable, Literal, Sequence
 
 import flax.linen as nn
 import jax
@@ -199,35 +200,56 @@ def adjoint_kernel(kernel: jax.Array) -> jax.Array:
   return jnp.flip(kernel, (0, 1)).swapaxes(2, 3)
 
 
-@functools.partial(jax.custom_vjp, nondiff_argnums=(2,))
-def _hybrid_conv(x: jax.Array, kernel: jax.Array, wrap: bool) -> jax.Array:
-  return _blocked_conv(x, kernel, wrap)
+ConvFn = Callable[[jax.Array, jax.Array, bool], jax.Array]
 
 
-def _hybrid_conv_fwd(x, kernel, wrap):
-  return _blocked_conv(x, kernel, wrap), (x, kernel)
+def _self_adjoint_conv(apply: ConvFn, adjoint: Callable[[jax.Array], jax.Array],
+                       kernel_gradient: Callable[[jax.Array, jax.Array, jax.Array, bool], jax.Array]) -> ConvFn:
+  """``apply(x, kernel, wrap)`` with a VJP whose input gradient is ``apply`` again.
+
+  A same-size convolution's transpose is the same convolution of the
+  cotangent with the `adjoint_kernel`, so ``dx = apply(dy, adjoint(kernel))``;
+  ``dW = kernel_gradient(x, dy, kernel, wrap)``. Residuals: ``x`` and the kernel.
+  """
+  @functools.partial(jax.custom_vjp, nondiff_argnums=(2,))
+  def conv(x, kernel, wrap):
+    return apply(x, kernel, wrap)
+
+  def conv_fwd(x, kernel, wrap):
+    return apply(x, kernel, wrap), (x, kernel)
+
+  def conv_bwd(wrap, residuals, dy):
+    x, kernel = residuals
+    return apply(dy, adjoint(kernel), wrap), kernel_gradient(x, dy, kernel, wrap)
+
+  conv.defvjp(conv_fwd, conv_bwd)
+  return conv
 
 
-def _hybrid_conv_bwd(wrap, residuals, dy):
-  """``dx``: the native convolution of ``dy`` with the `adjoint_kernel`; ``dW``: one product.
+def _materialised_adjoint_kernel(kernel: jax.Array) -> jax.Array:
+  """The `adjoint_kernel` behind an optimisation barrier, for the native convolution.
 
-  The adjoint kernel is materialised behind an optimisation barrier: left to
-  itself XLA folds the flip and the swap into the convolution's dimension
-  labels (``01oi``, reversed window), which XLA:CPU runs about seven times
-  slower inside loops. ``dW`` is one product per tap, ``window(x)ᵀ·dy``,
-  contracting pixels and every leading (batch) axis at once (52 ms for
+  Left to itself XLA folds the flip and the swap into the convolution's
+  dimension labels (``01oi``, reversed window), which XLA:CPU runs about seven
+  times slower inside loops.
+  """
+  return jax.lax.optimization_barrier(adjoint_kernel(kernel))
+
+
+def _per_tap_kernel_gradient(x: jax.Array, dy: jax.Array, kernel: jax.Array, wrap: bool) -> jax.Array:
+  """``dW``, one product ``window(x)ᵀ·dy`` per tap.
+
+  Each contracts pixels and every leading (batch) axis at once (52 ms for
   150 → 300 channels, batch 32 of 15×15, one core, against 86 ms for one
   product with the materialised ``im2col`` patches).
   """
-  x, kernel = residuals
-  dx = _blocked_conv(dy, jax.lax.optimization_barrier(adjoint_kernel(kernel)), wrap)
   c_in, c_out = kernel.shape[2], kernel.shape[3]
   dy_rows = dy.reshape(-1, c_out)
   taps = [window.reshape(-1, c_in).T @ dy_rows for window in windows(x, kernel.shape[0], wrap)]
-  return dx, jnp.stack(taps).reshape(kernel.shape)
+  return jnp.stack(taps).reshape(kernel.shape)
 
 
-_hybrid_conv.defvjp(_hybrid_conv_fwd, _hybrid_conv_bwd)
+_hybrid_conv = _self_adjoint_conv(_blocked_conv, _materialised_adjoint_kernel, _per_tap_kernel_gradient)
 
 
 # Winograd F(4×4, 3×3) (Lavin & Gray, 2016; interpolation points 0, ±1, ±2, ∞):
@@ -335,29 +357,21 @@ def _winograd_apply(x: jax.Array, kernel: jax.Array, wrap: bool) -> jax.Array:
   return _winograd_untile(products, x.shape[:-1])
 
 
-@functools.partial(jax.custom_vjp, nondiff_argnums=(2,))
-def _winograd_conv(x: jax.Array, kernel: jax.Array, wrap: bool) -> jax.Array:
-  return _winograd_apply(x, kernel, wrap)
+def _winograd_kernel_gradient(x: jax.Array, dy: jax.Array, kernel: jax.Array, wrap: bool) -> jax.Array:
+  """``dW`` as 36 products of the input tiles and the adjoint output transform of ``dy``.
 
-
-def _winograd_conv_fwd(x, kernel, wrap):
-  return _winograd_apply(x, kernel, wrap), (x, kernel)
-
-
-def _winograd_conv_bwd(wrap, residuals, dy):
-  """``dx``: the Winograd convolution of ``dy`` with the `adjoint_kernel`; ``dW``: 36 products.
-
-  Differentiating the transforms instead would scatter-add overlapping tiles
-  back onto the grid, which XLA:CPU runs several times slower. The input
-  tiles are recomputed from ``x`` (a residual the size of ``x``, not 2.6×).
+  Together with an input gradient that is again a Winograd convolution, this
+  replaces differentiating the transforms, which would scatter-add
+  overlapping tiles back onto the grid (28 ms for one call at 150 → 300,
+  one core). The input tiles are recomputed from ``x`` (a residual the size
+  of ``x``, not 2.6×).
   """
-  x, kernel = residuals
-  dx = _winograd_apply(dy, adjoint_kernel(kernel), wrap)
-  dtransformed = jnp.einsum("tnc,tnd->tcd", _winograd_tiles(x, wrap), _winograd_untile_adjoint(dy))
-  return dx, _winograd_kernel_adjoint(dtransformed)
+  del kernel
+  products = jnp.einsum("tnc,tnd->tcd", _winograd_tiles(x, wrap), _winograd_untile_adjoint(dy))
+  return _winograd_kernel_adjoint(products)
 
 
-_winograd_conv.defvjp(_winograd_conv_fwd, _winograd_conv_bwd)
+_winograd_conv = _self_adjoint_conv(_winograd_apply, adjoint_kernel, _winograd_kernel_gradient)
 
 
 def conv2d(x: jax.Array, kernel: jax.Array, *, wrap: bool, impl: ConvImpl = "auto") -> jax.Array:
