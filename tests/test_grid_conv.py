@@ -59,9 +59,10 @@ def test_winograd_float32_error_is_bounded(x64):
   assert jnp.max(jnp.abs(ours - exact)) / jnp.max(jnp.abs(exact)) < 1e-5
 
 
-def test_auto_picks_winograd_for_wide_3x3_kernels_on_cpu():
+def test_auto_picks_winograd_for_wide_3x3_kernels_on_cpu_and_xla_elsewhere():
   if jax.default_backend() != "cpu":
-    pytest.skip("the CPU policy")
+    assert grid_conv.resolve_impl("auto", (3, 3, 150, 8)) == "xla"
+    return
   assert grid_conv.resolve_impl("auto", (3, 3, grid_conv.WINOGRAD_MIN_CHANNELS, 8)) == "winograd"
   assert grid_conv.resolve_impl("auto", (3, 3, grid_conv.WINOGRAD_MIN_CHANNELS - 1, 8)) == "hybrid"
   assert grid_conv.resolve_impl("auto", (5, 5, 150, 8)) == "hybrid"
