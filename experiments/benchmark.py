@@ -341,7 +341,8 @@ def format_step_row(row: dict[str, Any]) -> str:
 # ---------------------------------------------------------------------------
 # Suite: conv.
 
-CONV_CHANNELS = ((2, 40), (32, 32), (64, 64), (150, 150), (150, 300))  # VIN's first layer; the ConvGRU at hidden 32, 64, 150 (candidate, gates)
+# VIN's first layer; the ConvGRU at hidden 32, 64 and 150 (candidate and gates).
+CONV_CHANNELS = ((2, 40), (32, 32), (64, 64), (150, 150), (150, 300))
 CONV_SCAN_STEPS = 2
 
 

@@ -12,6 +12,7 @@ import dataclasses
 from typing import Callable
 
 import flax.linen as nn
+import jax
 import jax.numpy as jnp
 
 from implicit_planning.grid_conv import CONV_IMPLS, ConvImpl
@@ -57,6 +58,14 @@ class PlannerOptions:
 
 
 ModuleFactory = Callable[..., nn.Module]
+
+
+class RewardsAsContext:
+  """Mixin for cells whose loop-invariant context is ``R`` itself: the VIN-family updates
+  (`grid_conv.conv2d_max`) keep the reward term apart so XLA hoists it out of the loop."""
+
+  def prepare(self, r: jax.Array) -> jax.Array:
+    return r
 
 
 @dataclasses.dataclass(frozen=True)

@@ -290,6 +290,14 @@ def _tile_counts(height: int, width: int) -> tuple[int, int]:
   return -(-height // _TILE), -(-width // _TILE)
 
 
+def _pad_to_whole_tiles(x: jax.Array, height: int, width: int) -> jax.Array:
+  """Zeros after the two spatial axes of ``x: [..., ·, ·, C]``, as many as an ``H×W`` grid lacks
+  for whole 4×4 tiles."""
+  tile_rows, tile_cols = _tile_counts(height, width)
+  extra = [(0, _TILE * tile_rows - height), (0, _TILE * tile_cols - width), (0, 0)]
+  return jnp.pad(x, [(0, 0)] * (x.ndim - 3) + extra)
+
+
 def _winograd_tiles(x: jax.Array, wrap: bool) -> jax.Array:
   """``Bᵀ d B`` of every 6×6 input tile ``d`` of ``x: [..., H, W, C]``: ``[36, tiles, C]``.
 
@@ -300,9 +308,7 @@ def _winograd_tiles(x: jax.Array, wrap: bool) -> jax.Array:
   4.7 ms as one product with ``Bᵀ ⊗ Bᵀ``).
   """
   tile_rows, tile_cols = _tile_counts(*x.shape[-3:-1])
-  padded = pad_grid(x, 1, wrap)
-  extra = [(0, _TILE * tile_rows - x.shape[-3]), (0, _TILE * tile_cols - x.shape[-2]), (0, 0)]
-  padded = jnp.pad(padded, [(0, 0)] * (x.ndim - 3) + extra)
+  padded = _pad_to_whole_tiles(pad_grid(x, 1, wrap), *x.shape[-3:-1])
   row_parts = [padded[..., k : k + _TILE * tile_rows : _TILE, :, :] for k in range(_TILE_IN)]
   by_rows = jnp.stack(_linear_combinations(_B_T.astype(x.dtype), row_parts))
   col_parts = [by_rows[..., k : k + _TILE * tile_cols : _TILE, :] for k in range(_TILE_IN)]
@@ -327,8 +333,7 @@ def _winograd_untile_adjoint(dy: jax.Array) -> jax.Array:
   """The adjoint of `_winograd_untile`: ``[..., H, W, D]`` → ``[36, tiles, D]``."""
   *leading, height, width, channels = dy.shape
   tile_rows, tile_cols = _tile_counts(height, width)
-  dy = jnp.pad(dy, [(0, 0)] * len(leading) + [(0, _TILE * tile_rows - height), (0, _TILE * tile_cols - width), (0, 0)])
-  dy = dy.reshape((*leading, tile_rows, _TILE, tile_cols, _TILE, channels))
+  dy = _pad_to_whole_tiles(dy, height, width).reshape((*leading, tile_rows, _TILE, tile_cols, _TILE, channels))
   n = len(leading)
   order = (n + 1, n + 3, *range(n), n, n + 2, n + 4)  # [row in tile, col in tile, ..., tiles, D]
   in_tile_major = dy.transpose(order).reshape(_TILE**2, -1)

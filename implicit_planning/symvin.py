@@ -40,7 +40,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from implicit_planning.family import CellFamily, PlannerOptions
+from implicit_planning.family import CellFamily, PlannerOptions, RewardsAsContext
 from implicit_planning.grid_conv import ConvImpl, conv2d, conv2d_max
 from implicit_planning.group_conv import expand_kernel, invariant_kernel
 from implicit_planning.groups import element_actions, get_group
@@ -77,7 +77,7 @@ class SymRewardEncoder(nn.Module):
     return conv2d(obs, kernel, wrap=self.wrap, impl=self.impl) + hidden_bias @ reward_weights
 
 
-class SymVINCell(nn.Module):
+class SymVINCell(RewardsAsContext, nn.Module):
   """One equivariant value-iteration step on a grid ``[H, W, ·]`` or a batch ``[..., H, W, ·]``.
 
   Attributes:
@@ -117,10 +117,6 @@ class SymVINCell(nn.Module):
     if self.contraction is not None:
       value_kernel = contract_kernel(value_kernel, self.contraction)
     return expand_kernel(self.reward_kernel, group, "trivial"), expand_kernel(value_kernel, group, "regular")
-
-  def prepare(self, r: jax.Array) -> jax.Array:
-    """The steps' loop-invariant input: ``R`` itself (`conv2d_max` takes the reward term apart)."""
-    return r
 
   def __call__(self, v: jax.Array, r: jax.Array) -> jax.Array:
     """The Bellman update ``V[h] ← max_o Q[o, h]``: ``[H, W, |G|]``, ``[H, W, 1]`` → ``[H, W, |G|]``.

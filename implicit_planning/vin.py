@@ -12,7 +12,7 @@ import jax
 import jax.numpy as jnp
 
 from implicit_planning.encoder import RewardEncoder
-from implicit_planning.family import CellFamily
+from implicit_planning.family import CellFamily, RewardsAsContext
 from implicit_planning.grid_conv import ConvImpl, GridConv, conv2d, conv2d_max
 
 
@@ -39,7 +39,7 @@ def value_kernel_init(contraction: float | None) -> nn.initializers.Initializer:
   return nn.initializers.lecun_normal() if contraction is not None else nn.initializers.zeros
 
 
-class VINCell(nn.Module):
+class VINCell(RewardsAsContext, nn.Module):
   """One value-iteration step on a grid ``[H, W, ·]`` or a batch of grids ``[..., H, W, ·]``.
 
   Attributes:
@@ -87,10 +87,6 @@ class VINCell(nn.Module):
     reward_part, value_part = self.split_kernel()
     conv = dict(wrap=self.wrap, impl=self.impl)
     return conv2d(r, reward_part, **conv) + conv2d(v, value_part, **conv)
-
-  def prepare(self, r: jax.Array) -> jax.Array:
-    """The steps' loop-invariant input: ``R`` itself (`conv2d_max` takes the reward term apart)."""
-    return r
 
   def __call__(self, v: jax.Array, r: jax.Array) -> jax.Array:
     """The Bellman update ``V ← max_a Q_a``: ``[H, W, 1]``, ``[H, W, C_r]`` → ``[H, W, 1]``."""
