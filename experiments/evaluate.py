@@ -3,7 +3,8 @@ r"""Evaluates a trained run: `python -m experiments.evaluate --workdir=<run> [--
 Loads the run's best checkpoint (or `--checkpoint=latest`), computes the exact %Optimal,
 %Success and action accuracy of the greedy policy on a split of the run's dataset (or of
 `--data`, which may hold maps of another size but must be the same task) and writes
-`<workdir>/eval_<split>.json`. Examples:
+`<workdir>/eval_<split>[_k<k_fwd>][_<dataset>][_latest].json` (or `--out`): evaluating with
+another dataset, budget or checkpoint never replaces an earlier result. Examples:
 
   python -m experiments.evaluate --workdir=runs/maze2d_15/id_vin_quick_seed0
   python -m experiments.evaluate --workdir=<run> --k_fwd=80 --data=data/<27x27 file> --split=test
@@ -15,32 +16,43 @@ import json
 
 from absl import app, flags
 
-from experiments import evaluation, huge_pages, training
+from experiments import huge_pages
+from experiments.training import USER_ERRORS, evaluation, logs
 
-_WORKDIR = flags.DEFINE_string("workdir", None, "Run directory made by experiments.train.",
-                               required=True)
+_WORKDIR = flags.DEFINE_string("workdir", None, "Run directory made by experiments.train.", required=True)
 _DATA = flags.DEFINE_string("data", "", "Dataset file; default: the run's own dataset.")
 _SPLIT = flags.DEFINE_enum("split", "test", ["train", "val", "test"], "Split to evaluate.")
-_K_FWD = flags.DEFINE_integer("k_fwd", None, "Test-time forward budget (explicit planners: K); "
-                              "default: the training one.")
+_K_FWD = flags.DEFINE_integer(
+  "k_fwd", None, "Test-time forward budget (explicit planners: K); default: the training one."
+)
 _CHECKPOINT = flags.DEFINE_enum("checkpoint", "best", ["best", "latest"], "Which checkpoint.")
+_OUT = flags.DEFINE_string(
+  "out", "", "JSON path; default: <workdir>/eval_<split>[_k<k_fwd>][_<dataset>][_latest].json."
+)
 
 
 def main(argv: list[str]) -> None:
   if len(argv) > 1:
     raise app.UsageError(f"unexpected arguments: {argv[1:]}")
   huge_pages.reexec_with_huge_pages()
-  training.quiet_library_logs()
+  logs.quiet_library_logs()
   try:
-    summary = evaluation.evaluate_run(_WORKDIR.value, split=_SPLIT.value,
-                                      data_path=_DATA.value, k_fwd=_K_FWD.value,
-                                      which=_CHECKPOINT.value)
-  except training.USER_ERRORS as error:
+    summary = evaluation.evaluate_run(
+      _WORKDIR.value,
+      split=_SPLIT.value,
+      data_path=_DATA.value,
+      k_fwd=_K_FWD.value,
+      which=_CHECKPOINT.value,
+      out=_OUT.value,
+    )
+  except USER_ERRORS as error:
     raise SystemExit(f"{type(error).__name__}: {error}") from error
   print(json.dumps({name: summary[name] for name in ("optimal", "success", "accuracy")}))
-  print(f"%Optimal {summary['optimal']['mean']:.2f} ± {summary['optimal']['std']:.2f}, "
-        f"%Success {summary['success']['mean']:.2f} ± {summary['success']['std']:.2f} "
-        f"-> {_WORKDIR.value}/eval_{_SPLIT.value}.json")
+  print(
+    f"%Optimal {summary['optimal']['mean']:.2f} ± {summary['optimal']['std']:.2f}, "
+    f"%Success {summary['success']['mean']:.2f} ± {summary['success']['std']:.2f} "
+    f"-> {summary['out']}"
+  )
 
 
 if __name__ == "__main__":

@@ -18,7 +18,8 @@ import sys
 from absl import flags, logging
 
 _HUGE_PAGES = flags.DEFINE_bool(
-    "huge_pages", True, "Restart once with glibc's malloc on transparent huge pages (Linux, glibc >= 2.35).")
+  "huge_pages", True, "Restart once with glibc's malloc on transparent huge pages (Linux, glibc >= 2.35)."
+)
 
 TUNABLE = "glibc.malloc.hugetlb=1"
 THP_SETTING = "/sys/kernel/mm/transparent_hugepage/enabled"
@@ -38,8 +39,12 @@ def reexec_with_huge_pages() -> None:
   ``--nohuge_pages`` was given, or glibc or transparent huge pages are missing. Call it first in
   a binary's ``main``: nothing done before it survives."""
   tunables = os.environ.get("GLIBC_TUNABLES", "")
-  if (not _HUGE_PAGES.value or "glibc.malloc.hugetlb" in tunables
-      or platform.libc_ver()[0] != "glibc" or not transparent_huge_pages_available()):
+  if (
+    not _HUGE_PAGES.value
+    or "glibc.malloc.hugetlb" in tunables
+    or platform.libc_ver()[0] != "glibc"
+    or not transparent_huge_pages_available()
+  ):
     return
   os.environ["GLIBC_TUNABLES"] = ":".join(filter(None, [tunables, TUNABLE]))
   logging.info("Restarting with GLIBC_TUNABLES=%s (transparent huge pages).", os.environ["GLIBC_TUNABLES"])

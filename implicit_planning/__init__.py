@@ -1,35 +1,70 @@
-"""implicit-planning: differentiable planners (VIN, SymVIN, ConvGPPN) with implicit differentiation.
+"""implicit-planning: differentiable planners (VIN, SymVIN, ConvGPPN, GPPN) with implicit differentiation.
 
-Public surface; the implementation lives in one module per concept.
+The public surface; the layers, each importing only those above it in this list:
+  * `fixed_point`: solvers, the solve loop, implicit and unrolled differentiation, statistics;
+  * `ops`: grid convolutions, the Bellman max op, symmetry groups, the action convention;
+  * `planners`: the families, the network composing them, the registry and ``make_planner``;
+  * `mappers`: observation → map models (filled by the mapper tasks);
+  * `metrics` (exact policy scores) and `grad_check` (implicit-gradient accuracy).
 """
 
-from implicit_planning.anderson import Anderson
-from implicit_planning.fixed_point import fixed_point, solve, unroll
-from implicit_planning.family import PlannerOptions
-from implicit_planning.forward_iteration import ForwardIteration
 from implicit_planning import metrics
+from implicit_planning.fixed_point import (
+  SOLVERS,
+  Anderson,
+  ForwardIteration,
+  Implicit,
+  SolveStats,
+  Unrolled,
+  backward_probe,
+  fixed_point,
+  make_solver,
+  solve,
+  unroll,
+)
 from implicit_planning.metrics import PolicyMetrics, policy_metrics
-from implicit_planning.modes import Implicit, Unrolled
-from implicit_planning.planner import PLANNERS, Planner, PlannerStats, make_planner, with_mode
-from implicit_planning.solve_stats import SolveStats, backward_probe
+from implicit_planning.planners import (
+  PLANNERS,
+  Batch,
+  CellFamily,
+  Planner,
+  PlannerOptions,
+  PlannerOutput,
+  PlannerSpec,
+  PlannerStats,
+  make_planner,
+  planner_spec,
+  register_family,
+  register_planner,
+  with_mode,
+)
 
 __all__ = [
-    "Anderson",
-    "ForwardIteration",
-    "Implicit",
-    "PLANNERS",
-    "Planner",
-    "PlannerOptions",
-    "PlannerStats",
-    "PolicyMetrics",
-    "Unrolled",
-    "SolveStats",
-    "backward_probe",
-    "fixed_point",
-    "make_planner",
-    "metrics",
-    "policy_metrics",
-    "solve",
-    "unroll",
-    "with_mode",
+  "Anderson",
+  "Batch",
+  "CellFamily",
+  "ForwardIteration",
+  "Implicit",
+  "PLANNERS",
+  "Planner",
+  "PlannerOptions",
+  "PlannerOutput",
+  "PlannerSpec",
+  "PlannerStats",
+  "PolicyMetrics",
+  "SOLVERS",
+  "SolveStats",
+  "Unrolled",
+  "backward_probe",
+  "fixed_point",
+  "make_planner",
+  "make_solver",
+  "metrics",
+  "planner_spec",
+  "policy_metrics",
+  "register_family",
+  "register_planner",
+  "solve",
+  "unroll",
+  "with_mode",
 ]

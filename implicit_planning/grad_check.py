@@ -10,28 +10,25 @@ measures it for given weights and data, so training can log it at an interval.
 
 from __future__ import annotations
 
-import dataclasses
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
-from implicit_planning.anderson import Anderson
-from implicit_planning.fixed_point import Solver
-from implicit_planning.modes import Implicit
-from implicit_planning.planner import FAMILIES, Planner, PlannerNet
-from implicit_planning.solve_stats import backward_probe
+from implicit_planning.fixed_point import Anderson, Implicit, Solver, backward_probe
+from implicit_planning.planners import Batch, Planner, PlannerNet
 
 
-def _gradient(net: PlannerNet, params: Any, maps: jax.Array, goals: jax.Array, loss_fn: Callable):
+def _gradient(net: PlannerNet, params: Any, batch: Batch, loss_fn: Callable):
   """``(grads, forward stats, backward stats)`` of ``loss_fn(logits)``, stats as NumPy arrays."""
 
   def loss(params, probe):
-    logits, _, stats = net.apply(params, maps, goals, probe)
+    logits, _, stats = net.apply(params, batch, probe)
     return loss_fn(logits), stats.forward
 
-  probe = backward_probe(maps.shape[0], net.options.dtype)
+  probe = backward_probe(batch["maps"].shape[0], net.options.jax_dtype)
   (grads, backward), forward = jax.jit(jax.grad(loss, argnums=(0, 1), has_aux=True))(params, probe)
   to_numpy = lambda tree: jax.tree.map(np.asarray, tree)
   return jax.tree.map(lambda g: np.asarray(g, np.float64), grads), to_numpy(forward), to_numpy(backward)
@@ -39,21 +36,19 @@ def _gradient(net: PlannerNet, params: Any, maps: jax.Array, goals: jax.Array, l
 
 def _net(planner: Planner, backward: Solver, dtype) -> PlannerNet:
   """``planner``'s network with another backward solver and dtype (same parameters)."""
-  options = dataclasses.replace(planner.options, dtype=jnp.dtype(dtype))
-  family = FAMILIES[planner.name.removeprefix("id_")]
-  return PlannerNet(family, options, Implicit(planner.mode.forward, backward))
+  options = planner.options.replace(dtype=dtype)
+  return PlannerNet(planner.spec.family, options, Implicit(planner.mode.forward, backward))
 
 
 def implicit_gradient_error(
-    planner: Planner,
-    params: Any,
-    maps: jax.Array,
-    goals: jax.Array,
-    loss_fn: Callable[[jax.Array], jax.Array],
-    *,
-    reference_k_bwd: int = 500,
-    reference_tol: float = 1e-10,
-    x64: bool = True,
+  planner: Planner,
+  params: Any,
+  batch: Batch,
+  loss_fn: Callable[[jax.Array], jax.Array],
+  *,
+  reference_k_bwd: int = 500,
+  reference_tol: float = 1e-10,
+  x64: bool = True,
 ) -> dict[str, Any]:
   """Compares ``planner``'s gradient with a tightly converged backward solve.
 
@@ -70,7 +65,7 @@ def implicit_gradient_error(
   Args:
     planner: an implicit planner (``id_*``), as trained.
     params: its parameters.
-    maps: ``[B, H, W]``; goals: ``[B, 2]`` (see `Planner.apply`).
+    batch: the problems (see `Planner.apply`).
     loss_fn: ``logits [B, 4, H, W] → scalar`` (close over the labels).
     reference_k_bwd: iteration budget of the reference backward solve.
     reference_tol: its relative-residual tolerance.
@@ -89,31 +84,31 @@ def implicit_gradient_error(
   """
   if not isinstance(planner.mode, Implicit):
     raise ValueError(f"{planner.name} is explicit: its gradient is exact backpropagation, nothing to check.")
-  dtype = jnp.float64 if x64 else planner.options.dtype
+  dtype = "float64" if x64 else planner.options.dtype
   reference_solver = Anderson(max_iter=reference_k_bwd, tol=reference_tol, memory=50, ridge=1e-14)
   with jax.enable_x64(x64):
     params = jax.tree.map(lambda x: jnp.asarray(x, dtype) if jnp.issubdtype(x.dtype, jnp.floating) else x, params)
-    grads, forward, backward = _gradient(_net(planner, planner.mode.backward, dtype), params, maps, goals, loss_fn)
-    ref_grads, _, ref_backward = _gradient(_net(planner, reference_solver, dtype), params, maps, goals, loss_fn)
+    grads, forward, backward = _gradient(_net(planner, planner.mode.backward, dtype), params, batch, loss_fn)
+    ref_grads, _, ref_backward = _gradient(_net(planner, reference_solver, dtype), params, batch, loss_fn)
   flat = np.concatenate([np.ravel(g) for g in jax.tree.leaves(grads)])
   ref_flat = np.concatenate([np.ravel(g) for g in jax.tree.leaves(ref_grads)])
   ref_norm = np.linalg.norm(ref_flat)
   per_tensor = {
-      jax.tree_util.keystr(path): float(np.linalg.norm(g - r) / max(np.linalg.norm(r), np.finfo(float).tiny))
-      for (path, g), r in zip(jax.tree_util.tree_leaves_with_path(grads), jax.tree.leaves(ref_grads))
+    jax.tree_util.keystr(path): float(np.linalg.norm(g - r) / max(np.linalg.norm(r), np.finfo(float).tiny))
+    for (path, g), r in zip(jax.tree_util.tree_leaves_with_path(grads), jax.tree.leaves(ref_grads))
   }
   return {
-      "relative_error": float(np.linalg.norm(flat - ref_flat) / ref_norm),
-      "cosine": float(flat @ ref_flat / (np.linalg.norm(flat) * ref_norm)),
-      "max_tensor_relative_error": max(per_tensor.values()),
-      "tensor_relative_error": per_tensor,
-      "backward_iterations": float(np.mean(backward.iterations)),
-      "backward_residual": float(np.mean(backward.best_residual)),
-      "reference_iterations": float(np.max(ref_backward.iterations)),
-      "reference_residual": float(np.max(ref_backward.best_residual)),
-      "forward_residual": float(np.max(forward.best_residual)),
-      "backward_solver": type(planner.mode.backward).__name__,
-      "k_bwd": planner.mode.backward.max_iter,
-      "reference_k_bwd": reference_k_bwd,
-      "dtype": jnp.dtype(dtype).name,
+    "relative_error": float(np.linalg.norm(flat - ref_flat) / ref_norm),
+    "cosine": float(flat @ ref_flat / (np.linalg.norm(flat) * ref_norm)),
+    "max_tensor_relative_error": max(per_tensor.values()),
+    "tensor_relative_error": per_tensor,
+    "backward_iterations": float(np.mean(backward.iterations)),
+    "backward_residual": float(np.mean(backward.best_residual)),
+    "reference_iterations": float(np.max(ref_backward.iterations)),
+    "reference_residual": float(np.max(ref_backward.best_residual)),
+    "forward_residual": float(np.max(forward.best_residual)),
+    "backward_solver": type(planner.mode.backward).__name__,
+    "k_bwd": planner.mode.backward.max_iter,
+    "reference_k_bwd": reference_k_bwd,
+    "dtype": dtype,
   }

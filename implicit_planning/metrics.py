@@ -24,8 +24,8 @@ reachable cell every free neighbour is reachable too, so for the counted cells "
 A map with no counted cells (the goal walled in alone) has no defined score: its entries are
 NaN and `num_cells` is 0; `aggregate` skips such maps and reports how many it skipped.
 
-Actions are indexed (north, west, south, east) = `ACTION_DELTAS` as (row, col) offsets, the
-planners' logit order.
+Actions are indexed (north, west, south, east) = `ops.actions.ACTION_DELTAS` as (row, col)
+offsets, the planners' logit order.
 """
 
 from __future__ import annotations
@@ -37,8 +37,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-ACTION_DELTAS: tuple[tuple[int, int], ...] = ((-1, 0), (0, -1), (1, 0), (0, 1))
-"""(row, col) offset of each action, in logit order: north, west, south, east."""
+from implicit_planning.ops.actions import ACTION_DELTAS
 
 
 class PolicyMetrics(NamedTuple):
@@ -141,9 +140,7 @@ class CellOutcomes(NamedTuple):
   counted: jax.Array
 
 
-def cell_outcomes(
-    actions: jax.Array, dist: jax.Array, goals: jax.Array, wrap: bool
-) -> CellOutcomes:
+def cell_outcomes(actions: jax.Array, dist: jax.Array, goals: jax.Array, wrap: bool) -> CellOutcomes:
   """Exact outcome of following greedy `actions` from every cell (jittable, `wrap` static).
 
   Args:
@@ -165,13 +162,12 @@ def cell_outcomes(
   reached = end == goal_index[:, None]
   counted = (flat_dist < jnp.inf) & ~at_goal
   as_map = lambda x: x.reshape(batch, height, width)
-  return CellOutcomes(optimal=as_map(all_good & reached), success=as_map(reached),
-                      accurate=as_map(step_good), counted=as_map(counted))
+  return CellOutcomes(
+    optimal=as_map(all_good & reached), success=as_map(reached), accurate=as_map(step_good), counted=as_map(counted)
+  )
 
 
-def policy_metrics(
-    actions: jax.Array, dist: jax.Array, goals: jax.Array, wrap: bool
-) -> PolicyMetrics:
+def policy_metrics(actions: jax.Array, dist: jax.Array, goals: jax.Array, wrap: bool) -> PolicyMetrics:
   """Exact %Optimal / %Success / %Accuracy of greedy `actions` on each map.
 
   Jittable (`wrap` static) and batched over maps; see the module docstring for definitions
@@ -187,8 +183,12 @@ def policy_metrics(
     hits = (hit & cells.counted).sum(axis=(1, 2))
     return 100.0 * hits / jnp.where(num_cells > 0, num_cells, jnp.nan)
 
-  return PolicyMetrics(optimal=percent(cells.optimal), success=percent(cells.success),
-                       accuracy=percent(cells.accurate), num_cells=num_cells.astype(jnp.int32))
+  return PolicyMetrics(
+    optimal=percent(cells.optimal),
+    success=percent(cells.success),
+    accuracy=percent(cells.accurate),
+    num_cells=num_cells.astype(jnp.int32),
+  )
 
 
 def aggregate(metrics: PolicyMetrics) -> dict[str, float]:
@@ -203,9 +203,8 @@ def aggregate(metrics: PolicyMetrics) -> dict[str, float]:
   """
   has_cells = np.asarray(metrics.num_cells) > 0
   result = {
-      name: float(np.mean(np.asarray(getattr(metrics, name))[has_cells]))
-      if has_cells.any() else float("nan")
-      for name in ("optimal", "success", "accuracy")
+    name: float(np.mean(np.asarray(getattr(metrics, name))[has_cells])) if has_cells.any() else float("nan")
+    for name in ("optimal", "success", "accuracy")
   }
   result["maps"] = int(has_cells.sum())
   result["skipped_maps"] = int((~has_cells).sum())

@@ -14,25 +14,25 @@ def problem():
   maps = jnp.asarray((rng.random((2, 7, 7)) > 0.25).astype(np.float32))
   goals = jnp.asarray(rng.integers(0, 7, (2, 2)).astype(np.int32))
   target = jnp.asarray(rng.normal(size=(2, 4, 7, 7)).astype(np.float32))
-  return maps, goals, lambda logits: jnp.sum(jnp.tanh(logits) * target)
+  return {"maps": maps, "goals": goals}, lambda logits: jnp.sum(jnp.tanh(logits) * target)
 
 
 def test_converged_backward_matches_the_reference_and_truncated_does_not():
-  maps, goals, loss_fn = problem()
+  batch, loss_fn = problem()
   common = dict(l_h=4, l_q=4, k_fwd=200, forward_tol=1e-7, contraction=0.95, backward_solver="iteration")
   converged = ip.make_planner("id_vin", k_bwd=400, backward_tol=1e-9, **common)
-  params = converged.init(jax.random.key(0), maps, goals)
-  good = implicit_gradient_error(converged, params, maps, goals, loss_fn, reference_k_bwd=300)
+  params = converged.init(jax.random.key(0), batch)
+  good = implicit_gradient_error(converged, params, batch, loss_fn, reference_k_bwd=300)
   assert good["reference_residual"] < 1e-9 and good["dtype"] == "float64"
   assert good["relative_error"] < 1e-6 and good["cosine"] == pytest.approx(1.0, abs=1e-9)
   truncated = ip.with_mode(converged, k_bwd=2, backward_tol=0.0)
-  bad = implicit_gradient_error(truncated, params, maps, goals, loss_fn, reference_k_bwd=300)
+  bad = implicit_gradient_error(truncated, params, batch, loss_fn, reference_k_bwd=300)
   assert bad["relative_error"] > 1e-3 and bad["backward_iterations"] == 2
   assert set(bad["tensor_relative_error"]) >= {"['params']['cell']['kernel']"}
 
 
 def test_explicit_planners_are_refused():
-  maps, goals, loss_fn = problem()
+  batch, loss_fn = problem()
   planner = ip.make_planner("vin", l_h=4, l_q=4, k=3)
   with pytest.raises(ValueError, match="explicit"):
-    implicit_gradient_error(planner, planner.init(jax.random.key(0), maps, goals), maps, goals, loss_fn)
+    implicit_gradient_error(planner, planner.init(jax.random.key(0), batch), batch, loss_fn)

@@ -1,11 +1,10 @@
 """Exact policy metrics against hand-made policies on hand-made maps and a brute-force oracle."""
 
-
 import jax
 import numpy as np
 import pytest
-
 from bfs_oracle import reference_labels
+
 from implicit_planning import metrics
 
 N, W, S, E = 0, 1, 2, 3  # action indices: north, west, south, east
@@ -47,7 +46,8 @@ def brute_force(actions, dist, goal, wrap):
 def run(actions, free, goal, wrap=False):
   dist = bfs_dist(np.asarray(free, bool), goal, wrap)
   result = jax.jit(metrics.policy_metrics, static_argnums=3)(
-      np.asarray(actions, np.int32)[None], dist[None], np.asarray([goal], np.int32), wrap)
+    np.asarray(actions, np.int32)[None], dist[None], np.asarray([goal], np.int32), wrap
+  )
   return jax.tree.map(lambda x: float(x[0]), result)
 
 
@@ -66,9 +66,7 @@ def test_two_cell_loop_scores_by_hand():
 
 def test_detour_succeeds_but_is_not_optimal():
   # 3x3 open grid, goal top-left. (0,1) goes south then west then north: 3 moves, not 1.
-  actions = [[N, S, W],
-             [N, W, W],
-             [N, W, W]]
+  actions = [[N, S, W], [N, W, W], [N, W, W]]
   got = run(actions, np.ones((3, 3)), goal=(0, 0))
   assert got.success == 100
   # Only (0,1) takes a detour; (0,2) passes through it.
@@ -77,17 +75,17 @@ def test_detour_succeeds_but_is_not_optimal():
 
 
 def test_moves_into_walls_and_off_the_grid_stay_and_fail():
-  free = [[1, 0, 1],
-          [1, 1, 1]]
-  actions = [[S, N, N],   # (0,2) walks off the top edge
-             [N, W, N]]   # (1,2) walks north into (0,2) fine; (1,1) west fine
+  free = [[1, 0, 1], [1, 1, 1]]
+  actions = [
+    [S, N, N],  # (0,2) walks off the top edge
+    [N, W, N],
+  ]  # (1,2) walks north into (0,2) fine; (1,1) west fine
   got = run(actions, free, goal=(0, 0))
   # counted cells: (1,0), (1,1), (1,2), (0,2); (0,2) fails, (1,2) -> (0,2) fails.
   assert got.num_cells == 4
   assert got.success == 50
   assert got.optimal == 50
-  actions_into_wall = [[S, N, N],
-                       [N, N, W]]  # (1,1) points into the wall above it
+  actions_into_wall = [[S, N, N], [N, N, W]]  # (1,1) points into the wall above it
   got = run(actions_into_wall, free, goal=(0, 0))
   assert got.success == 25  # only (1,0)
   assert got.optimal == 25
@@ -111,8 +109,7 @@ def test_map_without_counted_cells_is_nan_and_skipped():
   result = metrics.policy_metrics(actions, dist, np.zeros((2, 2), np.int32), False)
   assert np.isnan(float(result.success[1])) and int(result.num_cells[1]) == 0
   summary = metrics.aggregate(result)
-  assert summary == {"optimal": 100.0, "success": 100.0, "accuracy": 100.0, "maps": 1,
-                     "skipped_maps": 1}
+  assert summary == {"optimal": 100.0, "success": 100.0, "accuracy": 100.0, "maps": 1, "skipped_maps": 1}
 
 
 @pytest.mark.parametrize("wrap", [False, True])

@@ -1,0 +1,21 @@
+"""The pieces of a training run, composed by ``experiments.train`` / ``evaluate`` / ``visualize``.
+
+`config` and `presets` (what to run), `data` (datasets as batch mappings on the device), `model`
+(planner, optimiser, state with a seed axis), `losses`, `step` (the jitted step), `loop` (the host
+loop, `train_and_evaluate`), `checkpoints`, `evaluation`, `logs` and `figures`.
+"""
+
+from experiments.training import checkpoints, data
+from experiments.training.config import Config, ConfigError
+from experiments.training.loop import TrainingDiverged, TrainingInterrupted, train_and_evaluate
+
+USER_ERRORS = (
+  ConfigError,
+  checkpoints.ConfigMismatchError,
+  data.DataMismatchError,
+  FileNotFoundError,
+  TrainingDiverged,
+)
+"""Errors the binaries report as one message (no traceback): the user can act on them."""
+
+__all__ = ["Config", "ConfigError", "TrainingDiverged", "TrainingInterrupted", "USER_ERRORS", "train_and_evaluate"]

@@ -1,0 +1,108 @@
+"""What a training run depends on: `Config`, the planner's options plus data, optimiser and loop.
+
+`Config` inherits every field of `implicit_planning.PlannerOptions` (declared once there), so each
+is a flag of ``experiments.train`` and reaches ``make_planner`` unchanged. Every field that changes
+what is learned is stored in the run's ``config.json`` and checked on resume
+(`RESUME_FREE_FIELDS` may change between runs of one workdir). A config is validated when built.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+import implicit_planning as ip
+from data_gen.dataset import TASK_WRAP  # task -> torus grid (moves wrap around the edges)
+from experiments.training.losses import LABELS
+
+RESUME_FREE_FIELDS = frozenset(
+  {"epochs", "stop_after_steps", "log_every", "eval_batch_size", "grad_check_every", "conv_impl"}
+)
+"""Fields that may differ when a workdir is re-run: they change how long or how verbosely a
+run goes, or how the same function is computed, not what its checkpoints mean."""
+
+DERIVED_FIELDS = frozenset({"wrap"})
+"""Fields set from others (``wrap`` from ``task``), never from a flag."""
+
+
+class ConfigError(ValueError):
+  """An unknown name or an impossible value in the config."""
+
+
+def _field(default: Any, help_text: str) -> Any:
+  return dataclasses.field(default=default, metadata={"help": help_text})
+
+
+@dataclasses.dataclass(frozen=True)
+class Config(ip.PlannerOptions):
+  """Everything one training run depends on (each field's ``help`` metadata says what it is)."""
+
+  planner: str = _field("id_vin", "Planner name (implicit_planning.PLANNERS).")
+  task: str = _field("maze2d", f"Task: one of {tuple(TASK_WRAP)}; decides the torus wrap.")
+  size: int = _field(15, "Map side length (maps are size x size).")
+  data: str = _field(
+    "", "Dataset file; empty: generate (once) the dataset for task/size/num_*/data_seed under data_dir."
+  )
+  data_dir: str = _field("data", "Folder of generated datasets.")
+  num_train: int = _field(10_000, "Training maps of a generated dataset.")
+  num_val: int = _field(2_000, "Validation maps of a generated dataset.")
+  num_test: int = _field(2_000, "Test maps of a generated dataset.")
+  data_seed: int = _field(0, "Seed of a generated dataset.")
+  learning_rate: float = _field(1e-3, "RMSprop learning rate.")
+  rmsprop_decay: float = _field(0.99, "RMSprop decay (PyTorch's alpha; eps is added outside the root).")
+  rmsprop_eps: float = _field(1e-6, "RMSprop epsilon, added outside the square root as in PyTorch.")
+  clip_norm: float = _field(40.0, "Gradients are clipped to this global norm before RMSprop.")
+  batch_size: int = _field(32, "Maps per step; each epoch drops the last num_train % batch_size maps.")
+  epochs: int = _field(60, "Passes over the training split.")
+  seed: int = _field(0, "First seed; seed s of `seeds` uses seed + s (same draws as a 1-seed run).")
+  seeds: int = _field(1, "Independent runs trained together (one program, a leading seed axis).")
+  label: str = _field(
+    "one",
+    "one: cross-entropy against one optimal action per cell, redrawn each step; "
+    "set: -log of the probability mass on all optimal actions.",
+  )
+  log_every: int = _field(10, "Steps between host syncs for the progress bar and the non-finite check.")
+  eval_batch_size: int = _field(128, "Maps per evaluation batch.")
+  grad_check_every: int = _field(
+    0,
+    "Epochs between checks of an implicit planner's gradient against a tightly converged backward "
+    "solve (seed 0, first validation batch); 0: never.",
+  )
+  stop_after_steps: int = _field(0, "Raise TrainingInterrupted after this many global steps (tests); 0: never.")
+
+  def __post_init__(self):
+    choices = {
+      "planner": (self.planner, tuple(ip.PLANNERS)),
+      "task": (self.task, tuple(TASK_WRAP)),
+      "label": (self.label, LABELS),
+    }
+    for name, (value, known) in choices.items():
+      if value not in known:
+        raise ConfigError(f"unknown {name} {value!r}; known: {', '.join(known)}")
+    object.__setattr__(self, "wrap", TASK_WRAP[self.task])
+    try:
+      super().__post_init__()
+    except ValueError as error:
+      raise ConfigError(str(error)) from error
+    for name in ("size", "batch_size", "epochs", "seeds", "log_every", "eval_batch_size"):
+      if getattr(self, name) < 1:
+        raise ConfigError(f"{name} must be >= 1, got {getattr(self, name)}")
+
+  @property
+  def planner_options(self) -> ip.PlannerOptions:
+    """The `implicit_planning.PlannerOptions` part of this config."""
+    return ip.PlannerOptions(**{name: getattr(self, name) for name in ip.planners.OPTION_NAMES})
+
+  def replace(self, **changes: Any) -> Config:
+    """A copy with ``changes`` applied (validated again)."""
+    return dataclasses.replace(self, **changes)
+
+  def to_dict(self) -> dict[str, Any]:
+    """JSON-ready fields."""
+    return dataclasses.asdict(self)
+
+
+FLAG_FIELDS: tuple[dataclasses.Field, ...] = tuple(
+  field for field in dataclasses.fields(Config) if field.name not in DERIVED_FIELDS
+)
+"""The fields ``experiments.train`` exposes as flags."""

@@ -1,0 +1,99 @@
+"""Datasets for training and evaluation: find or generate the file, check it, put it on device."""
+
+from __future__ import annotations
+
+import os
+
+import jax
+import jax.numpy as jnp
+from absl import logging
+
+from data_gen.dataset import Dataset, DatasetError, Split, load_dataset
+from data_gen.make import default_dataset_path, make_dataset
+from experiments.training.config import Config
+
+DeviceSplit = dict[str, jax.Array]
+"""One split on the device as a batch mapping (`implicit_planning.Batch` of the whole split):
+``maps`` [N, H, W] uint8 (1 = free), ``goals`` [N, 2] int32 (row, col), ``dist`` [N, H, W] float32
+shortest-path distance to the goal (inf: wall or unreachable), ``opt_actions`` [N, 4, H, W] bool,
+and ``workspace`` [N, S, S] uint8 for the workspace task. A step's batch is the same mapping
+indexed by the maps it draws; a model reads the entries it needs."""
+
+
+class DataMismatchError(ValueError):
+  """A dataset does not fit the run (task, torus wrap or size) it is used with."""
+
+
+def dataset_path(config: Config) -> str:
+  """`config.data`, or the path `data_gen` generates the configured dataset at."""
+  if config.data:
+    return config.data
+  return default_dataset_path(
+    config.data_dir, config.task, config.size, config.num_train, config.num_val, config.num_test, config.data_seed
+  )
+
+
+def ensure_dataset(config: Config) -> str:
+  """Path of the run's dataset; generates it first when `config.data` is "" and it is missing.
+
+  Raises:
+    FileNotFoundError: `config.data` names a file that does not exist.
+  """
+  path = dataset_path(config)
+  if os.path.exists(path):
+    return path
+  if config.data:
+    raise FileNotFoundError(f"--data={config.data}: no such file")
+  logging.info(
+    "Generating %s %dx%d dataset (%d/%d/%d maps, seed %d) into %s",
+    config.task,
+    config.size,
+    config.size,
+    config.num_train,
+    config.num_val,
+    config.num_test,
+    config.data_seed,
+    path,
+  )
+  return make_dataset(
+    config.task, config.size, config.num_train, config.num_val, config.num_test, config.data_seed, path, progress=True
+  )
+
+
+def load_checked(path: str, task: str, wrap: bool, size: int | None) -> Dataset:
+  """Loads `path` and checks that it holds `task` maps with the given wrap (and size).
+
+  Args:
+    path: dataset file.
+    task: task the run was configured for.
+    wrap: torus flag the run was configured for.
+    size: required map size, or None when any size is acceptable (evaluating a
+      size-agnostic planner on larger maps).
+
+  Raises:
+    DataMismatchError: the file's task, wrap or size differs; the message names both sides.
+  """
+  try:
+    return load_dataset(path, task=task, size=size, wrap=wrap)
+  except DatasetError as error:
+    raise DataMismatchError(
+      f"dataset {path} does not fit a run for task={task} wrap={wrap}{'' if size is None else f' size={size}'}: {error}"
+    ) from error
+
+
+def num_maps(split: DeviceSplit) -> int:
+  """N, the maps in a split (or a batch)."""
+  return int(split["maps"].shape[0])
+
+
+def to_device(split: Split) -> DeviceSplit:
+  """The split's arrays on the default device, by name (absent entries left out)."""
+  arrays = {
+    "maps": jnp.asarray(split.maps),
+    "goals": jnp.asarray(split.goals, jnp.int32),
+    "dist": jnp.asarray(split.dist, jnp.float32),
+    "opt_actions": jnp.asarray(split.opt_actions, bool),
+  }
+  if split.workspace is not None:
+    arrays["workspace"] = jnp.asarray(split.workspace)
+  return arrays

@@ -1,0 +1,148 @@
+"""Figures a person looks at: the training curve of a run, and what a trained planner does on one map."""
+
+from __future__ import annotations
+
+import json
+import os
+
+import flax.linen as nn
+import jax
+import matplotlib
+import numpy as np
+
+matplotlib.use("Agg")  # files only; no display needed
+import matplotlib.pyplot as plt  # pylint: disable=g-import-not-at-top
+
+import implicit_planning as ip  # pylint: disable=g-import-not-at-top
+from experiments.training import checkpoints, data, model  # pylint: disable=g-import-not-at-top
+from implicit_planning import metrics  # pylint: disable=g-import-not-at-top
+from implicit_planning.ops.actions import ACTION_DELTAS  # pylint: disable=g-import-not-at-top
+
+
+def training_curve(metrics_path: str, out_path: str) -> None:
+  """Saves a PNG of train loss and train/validation %Success against epoch."""
+  with open(metrics_path) as f:
+    records = [json.loads(line) for line in f if line.strip()]
+  epochs = [r["epoch"] for r in records]
+  fig, (loss_ax, success_ax) = plt.subplots(1, 2, figsize=(10, 4))
+  loss_ax.plot(epochs, [r["loss"] for r in records], marker="o")
+  # Log scale: an unstable first epoch can be orders of magnitude above the rest.
+  loss_ax.set(xlabel="epoch", ylabel="train loss", title="Loss", yscale="log")
+  for name in ("train_success", "val_success", "val_optimal"):
+    success_ax.plot(epochs, [r[name] for r in records], marker="o", label=name)
+  success_ax.set(xlabel="epoch", ylabel="%", ylim=(0, 100), title="Greedy policy")
+  success_ax.legend()
+  for ax in (loss_ax, success_ax):
+    ax.xaxis.get_major_locator().set_params(integer=True)
+  fig.tight_layout()
+  fig.savefig(out_path, dpi=100)
+  plt.close(fig)
+
+
+ENCODER_NAME = "encoder"
+"""Name of the planners' reward-encoder submodule, whose output the reward panel shows."""
+
+
+def plan_with_reward(planner: ip.Planner, params, batch: ip.Batch):
+  """`planner.apply` that also returns the encoder's reward map.
+
+  The reward is read at a distance with `flax.linen.intercept_methods` on the submodule named
+  `ENCODER_NAME`, so the planner's public `apply` stays unchanged.
+
+  Returns:
+    (logits [B, 4, H, W], values [B, H, W], reward [B, H, W, C] or None if no such submodule).
+  """
+  captured = {}
+
+  def capture(next_fun, args, kwargs, context):
+    out = next_fun(*args, **kwargs)
+    if context.module.name == ENCODER_NAME and context.method_name == "__call__":
+      captured["reward"] = out
+    return out
+
+  with nn.intercept_methods(capture):
+    logits, values, _ = planner.apply(params, batch)
+  return logits, values, captured.get("reward")
+
+
+def greedy_path(successor: np.ndarray, start: int, goal: int) -> list[int]:
+  """Flat cells visited from `start` until the goal or the first repeated cell."""
+  path = [start]
+  while path[-1] != goal and successor[path[-1]] not in path:
+    path.append(int(successor[path[-1]]))
+  if path[-1] != goal:
+    path.append(int(successor[path[-1]]))  # close the loop on the plot
+  return path
+
+
+def policy_figure(
+  workdir: str, out_path: str, index: int = 0, split: str = "test", num_starts: int = 3, which: str = "best"
+) -> None:
+  """Saves the four-panel figure of map `index` of `split` for the run in `workdir`.
+
+  Raises:
+    IndexError: `index` outside the split.
+  """
+  config = checkpoints.read_config(workdir)
+  dataset = data.load_checked(config.data, config.task, config.wrap, config.size)
+  device_split = data.to_device(getattr(dataset, split))
+  if not 0 <= index < data.num_maps(device_split):
+    raise IndexError(f"--index={index}: the {split} split has {data.num_maps(device_split)} maps")
+  planner = model.make_planner(config)
+  template = model.init_state(planner, model.make_optimizer(config), config, device_split)
+  state = checkpoints.restore(checkpoints.manager(workdir, read_only=True), template, which).state
+  params = jax.tree.map(lambda x: x[0], state.params)
+  one = {name: array[index : index + 1] for name, array in device_split.items()}
+  logits, values, reward = plan_with_reward(planner, params, one)
+  actions = metrics.greedy_actions(logits)
+  successor = np.asarray(metrics.successors(actions, one["dist"], config.wrap))[0]
+  free, dist = np.asarray(one["maps"][0]), np.asarray(one["dist"][0])
+  goal_row, goal_col = (int(v) for v in one["goals"][0])
+  height, width = dist.shape
+  goal = goal_row * width + goal_col
+  cells = jax.tree.map(
+    lambda x: np.asarray(x[0]), metrics.cell_outcomes(actions, one["dist"], one["goals"], config.wrap)
+  )
+  rng = np.random.default_rng(index)
+  candidates = np.flatnonzero(cells.counted)
+  starts = rng.choice(candidates, size=min(num_starts, candidates.size), replace=False)
+
+  fig, axes = plt.subplots(1, 4, figsize=(18, 4.8))
+  axes[0].imshow(free, cmap="gray", vmin=0, vmax=1)
+  for start, color in zip(starts, ("tab:blue", "tab:purple", "tab:cyan", "tab:olive")):
+    rows, cols = np.divmod(np.asarray(greedy_path(successor, int(start), goal)), width)
+    axes[0].plot(cols, rows, "-o", color=color, markersize=3)
+    axes[0].plot(cols[0], rows[0], "s", color=color, markersize=8)
+  axes[0].set_title(f"{config.task} {split}[{index}]: greedy paths from {len(starts)} starts")
+  if reward is not None:
+    reward_map = np.asarray(reward[0]).mean(axis=-1)
+    image = axes[1].imshow(reward_map, cmap="viridis")
+    title = "learned reward" + ("" if reward.shape[-1] == 1 else f" (mean of {reward.shape[-1]} channels)")
+    axes[1].set_title(title)
+    fig.colorbar(image, ax=axes[1], fraction=0.046)
+  else:
+    axes[1].set_title(f"no '{ENCODER_NAME}' submodule: reward not shown")
+  masked_values = np.where(free > 0, np.asarray(values[0]), np.nan)
+  image = axes[2].imshow(masked_values, cmap="magma")
+  axes[2].set_title(f"value map (K_fwd={config.k_fwd})" if planner.spec.implicit else f"value map (K={config.k})")
+  fig.colorbar(image, ax=axes[2], fraction=0.046)
+  axes[3].imshow(free, cmap="gray", vmin=0, vmax=1)
+  rows, cols = np.nonzero(cells.counted)
+  delta = ACTION_DELTAS[np.asarray(actions[0])[rows, cols]]
+  status = np.where(
+    ~cells.success[rows, cols], "tab:red", np.where(cells.optimal[rows, cols], "tab:green", "tab:orange")
+  )
+  # Data coordinates with the image's downward row axis: (dx, dy) = (d_col, d_row).
+  axes[3].quiver(
+    cols, rows, delta[:, 1], delta[:, 0], color=status, angles="xy", scale_units="xy", scale=1.6, width=0.006
+  )
+  axes[3].set_title("greedy policy: optimal / detour / fails")
+  for ax in axes:
+    ax.plot(goal_col, goal_row, "*", color="gold", markersize=16, markeredgecolor="black")
+    ax.set_xticks([])
+    ax.set_yticks([])
+  fig.suptitle(f"{config.planner} ({workdir}, {which} checkpoint)")
+  fig.tight_layout()
+  os.makedirs(os.path.dirname(os.path.abspath(out_path)), exist_ok=True)
+  fig.savefig(out_path, dpi=110)
+  plt.close(fig)

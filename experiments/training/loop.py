@@ -1,0 +1,324 @@
+"""The host loop: `train_and_evaluate(config, workdir)`, the library behind `experiments.train`.
+
+One jitted step (`step.make_train_step`) trains every seed at once. Checkpoints are written at epoch boundaries, so a run killed mid-epoch and re-run in the same
+workdir repeats that epoch exactly and ends with the same parameters as an uninterrupted run.
+
+The host waits for the device only every `config.log_every` steps (progress bar, non-finite
+check) and at the end of each epoch (validation, logs, checkpoint).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from typing import Any, NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import tensorboardX
+import tqdm
+from absl import logging
+
+import implicit_planning as ip
+from experiments.training import checkpoints, data, evaluation, figures, logs, model
+from experiments.training.config import Config, ConfigError
+from experiments.training.losses import cell_loss
+from experiments.training.model import TrainState
+from experiments.training.step import epoch_permutations, make_train_step
+from implicit_planning.grad_check import implicit_gradient_error
+
+# Per-step quantities that must stay finite, and how a stop message names them.
+FINITE_CHECKS = {
+  "loss": "loss",
+  "grad_norm": "gradient norm",
+  "fwd_residual_max": "forward-solve residual (the forward solve diverged)",
+  "bwd_residual_max": "backward-solve residual (the backward solve diverged)",
+}
+
+
+class TrainingDiverged(RuntimeError):
+  """A non-finite loss, gradient or solver residual stopped training."""
+
+
+class TrainingInterrupted(RuntimeError):
+  """`config.stop_after_steps` was reached (a simulated kill)."""
+
+
+def check_finite(
+  records: list[dict[str, np.ndarray]],
+  first_step: int,
+  epoch: int,
+  steps_per_epoch: int,
+  config: Config,
+  last_good_epoch: int,
+  workdir: str,
+) -> None:
+  """Stops training at the first step whose loss, gradient or residuals are not finite.
+
+  Args:
+    records: host copies of consecutive step outputs ({name: [S]}).
+    first_step: index within the epoch of `records[0]`.
+    epoch: 0-based epoch.
+    steps_per_epoch: steps in one epoch.
+    config: the run's config (seed numbering in the message).
+    last_good_epoch: epoch of the newest checkpoint (0: none).
+    workdir: run directory (named in the message).
+
+  Raises:
+    TrainingDiverged: naming the quantities, epoch, step, global step and seed.
+  """
+  for offset, record in enumerate(records):
+    bad = {name: np.flatnonzero(~np.isfinite(record[name])) for name in FINITE_CHECKS}
+    bad = {name: seeds for name, seeds in bad.items() if seeds.size}
+    if bad:
+      step = first_step + offset
+      seeds = sorted({config.seed + int(s) for found in bad.values() for s in found})
+      kept = (
+        f"the last good checkpoint (epoch {last_good_epoch}) in {os.path.join(workdir, 'checkpoints')} is kept"
+        if last_good_epoch
+        else "no checkpoint was written"
+      )
+      raise TrainingDiverged(
+        f"training stopped: non-finite {', '.join(FINITE_CHECKS[n] for n in bad)} at epoch "
+        f"{epoch + 1}, step {step + 1}/{steps_per_epoch} (global step "
+        f"{epoch * steps_per_epoch + step + 1}), seed(s) {seeds}; {kept}"
+      )
+
+
+def summarize_epoch(records: list[dict[str, np.ndarray]]) -> dict[str, float]:
+  """Epoch means over steps and seeds (maxima for the `*_max` fields)."""
+  summary = {}
+  for name in records[0]:
+    values = np.stack([r[name] for r in records])  # [steps, S]
+    summary[name] = float(values.max() if name.endswith("_max") else values.mean())
+  return summary
+
+
+def _truncate_log(path: str, last_epoch: int) -> None:
+  """Drops `metrics.jsonl` lines of epochs after `last_epoch` (left by a killed run)."""
+  if not os.path.exists(path):
+    return
+  with open(path) as f:
+    lines = [line for line in f if line.strip() and json.loads(line)["epoch"] <= last_epoch]
+  with open(path, "w") as f:
+    f.writelines(lines)
+
+
+class EpochTiming(NamedTuple):
+  """Wall time of an epoch's training steps.
+
+  Attributes:
+    seconds: time of the `steps` timed steps.
+    steps: steps timed (all but the first when it compiled).
+    compile_s: time of the compiling first step, or None.
+  """
+
+  seconds: float
+  steps: int
+  compile_s: float | None
+
+
+def _train_epoch(
+  train_step,
+  state: TrainState,
+  train: data.DeviceSplit,
+  permutations,
+  epoch: int,
+  steps_per_epoch: int,
+  config: Config,
+  last_good_epoch: int,
+  workdir: str,
+  bar: tqdm.tqdm,
+  time_compile: bool,
+) -> tuple[TrainState, list[dict[str, np.ndarray]], EpochTiming]:
+  """Runs the steps of one epoch; syncs with the device every `config.log_every` steps.
+
+  Returns:
+    (state after the epoch, host copies of every step's outputs, timing).
+
+  Raises:
+    TrainingDiverged: see `check_finite`.
+    TrainingInterrupted: `config.stop_after_steps` reached during the epoch.
+  """
+  start, timed_steps, compile_s = time.time(), steps_per_epoch, None
+  perms = permutations(state.key, jnp.int32(epoch), data.num_maps(train))
+  records: list[dict[str, np.ndarray]] = []
+  pending: list[Any] = []
+  for step in range(steps_per_epoch):
+    state, out = train_step(state, train, perms, jnp.int32(epoch), jnp.int32(step))
+    if time_compile and step == 0 and steps_per_epoch > 1:
+      # The first step of the process compiles; it is timed apart from the step time.
+      jax.block_until_ready(out)
+      compile_s = time.time() - start
+      start, timed_steps = time.time(), steps_per_epoch - 1
+    pending.append(out)
+    if len(pending) == config.log_every or step == steps_per_epoch - 1:
+      host = jax.device_get(pending)
+      check_finite(host, step + 1 - len(host), epoch, steps_per_epoch, config, last_good_epoch, workdir)
+      records += host
+      bar.update(len(host))
+      bar.set_postfix(loss=f"{float(np.mean(host[-1]['loss'])):.3f}")
+      pending = []
+    global_step = epoch * steps_per_epoch + step + 1
+    if global_step == config.stop_after_steps:
+      raise TrainingInterrupted(f"stopped after global step {global_step} (config.stop_after_steps)")
+  return state, records, EpochTiming(time.time() - start, timed_steps, compile_s)
+
+
+def train_and_evaluate(config: Config, workdir: str) -> dict[str, Any]:
+  """Trains (or resumes) the configured run in `workdir`, then tests its best checkpoint.
+
+  Re-running with the same config resumes from the latest checkpoint; a workdir made with a
+  different config (outside `config.RESUME_FREE_FIELDS`) is refused.
+
+  Args:
+    config: what to train; `config.data == ""` generates the dataset (once).
+    workdir: run directory (layout in `checkpoints`).
+
+  Returns:
+    The contents of `workdir/results.json`: config, best epoch and its validation %Success,
+    test scores of the best checkpoint (mean ± std over seeds), this invocation's wall time
+    (`wall_time_s`; a resumed run counts only its own part) and the compile time.
+
+  Raises:
+    ConfigError: the training split is smaller than one batch.
+    checkpoints.ConfigMismatchError: `workdir` holds a run with another config.
+    data.DataMismatchError: the dataset does not fit the config.
+    TrainingDiverged: non-finite loss, gradient or solver residual.
+    TrainingInterrupted: `config.stop_after_steps` reached.
+  """
+  start_time = time.time()
+  if config.num_train < config.batch_size and not config.data:
+    raise ConfigError(f"num_train={config.num_train} is smaller than one batch ({config.batch_size})")
+  planner = model.make_planner(config)
+  requested = config
+  config = config.replace(data=data.dataset_path(config))
+  checkpoints.write_or_check_config(workdir, config)
+  data.ensure_dataset(requested)
+  dataset = data.load_checked(config.data, config.task, config.wrap, config.size)
+  train, val, test = (data.to_device(s) for s in (dataset.train, dataset.val, dataset.test))
+  steps_per_epoch = data.num_maps(train) // config.batch_size
+  if steps_per_epoch == 0:
+    raise ConfigError(
+      f"{config.data}: {data.num_maps(train)} training maps, fewer than one batch ({config.batch_size})"
+    )
+  optimizer = model.make_optimizer(config)
+  state = model.init_state(planner, optimizer, config, train)
+  mngr = checkpoints.manager(workdir)
+  meta = {"epoch": 0, "global_step": 0, "best_val_success": -1.0, "best_epoch": 0}
+  if mngr.latest_step() is not None:
+    state, meta = checkpoints.restore(mngr, state, "latest")
+    logging.info("Resuming %s from epoch %d", workdir, meta["epoch"])
+  metrics_path = os.path.join(workdir, "metrics.jsonl")
+  _truncate_log(metrics_path, meta["epoch"])
+
+  train_step = make_train_step(planner, optimizer, config)
+  permutations = jax.jit(epoch_permutations, static_argnums=2)
+  eval_fn = evaluation.make_eval_fn(planner, config.wrap)
+  writer = tensorboardX.SummaryWriter(os.path.join(workdir, "tensorboard"))
+  bar = tqdm.tqdm(
+    total=config.epochs * steps_per_epoch,
+    initial=meta["epoch"] * steps_per_epoch,
+    desc=f"{config.planner} {config.task} {config.size}x{config.size}",
+    unit="step",
+    dynamic_ncols=True,
+  )
+  compile_time = None
+  try:
+    for epoch in range(meta["epoch"], config.epochs):
+      epoch_start = time.time()
+      state, records, timing = _train_epoch(
+        train_step,
+        state,
+        train,
+        permutations,
+        epoch,
+        steps_per_epoch,
+        config,
+        meta["epoch"],
+        workdir,
+        bar,
+        compile_time is None,
+      )
+      compile_time = compile_time if timing.compile_s is None else timing.compile_s
+      val_start = time.time()
+      val_summary = evaluation.evaluate_split(eval_fn, state.params, val, config.eval_batch_size)
+      record = {
+        "epoch": epoch + 1,
+        "global_step": (epoch + 1) * steps_per_epoch,
+        **summarize_epoch(records),
+        **{f"val_{name}": val_summary[name]["mean"] for name in ("optimal", "success", "accuracy")},
+        "val_success_per_seed": val_summary["success"]["per_seed"],
+        "step_time_s": timing.seconds / timing.steps,
+        "examples_per_s": timing.steps * config.batch_size * config.seeds / timing.seconds,
+        "val_time_s": time.time() - val_start,
+        "epoch_time_s": time.time() - epoch_start,
+        "elapsed_s": time.time() - start_time,
+      }
+      if config.grad_check_every and (epoch + 1) % config.grad_check_every == 0:
+        record.update(gradient_check(planner, state.params, val, config))
+      if record["val_success"] > meta["best_val_success"]:
+        meta.update(best_val_success=record["val_success"], best_epoch=epoch + 1)
+      meta.update(epoch=epoch + 1, global_step=record["global_step"])
+      # Log first: a kill between the two leaves a line that resuming truncates and redoes.
+      logs.log_epoch(record, config, planner.spec.implicit, writer, metrics_path)
+      checkpoints.save(mngr, epoch + 1, state, meta, record["val_success"])
+  finally:
+    bar.close()
+    writer.close()
+
+  best = checkpoints.restore(mngr, state, "best")
+  test_summary = evaluation.evaluate_split(eval_fn, best.state.params, test, config.eval_batch_size)
+  results = {
+    "config": config.to_dict(),
+    "best_epoch": best.meta["epoch"],
+    "best_val_success": meta["best_val_success"],
+    "test": test_summary,
+    "epochs": meta["epoch"],
+    "wall_time_s": time.time() - start_time,
+    "compile_time_s": compile_time,
+    "hardware": logs.hardware(),
+  }
+  with open(os.path.join(workdir, "results.json"), "w") as f:
+    json.dump(results, f, indent=2)
+  figures.training_curve(metrics_path, os.path.join(workdir, "training_curve.png"))
+  logging.info(
+    "Test (best epoch %d): %%Optimal %.2f ± %.2f, %%Success %.2f ± %.2f over %d seed(s)",
+    best.meta["epoch"],
+    test_summary["optimal"]["mean"],
+    test_summary["optimal"]["std"],
+    test_summary["success"]["mean"],
+    test_summary["success"]["std"],
+    config.seeds,
+  )
+  return results
+
+
+def gradient_check(planner: ip.Planner, params: Any, split: data.DeviceSplit, config: Config) -> dict[str, float]:
+  """How far seed 0's implicit gradient is from a converged one, on the first batch of `split`.
+
+  Uses the set loss (no label draw), so the check is a function of the weights alone. Explicit
+  planners back-propagate exactly: nothing to check, nothing logged.
+  """
+  if not planner.spec.implicit:
+    return {}
+  batch = {name: array[: config.batch_size] for name, array in split.items()}
+  opt_actions = batch["opt_actions"]
+  no_labels = jnp.zeros(opt_actions.shape[:1] + opt_actions.shape[2:], jnp.int32)
+  report = implicit_gradient_error(
+    planner,
+    jax.tree.map(lambda leaf: leaf[0], params),
+    batch,
+    lambda logits: cell_loss(logits, opt_actions, no_labels, "set"),
+  )
+  logging.info(
+    "implicit gradient vs converged backward solve: relative error %.2e, cosine %.4f (%s, K_bwd %d, residual %.1e)",
+    report["relative_error"],
+    report["cosine"],
+    report["backward_solver"],
+    report["k_bwd"],
+    report["backward_residual"],
+  )
+  return {"grad_relative_error": report["relative_error"], "grad_cosine": report["cosine"]}

@@ -1,0 +1,68 @@
+"""Training presets: `paper` (section 5.1 / appendix D.2), `quick` (minutes on a CPU), `test`.
+
+A preset is a `Config`; ``experiments.train`` flags override single fields. Measured scores of
+each preset are in the README's results tables, with their commands.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from experiments.training.config import Config, ConfigError
+
+
+def paper() -> Config:
+  """The paper's 2D-navigation setup (section 5.1, appendix D.2): 15x15, 10k/2k/2k, 60 epochs.
+
+  K = 30 (implicit: K_fwd = 30 forward iterations, K_bwd = 15 Anderson), l_h = 150, l_q = 100,
+  RMSprop 1e-3, batch 32. Command: ``python -m experiments.train --preset=paper --planner=vin``;
+  on the 2-core development machine VIN took 15 min, ID-VIN about 12 min.
+  """
+  return Config()
+
+
+def quick() -> Config:
+  """The paper's planner, optimiser and batch settings on a smaller dataset (2000/500/500 maps,
+  generated in under a second) for 20 epochs.
+
+  Command: ``python -m experiments.train --preset=quick --planner=id_vin`` (the README's main job);
+  about 30 s for ID-VIN and 45 s for VIN on the 2-core development machine.
+  """
+  return Config(num_train=2000, num_val=500, num_test=500, epochs=20)
+
+
+def test() -> Config:
+  """Seconds-long run for tests: 7x7 mazes, 32/16/16 maps, 2 epochs, l_h = l_q = 8, K = 5.
+
+  Command: ``python -m experiments.train --preset=test --planner=vin`` (about 15 s, mostly
+  compilation).
+  """
+  return Config(
+    size=7,
+    num_train=32,
+    num_val=16,
+    num_test=16,
+    epochs=2,
+    l_h=8,
+    l_q=8,
+    k=5,
+    k_fwd=5,
+    k_bwd=5,
+    batch_size=8,
+    eval_batch_size=16,
+    log_every=2,
+  )
+
+
+PRESETS: dict[str, Callable[[], Config]] = {"paper": paper, "quick": quick, "test": test}
+
+
+def get_config(preset: str) -> Config:
+  """The named preset.
+
+  Raises:
+    ConfigError: unknown preset (the message lists the known ones).
+  """
+  if preset not in PRESETS:
+    raise ConfigError(f"unknown preset {preset!r}; known presets: {', '.join(PRESETS)}")
+  return PRESETS[preset]()

@@ -1,0 +1,141 @@
+"""The solve loop: `solve` iterates a map with a `Solver` inside one ``lax.while_loop``.
+
+A *solver* (`ForwardIteration`, `Anderson`) knows one step on a batch of flat
+vectors; `solve` owns the loop, the residuals, the best-iterate bookkeeping,
+the non-finite checks and the statistics. How gradients flow is decided one
+level up (`implicit.fixed_point`, `unroll.unroll`).
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from collections.abc import Callable
+from typing import Any, Protocol
+
+import jax
+import jax.numpy as jnp
+
+from implicit_planning.fixed_point.stats import SolveStats, relative_residual
+
+PyTree = Any
+
+
+class Solver(Protocol):
+  """One step of a fixed-point method on a batch of flat vectors ``[B, n]``, one problem per row.
+
+  See `ForwardIteration`, `Anderson`.
+  """
+
+  max_iter: int
+  tol: float
+
+  def init(self, x0: jax.Array) -> Any: ...
+
+  def update(self, state: Any, x: jax.Array, fx: jax.Array) -> tuple[jax.Array, Any]: ...
+
+
+def check_solver(solver: Solver, role: str) -> None:
+  if not isinstance(solver.max_iter, int) or solver.max_iter < 1:
+    raise ValueError(f"{role} solver needs max_iter >= 1, got {solver.max_iter!r}.")
+  if solver.tol < 0:
+    raise ValueError(f"{role} solver needs tol >= 0, got {solver.tol!r}.")
+
+
+def flatten_rows(tree: PyTree, batched: bool) -> tuple[jax.Array, Callable[[jax.Array], PyTree]]:
+  """``tree`` as a ``[B, n]`` matrix (one row per problem) and the inverse map.
+
+  With ``batched`` every leaf has the leading problem axis ``B``; otherwise the
+  whole tree is one problem (``B = 1``). Leaves are promoted to one dtype, as
+  in ``ravel_pytree``, and cast back by the inverse.
+  """
+  leaves, treedef = jax.tree.flatten(tree)
+  if not leaves:
+    raise ValueError("fixed-point iterate has no array leaves.")
+  if not batched:
+    leaves = [leaf[None] for leaf in leaves]
+  batch = leaves[0].shape[0] if leaves[0].ndim else None
+  if batch is None or any(leaf.ndim == 0 or leaf.shape[0] != batch for leaf in leaves):
+    shapes = [tuple(leaf.shape) for leaf in jax.tree.leaves(tree)]
+    raise ValueError(f"batched fixed-point iterate needs one leading batch axis on every leaf, got shapes {shapes}.")
+  shapes = [leaf.shape for leaf in leaves]
+  dtypes = [leaf.dtype for leaf in leaves]
+  sizes = [math.prod(shape[1:]) for shape in shapes]
+  dtype = jnp.result_type(*dtypes)
+  flat = jnp.concatenate([leaf.reshape(batch, -1).astype(dtype) for leaf in leaves], axis=1)
+
+  def unflatten(rows: jax.Array) -> PyTree:
+    pieces = jnp.split(rows, list(itertools.accumulate(sizes))[:-1], axis=1)
+    out = [piece.reshape(shape).astype(dt) for piece, shape, dt in zip(pieces, shapes, dtypes)]
+    if not batched:
+      out = [leaf[0] for leaf in out]
+    return jax.tree.unflatten(treedef, out)
+
+  return flat, unflatten
+
+
+def per_problem(stats: SolveStats, batched: bool) -> SolveStats:
+  return stats if batched else jax.tree.map(lambda s: s[0], stats)
+
+
+def solve(
+  g: Callable[[PyTree], PyTree], x0: PyTree, solver: Solver, *, batched: bool = False
+) -> tuple[PyTree, SolveStats]:
+  """Iterates ``g`` from ``x0`` with ``solver`` inside one ``lax.while_loop``.
+
+  A problem stops after ``solver.max_iter`` evaluations, once its relative
+  residual is at most ``solver.tol``, or as soon as an evaluation is
+  non-finite. Returns the image ``g(x)`` of the iterate with the lowest
+  residual seen (so plain iteration for ``K`` steps returns ``g^K(x0)`` while
+  residuals decrease), and never a non-finite value unless the very first
+  evaluation was one.
+
+  Args:
+    g: the map; with ``batched``, a map of batches (``g`` must treat the rows independently).
+    x0: initial iterate (a pytree).
+    solver: `ForwardIteration`, `Anderson`, or any `Solver`.
+    batched: every leaf of ``x0`` has a leading axis of independent problems.
+      Each gets its own residual, Anderson weights, stopping and statistics
+      (``[B]``), exactly as under ``jax.vmap``, but ``g`` runs once per step on
+      the whole batch and the solver's buffers are written in place. A
+      finished problem's result and statistics are frozen while the others go
+      on (its iterate keeps moving and is discarded: ``g`` must not mix rows).
+      Without it the whole pytree is one problem.
+
+  Returns:
+    ``(x, stats)``; stats fields are ``[B]`` with ``batched``, scalars otherwise.
+  """
+  check_solver(solver, "solve's")
+  x0_flat, unflatten = flatten_rows(x0, batched)
+
+  def evaluate(x: jax.Array) -> jax.Array:
+    fx, _ = flatten_rows(g(unflatten(x)), batched)
+    return fx.astype(x0_flat.dtype)
+
+  def cond(carry):
+    step, *_, done = carry
+    return (step < solver.max_iter) & ~jnp.all(done)
+
+  def body(carry):
+    step, x, state, best_fx, best_res, res, iterations, done = carry
+    fx = evaluate(x)
+    new_res = relative_residual(x, fx)
+    active = ~done
+    improved = active & (new_res < best_res)  # False for NaN: a diverged value is never "best".
+    best_fx = jnp.where(improved[:, None], fx, best_fx)
+    best_res = jnp.where(improved, new_res, best_res)
+    res = jnp.where(active, new_res, res)
+    iterations = iterations + active
+    done = done | (new_res <= solver.tol) | ~jnp.isfinite(new_res)
+    # A finished problem keeps iterating with the batch (rows are independent,
+    # so this is harmless, and cheaper than freezing it); what it reports is frozen above.
+    x_next, state = solver.update(state, x, fx)
+    return step + 1, x_next, state, best_fx, best_res, res, iterations, done
+
+  batch = x0_flat.shape[0]
+  inf = jnp.full((batch,), jnp.inf, x0_flat.dtype)
+  zeros = jnp.zeros((batch,), jnp.int32)
+  init = (jnp.zeros((), jnp.int32), x0_flat, solver.init(x0_flat), x0_flat, inf, inf, zeros, zeros.astype(bool))
+  _, _, _, best_fx, best_res, res, iterations, _ = jax.lax.while_loop(cond, body, init)
+  converged = (best_res <= solver.tol) & jnp.isfinite(res)
+  return unflatten(best_fx), per_problem(SolveStats(iterations, res, best_res, converged), batched)

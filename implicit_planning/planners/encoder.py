@@ -1,0 +1,54 @@
+"""What a planner sees of a batch (the map and a goal one-hot), and the VIN-style reward encoder."""
+
+from __future__ import annotations
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+
+from implicit_planning.ops import ConvImpl, conv2d
+from implicit_planning.planners.layers import ConvWeights
+
+
+def observation(maps: jax.Array, goals: jax.Array, dtype=jnp.float32) -> jax.Array:
+  """Stacks the map and a goal one-hot: ``[B, H, W]``, ``[B, 2]`` → ``[B, H, W, 2]``.
+
+  Args:
+    maps: 1 = free, 0 = obstacle (any numeric dtype).
+    goals: ``(row, col)`` of each goal, int.
+    dtype: float dtype of the result (and so of the planner's parameters).
+  """
+  if maps.ndim != 3:
+    raise ValueError(f"maps must be [B, H, W], got shape {maps.shape}.")
+  if goals.shape != (maps.shape[0], 2):
+    raise ValueError(f"goals must be [B, 2] = [{maps.shape[0]}, 2], got shape {goals.shape}.")
+  height, width = maps.shape[1:]
+  rows = jnp.arange(height)[None, :, None] == goals[:, 0, None, None]
+  cols = jnp.arange(width)[None, None, :] == goals[:, 1, None, None]
+  return jnp.stack([maps.astype(dtype), (rows & cols).astype(dtype)], axis=-1)
+
+
+class RewardEncoder(nn.Module):
+  """VIN's reward map: 3×3 conv to ``hidden`` channels (with bias), then 1×1 conv to ``out``.
+
+  Linear, as in the original VIN: the planner's nonlinearity is its max. So
+  the two layers are applied as one 3×3 convolution with the product kernel
+  ``W₁·W₂`` and bias ``b₁·W₂`` (the same function, the 1×1 layer needing no
+  padding). The ``hidden``-channel map is never formed (forward + backward 11×
+  faster; docs/performance.md). Parameters (names,
+  shapes, initial values) are those of two `GridConv` layers named
+  ``hidden`` and ``reward``.
+  """
+
+  hidden: int
+  out: int = 1
+  wrap: bool = False
+  impl: ConvImpl = "auto"
+
+  @nn.compact
+  def __call__(self, obs: jax.Array) -> jax.Array:
+    channels = obs.shape[-1]
+    w1, b1 = ConvWeights((3, 3, channels, self.hidden), True, obs.dtype, name="hidden")()
+    w2, _ = ConvWeights((1, 1, self.hidden, self.out), False, obs.dtype, name="reward")()
+    reward_map = w2[0, 0]  # [hidden, out]
+    return conv2d(obs, w1 @ reward_map, wrap=self.wrap, impl=self.impl) + b1 @ reward_map

@@ -1,0 +1,101 @@
+"""Every option a planner is built from, declared once.
+
+`PlannerOptions` is the single declaration: `make_planner` takes its fields as
+keywords, the experiments' ``Config`` inherits them (so each is a flag of
+``experiments.train`` with the help text below) and each family names the
+architecture fields it reads (`family.CellFamily.options`). A planner ignores
+the fields its family and mode do not read.
+
+``k`` and ``k_fwd`` count the same thing in every family: applications of the
+cell ``f`` (an explicit planner's layers, an implicit planner's forward
+iterations at most). Explicit ConvGPPN and GPPN start from a learned state
+(a 3×3 convolution of the encoder's features, as the originals); every other
+planner starts from zeros.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+
+from implicit_planning.fixed_point import DEFAULT_TOL, SOLVERS
+from implicit_planning.ops import CONV_IMPLS, GROUPS
+
+
+def _option(default: Any, help_text: str) -> Any:
+  return dataclasses.field(default=default, metadata={"help": help_text})
+
+
+@dataclasses.dataclass(frozen=True)
+class PlannerOptions:
+  """How a planner iterates and what its layers look like (see each field's ``help`` metadata)."""
+
+  k: int = _option(30, "Cell applications of an explicit planner (its depth).")
+  k_fwd: int = _option(30, "Cell applications of an implicit planner's forward solve, at most.")
+  k_bwd: int = _option(15, "Iterations of an implicit planner's backward (adjoint) solve, at most.")
+  forward_solver: str = _option("iteration", f"Forward solver of implicit planners: one of {tuple(SOLVERS)}.")
+  backward_solver: str = _option("anderson", f"Backward solver of implicit planners: one of {tuple(SOLVERS)}.")
+  forward_tol: float = _option(DEFAULT_TOL, "Relative-residual tolerance of the forward solve.")
+  backward_tol: float = _option(DEFAULT_TOL, "Relative-residual tolerance of the backward solve.")
+  l_h: int = _option(150, "Hidden channels of the encoder (and of the ConvGRU/ConvLSTM state).")
+  l_q: int = _option(100, "Q channels (VIN) or regular Q fields (SymVIN).")
+  kernel_size: int = _option(3, "Odd size F of the cell's convolutions.")
+  group: str = _option("d4", f"Symmetry group of SymVIN: one of {GROUPS}.")
+  wrap: bool = _option(False, "Circular padding in every convolution (torus tasks).")
+  contraction: float = _option(
+    0.0, "gamma in (0, 1) makes the VIN/SymVIN cell a provable gamma-contraction; 0 keeps the paper's cell."
+  )
+  conv_impl: str = _option("auto", f"Convolution formulation: one of {CONV_IMPLS}.")
+  dtype: str = _option("float32", "Parameter and activation dtype (float64 needs jax_enable_x64).")
+
+  def __post_init__(self):
+    for name in ("k", "k_fwd", "k_bwd", "l_h", "l_q"):
+      value = getattr(self, name)
+      if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+        raise ValueError(f"{name} must be an integer >= 1, got {value!r}.")
+    if not isinstance(self.kernel_size, int) or self.kernel_size < 1 or self.kernel_size % 2 != 1:
+      raise ValueError(f"kernel_size must be a positive odd number, got {self.kernel_size!r}.")
+    choices = {"forward_solver": SOLVERS, "backward_solver": SOLVERS, "group": GROUPS, "conv_impl": CONV_IMPLS}
+    for name, known in choices.items():
+      if getattr(self, name) not in known:
+        raise ValueError(f"Unknown {name} {getattr(self, name)!r}; expected one of {tuple(known)}.")
+    if self.forward_tol < 0 or self.backward_tol < 0:
+      raise ValueError(f"tolerances must be >= 0, got {self.forward_tol}, {self.backward_tol}.")
+    if self.contraction != 0 and not 0.0 < self.contraction < 1.0:
+      raise ValueError(f"contraction must be in (0, 1), or 0 for none; got {self.contraction}.")
+    if not jnp.issubdtype(jnp.dtype(self.dtype), jnp.floating):
+      raise ValueError(f"dtype must be a floating dtype, got {self.dtype!r}.")
+    object.__setattr__(self, "dtype", jnp.dtype(self.dtype).name)  # jnp.float32 → "float32"
+
+  @property
+  def jax_dtype(self) -> jnp.dtype:
+    """`dtype` as a NumPy dtype; float64 is refused unless JAX's x64 mode is on (it would be float32)."""
+    dtype = jnp.dtype(self.dtype)
+    if dtype.itemsize == 8 and not jax.config.jax_enable_x64:
+      raise ValueError(f"dtype={self.dtype} needs 64-bit JAX (jax.config.update('jax_enable_x64', True)).")
+    return dtype
+
+  def replace(self, **changes: Any) -> PlannerOptions:
+    """A copy with ``changes`` applied (validated again)."""
+    return dataclasses.replace(self, **changes)
+
+
+OPTION_NAMES: tuple[str, ...] = tuple(field.name for field in dataclasses.fields(PlannerOptions))
+MODE_OPTIONS = {
+  False: ("k",),
+  True: ("k_fwd", "k_bwd", "forward_solver", "backward_solver", "forward_tol", "backward_tol"),
+}
+"""The options the explicit (``False``) and the implicit (``True``) mode read."""
+COMMON_OPTIONS = ("wrap", "conv_impl", "dtype")
+"""Options every family reads."""
+
+
+def planner_options(**options: Any) -> PlannerOptions:
+  """`PlannerOptions` from keywords, naming any unknown one."""
+  unknown = sorted(set(options) - set(OPTION_NAMES))
+  if unknown:
+    raise ValueError(f"Unknown planner options {unknown}; known: {', '.join(OPTION_NAMES)}.")
+  return PlannerOptions(**options)

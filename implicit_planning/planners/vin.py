@@ -1,0 +1,129 @@
+"""The VIN Bellman cell: ``Q = Conv([R, V])``, ``V = max_a Q_a``.
+
+The update runs through `ops.conv2d_max` (reward and value terms as two
+convolutions, a sparse hand-written backward pass); the parameters are one
+``[F, F, C_r + 1, l_q]`` kernel as in the original VIN.
+"""
+
+from __future__ import annotations
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+
+from implicit_planning.ops import ConvImpl, conv2d, conv2d_max
+from implicit_planning.planners.encoder import RewardEncoder
+from implicit_planning.planners.family import CellFamily, RewardsAsContext
+from implicit_planning.planners.layers import GridConv
+
+
+def contract_kernel(kernel: jax.Array, gamma: float) -> jax.Array:
+  """Rescales each output channel of ``[k, k, C_in, C_out]`` to ℓ1 norm ``gamma``.
+
+  Then ``v ↦ max_a (c_a + W_a ⋆ v)`` is a ``gamma``-contraction in the sup norm
+  (``|max_a x_a − max_a y_a| ≤ max_a ‖W_a‖₁ ‖v − v'‖∞``), whatever the weights:
+  the planner's equilibrium exists, is unique, and plain iteration reaches it.
+  """
+  l1 = jnp.sum(jnp.abs(kernel), axis=(0, 1, 2), keepdims=True)
+  return gamma * kernel / (l1 + jnp.finfo(kernel.dtype).tiny)
+
+
+def value_kernel_init(contraction: float) -> nn.initializers.Initializer:
+  """Initialiser of a transition (value) kernel: zeros for the unconstrained cell, as VIN does.
+
+  With random value weights the unconstrained max-cell expands (each step multiplies values by
+  a few), so the first losses are huge (~1e5 for VIN, ~1e8 for SymVIN at K = 30), the forward
+  residual stalls at 0.2–0.5 and ID-VIN learned to 27 % success on the quick preset instead of
+  55 % with zeros. A contracted kernel is normalised, so it starts random (zeros have no
+  direction to normalise).
+  """
+  return nn.initializers.lecun_normal() if contraction else nn.initializers.zeros
+
+
+class VINCell(RewardsAsContext, nn.Module):
+  """One value-iteration step on a grid ``[H, W, ·]`` or a batch of grids ``[..., H, W, ·]``.
+
+  Attributes:
+    l_q: Q channels (latent actions).
+    kernel_size: odd size ``F`` of the transition kernel.
+    wrap: circular padding (torus tasks).
+    contraction: ``γ < 1`` to make the step a provable contraction (see
+      `contract_kernel`); 0 keeps the paper's unconstrained cell.
+    reward_channels: channels of the reward map ``R``.
+    dtype: parameter dtype.
+    impl: convolution formulation.
+  """
+
+  l_q: int = 100
+  kernel_size: int = 3
+  wrap: bool = False
+  contraction: float = 0.0
+  reward_channels: int = 1
+  dtype: jnp.dtype = jnp.float32
+  impl: ConvImpl = "auto"
+
+  def setup(self):
+    shape = (self.kernel_size, self.kernel_size, self.reward_channels + 1, self.l_q)
+    self.kernel = self.param("kernel", self._init_kernel, shape, self.dtype)
+
+  def _init_kernel(self, key: jax.Array, shape: tuple[int, ...], dtype) -> jax.Array:
+    """LeCun-normal reward part; value part from `value_kernel_init`."""
+    reward_key, value_key = jax.random.split(key)
+    reward_shape = shape[:2] + (self.reward_channels,) + shape[3:]
+    value_shape = shape[:2] + (shape[2] - self.reward_channels,) + shape[3:]
+    reward_part = nn.initializers.lecun_normal()(reward_key, reward_shape, dtype)
+    value_part = value_kernel_init(self.contraction)(value_key, value_shape, dtype)
+    return jnp.concatenate([reward_part, value_part], axis=2)
+
+  def split_kernel(self) -> tuple[jax.Array, jax.Array]:
+    """The reward and value parts ``[F, F, C_r, l_q]``, ``[F, F, 1, l_q]`` (value part contracted if asked)."""
+    reward_part = self.kernel[:, :, : self.reward_channels]
+    value_part = self.kernel[:, :, self.reward_channels :]
+    if self.contraction:
+      value_part = contract_kernel(value_part, self.contraction)
+    return reward_part, value_part
+
+  def zero_state(self, r: jax.Array) -> jax.Array:
+    """``V = 0``: ``[..., H, W, 1]`` for ``r: [..., H, W, C_r]``."""
+    return jnp.zeros(r.shape[:-1] + (1,), self.dtype)
+
+  def q_values(self, v: jax.Array, r: jax.Array) -> jax.Array:
+    """``Q = W ⋆ [R, V]``: ``[H, W, 1]``, ``[H, W, C_r]`` → ``[H, W, l_q]``."""
+    reward_part, value_part = self.split_kernel()
+    conv = dict(wrap=self.wrap, impl=self.impl)
+    return conv2d(r, reward_part, **conv) + conv2d(v, value_part, **conv)
+
+  def __call__(self, v: jax.Array, r: jax.Array) -> jax.Array:
+    """The Bellman update ``V ← max_a Q_a``: ``[H, W, 1]``, ``[H, W, C_r]`` → ``[H, W, 1]``."""
+    reward_part, value_part = self.split_kernel()
+    return conv2d_max((r, v), (reward_part, value_part), wrap=self.wrap, impl=self.impl)
+
+  def readout(self, v: jax.Array, r: jax.Array) -> tuple[jax.Array, jax.Array]:
+    """Features for the policy head (``Q``) and the value map ``[H, W]``."""
+    return self.q_values(v, r), v[..., 0]
+
+
+def _vin_encoder(options, **kwargs) -> nn.Module:
+  return RewardEncoder(options.l_h, 1, options.wrap, options.conv_impl, **kwargs)
+
+
+def _vin_cell(options, **kwargs) -> nn.Module:
+  return VINCell(
+    options.l_q,
+    options.kernel_size,
+    options.wrap,
+    options.contraction,
+    1,
+    options.jax_dtype,
+    options.conv_impl,
+    **kwargs,
+  )
+
+
+def _policy_head(options, **kwargs) -> nn.Module:
+  return GridConv(4, 1, options.wrap, use_bias=False, impl=options.conv_impl, **kwargs)
+
+
+VIN = CellFamily(
+  encoder=_vin_encoder, cell=_vin_cell, head=_policy_head, options=("l_h", "l_q", "kernel_size", "contraction")
+)

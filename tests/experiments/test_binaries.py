@@ -1,0 +1,67 @@
+"""The command lines, as a person types them, and the huge-pages restart of the binaries."""
+
+import json
+import os
+import platform
+import subprocess
+import sys
+
+import jax
+from absl import flags
+from absl.testing import flagsaver
+
+from experiments import huge_pages
+
+
+def test_binaries_train_evaluate_visualize(data_dir, tmp_path):
+  """The command lines, as a person types them (tiny preset, one epoch)."""
+  workdir = str(tmp_path / "run")
+  env = {
+    **os.environ,
+    "JAX_COMPILATION_CACHE_DIR": jax.config.jax_compilation_cache_dir,
+    "JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS": "0",
+  }
+  env.pop("GLIBC_TUNABLES", None)
+  run = lambda *args: subprocess.run(
+    [sys.executable, "-m", *args], env=env, text=True, capture_output=True, check=False
+  )
+  done = run(
+    "experiments.train",
+    "--preset=test",
+    "--planner=vin",
+    "--epochs=1",
+    f"--data_dir={data_dir}",
+    f"--workdir={workdir}",
+  )
+  assert done.returncode == 0, done.stderr[-3000:]
+  assert "test %Optimal" in done.stdout and "epoch 1/1" in done.stderr
+  if platform.libc_ver()[0] == "glibc" and huge_pages.transparent_huge_pages_available():
+    assert done.stderr.count("Restarting with GLIBC_TUNABLES") == 1  # the restarted run keeps it
+  done = run("experiments.evaluate", f"--workdir={workdir}", "--split=val", "--k_fwd=7")
+  assert done.returncode == 0, done.stderr[-3000:]
+  with open(os.path.join(workdir, "eval_val_k7.json")) as f:
+    assert json.load(f)["k_fwd"] == 7
+  done = run("experiments.visualize", f"--workdir={workdir}", "--index=1")
+  assert done.returncode == 0, done.stderr[-3000:]
+  assert os.path.exists(os.path.join(workdir, "policy_test_1.png"))
+  done = run("experiments.train", "--preset=test", "--planner=vim", f"--workdir={workdir}")
+  assert done.returncode == 1
+  assert "ConfigError: unknown planner 'vim'; known: vin, id_vin" in done.stderr
+  assert "Traceback" not in done.stderr
+
+
+def test_huge_pages_restart_the_binary_once_with_the_tunable_added(monkeypatch):
+  flags.FLAGS.mark_as_parsed()
+  restarts = []
+  monkeypatch.setattr(os, "execv", lambda path, argv: restarts.append((path, argv)))
+  monkeypatch.setattr(huge_pages, "transparent_huge_pages_available", lambda: True)
+  monkeypatch.setattr(platform, "libc_ver", lambda: ("glibc", "2.36"))
+  monkeypatch.setenv("GLIBC_TUNABLES", "glibc.malloc.arena_max=2")
+  with flagsaver.flagsaver(huge_pages=False):
+    huge_pages.reexec_with_huge_pages()
+  assert not restarts
+  huge_pages.reexec_with_huge_pages()
+  assert restarts == [(sys.executable, sys.orig_argv)]
+  assert os.environ["GLIBC_TUNABLES"] == "glibc.malloc.arena_max=2:glibc.malloc.hugetlb=1"
+  huge_pages.reexec_with_huge_pages()  # the restarted process: no second restart
+  assert len(restarts) == 1

@@ -1,0 +1,146 @@
+"""End-to-end train -> evaluate -> visualise on the tiny `test` preset, resume, refusals, divergence."""
+
+import json
+import os
+
+import jax
+import numpy as np
+import pytest
+
+import implicit_planning as ip
+from experiments.training import (
+  ConfigError,
+  TrainingDiverged,
+  TrainingInterrupted,
+  checkpoints,
+  data,
+  evaluation,
+  figures,
+  train_and_evaluate,
+)
+
+
+@pytest.mark.parametrize("planner", ["vin", "id_vin"])
+def test_train_then_evaluate_end_to_end(planner, tiny, vin_run, tmp_path):
+  if planner == "vin":
+    config, workdir, results = vin_run
+  else:
+    workdir = str(tmp_path / planner)
+    config = tiny(planner=planner, grad_check_every=1)
+    results = train_and_evaluate(config, workdir)
+  for name in ("config.json", "metrics.jsonl", "results.json", "training_curve.png"):
+    assert os.path.exists(os.path.join(workdir, name)), name
+  assert os.listdir(os.path.join(workdir, "tensorboard"))
+  with open(os.path.join(workdir, "metrics.jsonl")) as f:
+    records = [json.loads(line) for line in f]
+  assert [r["epoch"] for r in records] == [1, 2]
+  for key in (
+    "loss",
+    "train_optimal",
+    "train_success",
+    "val_optimal",
+    "val_success",
+    "fwd_iterations_mean",
+    "fwd_residual_max",
+    "bwd_iterations_mean",
+    "bwd_residual_max",
+    "step_time_s",
+    "examples_per_s",
+  ):
+    assert np.isfinite(records[-1][key]), key
+  if planner == "id_vin":  # the gradient check ran every epoch and reports sensible numbers
+    for record in records:
+      assert 0 <= record["grad_relative_error"] < 1 and -1 <= record["grad_cosine"] <= 1 + 1e-9
+  if planner == "id_vin":  # the backward solve reports through the probe
+    assert records[-1]["bwd_iterations_mean"] > 0
+  assert 0 <= results["test"]["success"]["mean"] <= 100
+  assert results["test"]["optimal"]["mean"] <= results["test"]["success"]["mean"]
+
+  summary = evaluation.evaluate_run(workdir, split="test")
+  assert summary["success"] == results["test"]["success"]  # same checkpoint, same data
+  with open(os.path.join(workdir, "eval_test.json")) as f:
+    assert json.load(f)["checkpoint_epoch"] == results["best_epoch"]
+  longer = evaluation.evaluate_run(workdir, split="val", k_fwd=9, which="latest")
+  assert longer["k_fwd"] == 9 and longer["out"] == os.path.join(workdir, "eval_val_k9_latest.json")
+  assert os.path.exists(longer["out"])
+
+  png = str(tmp_path / "policy.png")
+  figures.policy_figure(workdir, png, index=0, split="test")
+  assert os.path.getsize(png) > 0
+
+
+def test_resume_after_kill_gives_identical_parameters(tiny, final_params, tmp_path):
+  config = tiny(planner="id_vin", seeds=2)
+  steps_per_epoch = config.num_train // config.batch_size
+  straight = str(tmp_path / "straight")
+  train_and_evaluate(config, straight)
+
+  killed = str(tmp_path / "killed")
+  with pytest.raises(TrainingInterrupted):
+    # Killed in the middle of the second epoch, after the first epoch's checkpoint.
+    train_and_evaluate(config.replace(stop_after_steps=steps_per_epoch + 2), killed)
+  assert checkpoints.manager(killed, read_only=True).latest_step() == 1
+  train_and_evaluate(config, killed)  # same command again: resumes
+
+  a, b = final_params(straight, config), final_params(killed, config)
+  assert jax.tree.structure(a) == jax.tree.structure(b)
+  for x, y in zip(jax.tree.leaves(a), jax.tree.leaves(b)):
+    assert x.shape[0] == 2  # the seed axis
+    np.testing.assert_array_equal(x, y)
+  with open(os.path.join(killed, "metrics.jsonl")) as f:
+    assert [json.loads(line)["epoch"] for line in f] == [1, 2]
+
+
+def test_changed_config_in_the_same_workdir_is_refused(vin_run):
+  config, workdir, _ = vin_run
+  with pytest.raises(checkpoints.ConfigMismatchError, match=r"l_q: stored 8, now 16"):
+    train_and_evaluate(config.replace(l_q=16), workdir)
+
+
+def test_evaluates_on_larger_maps_without_replacing_the_own_result(tiny, vin_run):
+  config, workdir, _ = vin_run
+  own = evaluation.evaluate_run(workdir, split="test")
+  larger = data.ensure_dataset(tiny(size=9, num_train=0, num_val=0, num_test=8))
+  summary = evaluation.evaluate_run(workdir, data_path=larger)
+  assert summary["size"] == 9 and config.size == 7
+  assert summary["maps"] + summary["skipped_maps"] == 8
+  assert summary["out"] == os.path.join(workdir, f"eval_test_{os.path.basename(larger)[:-4]}.json")
+  with open(own["out"]) as f:
+    assert json.load(f)["size"] == 7  # the run's own result is still there
+  assert evaluation.evaluate_run(workdir, data_path=larger, out=None)["out"] is None
+
+
+def test_checkpoint_with_other_task_data_is_refused(tiny, vin_run):
+  _, workdir, _ = vin_run
+  other = data.ensure_dataset(tiny(task="manip_cspace", size=18))
+  with pytest.raises(data.DataMismatchError, match="task=maze2d"):
+    evaluation.evaluate_run(workdir, data_path=other)
+
+
+def test_unknown_names_and_bad_values_are_refused_when_the_config_is_made(tiny):
+  with pytest.raises(ConfigError) as error:
+    tiny(planner="vim")
+  for name in ip.PLANNERS:
+    assert name in str(error.value)
+  for change, message in (
+    ({"task": "maze3d"}, "unknown task"),
+    ({"label": "all"}, "unknown label"),
+    ({"backward_solver": "broyden"}, "backward_solver"),
+    ({"k_fwd": 0}, "k_fwd"),
+  ):
+    with pytest.raises(ConfigError, match=message):
+      tiny(**change)
+
+
+def test_a_training_split_smaller_than_one_batch_is_refused_before_any_work(tiny, tmp_path):
+  with pytest.raises(ConfigError, match="smaller than one batch"):
+    train_and_evaluate(tiny(num_train=4), str(tmp_path / "run"))
+  assert not os.path.exists(tmp_path / "run")
+
+
+def test_non_finite_loss_stops_with_the_step_and_writes_no_checkpoint(tiny, tmp_path):
+  workdir = str(tmp_path / "run")
+  config = tiny(planner="vin", learning_rate=1e30, log_every=1)
+  with pytest.raises(TrainingDiverged, match=r"non-finite .* at epoch 1, step \d+/4"):
+    train_and_evaluate(config, workdir)
+  assert checkpoints.manager(workdir, read_only=True).latest_step() is None
