@@ -7,6 +7,7 @@ printing a table and writing JSON and PNG under ``--out_dir``:
   * ``step``: one training step beside the authors' PyTorch numbers.
   * ``conv``: the convolution formulations.
   * ``grad_accuracy``: implicit gradients against a converged float64 backward solve.
+  * ``seeds``: the training step with 1, 3 and 5 seeds in one program, beside N × one seed.
 
 Times are reported as wall clock and as this process's CPU time; on a shared machine the CPU time
 is the steadier of the two. Wall times on the 2-core development machine:
@@ -16,6 +17,7 @@ is the steadier of the two. Wall times on the 2-core development machine:
   python -m experiments.benchmark --suite=step --single_thread          # 10-20 min
   python -m experiments.benchmark --suite=conv --single_thread          # ~3 min
   python -m experiments.benchmark --suite=grad_accuracy --single_thread # ~10 min
+  python -m experiments.benchmark --suite=seeds --single_thread         # ~1 h (ConvGPPN, 5 seeds)
 """
 
 from __future__ import annotations
@@ -33,14 +35,14 @@ import matplotlib
 from absl import app, flags
 
 from experiments import huge_pages
-from experiments.benchmarks import conv, grad_accuracy, scaling, step
+from experiments.benchmarks import conv, grad_accuracy, scaling, seeds, step
 from experiments.benchmarks.problems import Settings
 from implicit_planning import ops
 
 matplotlib.use("Agg")  # files only; no display needed
 import matplotlib.pyplot as plt  # pylint: disable=g-import-not-at-top,wrong-import-position
 
-SUITES = {"scaling": scaling, "step": step, "conv": conv, "grad_accuracy": grad_accuracy}
+SUITES = {"scaling": scaling, "step": step, "conv": conv, "grad_accuracy": grad_accuracy, "seeds": seeds}
 
 _SUITE = flags.DEFINE_enum("suite", "scaling", list(SUITES), "What to measure.")
 _PRESET = flags.DEFINE_enum("preset", "quick", ["quick", "full"], "scaling: grid of sizes, K and repeats.")
@@ -60,6 +62,8 @@ _MAX_TEMP_GIB = flags.DEFINE_float("max_temp_gib", 8.0, "scaling: do not run con
 _TRAIN_STEPS = flags.DEFINE_integer("train_steps", 60, "grad_accuracy: training steps before the second check.")
 _REFERENCE_K_BWD = flags.DEFINE_integer("reference_k_bwd", 500, "grad_accuracy: reference backward budget.")
 _GRAD_BATCH = flags.DEFINE_integer("grad_batch", 8, "grad_accuracy: maps in the checked batch.")
+_SEED_COUNTS = flags.DEFINE_list("seed_counts", ["1", "3", "5"], "seeds: seed counts (the first should be 1).")
+_SEED_BATCHES = flags.DEFINE_list("seed_batches", ["0", "1"], "seeds: seed_batch values (0: all vectorised).")
 _SEED = flags.DEFINE_integer("seed", 0, "Seed of the mazes and the initial weights.")
 _OUT_DIR = flags.DEFINE_string("out_dir", "results/benchmarks", "Where JSON and PNG files are written.")
 
@@ -93,6 +97,9 @@ def run_suite(suite: str, settings: Settings, preset: ScalingPreset) -> list[dic
     return step.run(settings, planners, ks or step.KS)
   if suite == "conv":
     return conv.run(settings)
+  if suite == "seeds":
+    counts, batches = tuple(map(int, _SEED_COUNTS.value)), tuple(map(int, _SEED_BATCHES.value))
+    return seeds.run(settings, planners or seeds.PLANNERS, counts, batches, (ks or (30,))[0])
   return grad_accuracy.run(settings, planners, _TRAIN_STEPS.value, _REFERENCE_K_BWD.value, _GRAD_BATCH.value)
 
 
@@ -118,6 +125,15 @@ def plot(suite: str, rows: list[dict[str, Any]], base: str) -> None:
       "speed-up over reference (×)",
       base + ".png",
       log=True,
+    )
+  elif suite == "seeds":
+    rows = [r for r in rows if "ratio" in r]
+    plot_bars(
+      [f"{r['planner']} ×{r['seeds']}" for r in rows],
+      [r["ratio"] for r in rows],
+      "N-seed step / (N × one-seed step)",
+      base + ".png",
+      log=False,
     )
   elif suite == "conv":
     plot_bars(

@@ -16,7 +16,7 @@ from data_gen.dataset import TASK_WRAP  # task -> torus grid (moves wrap around 
 from experiments.training.losses import LABELS
 
 RESUME_FREE_FIELDS = frozenset(
-  {"epochs", "stop_after_steps", "log_every", "eval_batch_size", "grad_check_every", "conv_impl"}
+  {"epochs", "stop_after_steps", "log_every", "eval_batch_size", "grad_check_every", "conv_impl", "seed_batch"}
 )
 """Fields that may differ when a workdir is re-run: they change how long or how verbosely a
 run goes, or how the same function is computed, not what its checkpoints mean."""
@@ -56,6 +56,9 @@ class Config(ip.PlannerOptions):
   epochs: int = _field(60, "Passes over the training split.")
   seed: int = _field(0, "First seed; seed s of `seeds` uses seed + s (same draws as a 1-seed run).")
   seeds: int = _field(1, "Independent runs trained together (one program, a leading seed axis).")
+  seed_batch: int = _field(
+    -1, "Seeds vectorised together: 0 all, k > 0 k at a time (groups in sequence), -1 auto (CPU 1, else all)."
+  )
   label: str = _field(
     "one",
     "one: cross-entropy against one optimal action per cell, redrawn each step; "
@@ -87,6 +90,8 @@ class Config(ip.PlannerOptions):
     for name in ("size", "batch_size", "epochs", "seeds", "log_every", "eval_batch_size"):
       if getattr(self, name) < 1:
         raise ConfigError(f"{name} must be >= 1, got {getattr(self, name)}")
+    if self.seed_batch < -1:
+      raise ConfigError(f"seed_batch must be -1 (auto), 0 (all seeds) or a group size, got {self.seed_batch}")
 
   @property
   def planner_options(self) -> ip.PlannerOptions:

@@ -23,18 +23,18 @@ from implicit_planning import metrics
 EvalFn = Callable[[Any, data.DeviceSplit], tuple[metrics.PolicyMetrics, Any]]
 
 
-def make_eval_fn(planner: ip.Planner, wrap: bool) -> EvalFn:
+def make_eval_fn(planner: ip.Planner, wrap: bool, seed_batch: int = -1) -> EvalFn:
   """Jitted ``(params [S], batch) -> (PolicyMetrics, forward SolveStats)``.
 
   ``batch`` holds the planner's inputs and ``dist`` (scores are exact against it). Every output
-  field has shape [S, B].
+  field has shape [S, B]. ``seed_batch``: seeds vectorised together (`model.over_seeds`).
   """
 
   def one_seed(params, batch):
     logits, _, stats = planner.apply(params, batch)
     return metrics.policy_metrics(metrics.greedy_actions(logits), batch["dist"], batch["goals"], wrap), stats.forward
 
-  return jax.jit(model.over_seeds(one_seed, in_axes=(0, None)))
+  return jax.jit(lambda params, batch: model.over_seeds(one_seed, (params,), (batch,), seed_batch))
 
 
 def evaluate_split(eval_fn: EvalFn, params: Any, split: data.DeviceSplit, batch_size: int) -> dict[str, Any]:

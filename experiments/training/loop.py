@@ -216,7 +216,7 @@ def train_and_evaluate(config: Config, workdir: str) -> dict[str, Any]:
 
   train_step = make_train_step(planner, optimizer, config)
   permutations = jax.jit(epoch_permutations, static_argnums=2)
-  eval_fn = evaluation.make_eval_fn(planner, config.wrap)
+  eval_fn = evaluation.make_eval_fn(planner, config.wrap, config.seed_batch)
   writer = tensorboardX.SummaryWriter(os.path.join(workdir, "tensorboard"))
   bar = tqdm.tqdm(
     total=config.epochs * steps_per_epoch,

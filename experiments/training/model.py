@@ -52,24 +52,20 @@ def make_optimizer(config: Config) -> optax.GradientTransformation:
   )
 
 
-def over_seeds(fn: Callable[..., Any], in_axes: tuple[int | None, ...]) -> Callable[..., Any]:
-  """``jax.vmap(fn, in_axes)`` over the leading seed axis, or, with one seed, ``fn`` itself.
+def over_seeds(fn: Callable[..., Any], seeded: tuple[Any, ...], shared: tuple[Any, ...], seed_batch: int) -> Any:
+  """``fn(*seeded_s, *shared)`` for every seed ``s`` of ``seeded`` (leaves with a leading seed axis).
 
-  Same outputs (leading axis ``[S]``) either way. One seed skips the vmap because vmapping a
-  fixed-point solve makes its loop state per seed: Anderson's ring-buffer slot becomes a batched
-  index and every write a copying scatter (one ID-ConvGPPN training step, batch 32, one core:
-  1.41 s vmapped over one seed vs 1.08 s not, at K_fwd = 1, K_bwd = 11).
+  ``seed_batch = 0`` vectorises all seeds (``jax.vmap``: the solves fold the seed axis into their
+  rows, the convolutions run one per seed); ``k > 0`` vectorises ``k`` seeds at a time and runs
+  the groups one after another (``jax.lax.map``), so a step's working set is ``k`` seeds';
+  ``-1`` picks 1 on CPU, where that was fastest for every planner on one core and on two
+  threads, and 0 elsewhere (``docs/performance.md``).
   """
-  vmapped = jax.vmap(fn, in_axes=in_axes)
-
-  def mapped(*args):
-    seeded = [arg for arg, axis in zip(args, in_axes) if axis is not None]
-    if {leaf.shape[0] for leaf in jax.tree.leaves(seeded)} != {1}:
-      return vmapped(*args)
-    squeezed = [arg if axis is None else jax.tree.map(lambda x: x[0], arg) for arg, axis in zip(args, in_axes)]
-    return jax.tree.map(lambda x: x[None], fn(*squeezed))
-
-  return mapped
+  if seed_batch == -1:
+    seed_batch = 1 if jax.default_backend() == "cpu" else 0
+  if seed_batch == 0 or seed_batch >= jax.tree.leaves(seeded)[0].shape[0]:
+    return jax.vmap(fn, in_axes=(0,) * len(seeded) + (None,) * len(shared))(*seeded, *shared)
+  return jax.lax.map(lambda args: fn(*args, *shared), seeded, batch_size=seed_batch)
 
 
 def seed_keys(config: Config) -> jax.Array:

@@ -72,11 +72,10 @@ def make_train_step(planner: ip.Planner, optimizer: optax.GradientTransformation
         out[f"{prefix}_{field}_max"] = jnp.max(value)
     return params, opt_state, out
 
-  seeds_step = model.over_seeds(one_seed, in_axes=(0, 0, 0, 0, None, None, None))
-
   @jax.jit
   def train_step(state: TrainState, train: DeviceSplit, perms, epoch, step):
-    params, opt_state, out = seeds_step(state.params, state.opt_state, state.key, perms, train, epoch, step)
+    seeded = (state.params, state.opt_state, state.key, perms)
+    params, opt_state, out = model.over_seeds(one_seed, seeded, (train, epoch, step), config.seed_batch)
     return TrainState(params, opt_state, state.key), out
 
   return train_step

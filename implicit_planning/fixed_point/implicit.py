@@ -68,7 +68,7 @@ def fixed_point(
 @functools.partial(jax.custom_vjp, nondiff_argnums=(0, 1, 2, 3))
 def _implicit_solve(f, forward, backward, batched, v0, args, probe):
   del backward, probe
-  return solve(lambda v: f(v, *args), v0, forward, batched=batched)
+  return solve(f, v0, *args, solver=forward, batched=batched)
 
 
 def _implicit_solve_fwd(f, forward, backward, batched, v0, args, probe):
@@ -84,14 +84,17 @@ def _implicit_solve_bwd(f, forward, backward, batched, residuals, cotangents):
   _, vjp_v = jax.vjp(lambda v: f(v, *args), v_star)
   _, vjp_args = jax.vjp(lambda *a: f(v_star, *a), *args)
 
-  def adjoint_step(w):
-    (w_jac,) = vjp_v(w)
-    return jax.tree.map(jnp.add, w_jac, v_bar)
-
-  w, stats = solve(adjoint_step, jax.tree.map(jnp.zeros_like, v_bar), backward, batched=batched)
+  # The pullback is a pytree of its residuals, passed explicitly so that a vmapped solve sees them.
+  w, stats = solve(_adjoint_step, jax.tree.map(jnp.zeros_like, v_bar), vjp_v, v_bar, solver=backward, batched=batched)
   args_bar = vjp_args(w)
   probe_bar = as_float(stats, jax.tree.leaves(probe)[0].dtype)
   return jax.tree.map(jnp.zeros_like, v0), args_bar, probe_bar
+
+
+def _adjoint_step(w: PyTree, vjp_v: Callable, v_bar: PyTree) -> PyTree:
+  """``wᵀ ∂f/∂v + ḡ``: one step of the backward (adjoint) fixed point."""
+  (w_jac,) = vjp_v(w)
+  return jax.tree.map(jnp.add, w_jac, v_bar)
 
 
 _implicit_solve.defvjp(_implicit_solve_fwd, _implicit_solve_bwd)

@@ -8,6 +8,7 @@ level up (`implicit.fixed_point`, `unroll.unroll`).
 
 from __future__ import annotations
 
+import functools
 import itertools
 import math
 from collections.abc import Callable
@@ -79,33 +80,80 @@ def per_problem(stats: SolveStats, batched: bool) -> SolveStats:
 
 
 def solve(
-  g: Callable[[PyTree], PyTree], x0: PyTree, solver: Solver, *, batched: bool = False
+  f: Callable[..., PyTree], x0: PyTree, *args: PyTree, solver: Solver, batched: bool = False
 ) -> tuple[PyTree, SolveStats]:
-  """Iterates ``g`` from ``x0`` with ``solver`` inside one ``lax.while_loop``.
+  """Iterates ``x ← f(x, *args)`` from ``x0`` with ``solver`` inside one ``lax.while_loop``.
 
   A problem stops after ``solver.max_iter`` evaluations, once its relative
   residual is at most ``solver.tol``, or as soon as an evaluation is
-  non-finite. Returns the image ``g(x)`` of the iterate with the lowest
-  residual seen (so plain iteration for ``K`` steps returns ``g^K(x0)`` while
+  non-finite. Returns the image ``f(x)`` of the iterate with the lowest
+  residual seen (so plain iteration for ``K`` steps returns ``f^K(x0)`` while
   residuals decrease), and never a non-finite value unless the very first
   evaluation was one.
 
+  Under ``jax.vmap`` the mapped axis becomes more rows of one batched solve
+  (`_vmap_rule`): the loop state stays ``[rows, n]`` and the solver keeps
+  writing its buffers in place, while ``f`` is vmapped over whatever in
+  ``args`` is mapped (a seed axis of parameters, say). Vmapping the loop
+  itself would carry one predicate per mapped element and turn Anderson's
+  ring-buffer writes into copying scatters.
+
   Args:
-    g: the map; with ``batched``, a map of batches (``g`` must treat the rows independently).
+    f: the map ``f(x, *args)``; with ``batched``, a map of batches (it must treat the rows
+      independently). Traced values it closes over are hoisted into ``args``
+      (``jax.closure_convert``); passing them in ``args`` is the clear way.
     x0: initial iterate (a pytree).
+    *args: pytrees ``f`` reads.
     solver: `ForwardIteration`, `Anderson`, or any `Solver`.
     batched: every leaf of ``x0`` has a leading axis of independent problems.
       Each gets its own residual, Anderson weights, stopping and statistics
-      (``[B]``), exactly as under ``jax.vmap``, but ``g`` runs once per step on
+      (``[B]``), exactly as under ``jax.vmap``, but ``f`` runs once per step on
       the whole batch and the solver's buffers are written in place. A
       finished problem's result and statistics are frozen while the others go
-      on (its iterate keeps moving and is discarded: ``g`` must not mix rows).
+      on (its iterate keeps moving and is discarded: ``f`` must not mix rows).
       Without it the whole pytree is one problem.
 
   Returns:
     ``(x, stats)``; stats fields are ``[B]`` with ``batched``, scalars otherwise.
   """
   check_solver(solver, "solve's")
+  closed, consts = jax.closure_convert(f, x0, *args)
+  return _solve(closed, solver, batched, x0, (*args, *consts))
+
+
+def _solve(
+  f: Callable[..., PyTree], solver: Solver, batched: bool, x0: PyTree, args: tuple
+) -> tuple[PyTree, SolveStats]:
+  """`solve` with every array input explicit (``x0``, ``args``), so a vmap rule sees what is mapped."""
+
+  @jax.custom_batching.custom_vmap
+  def run(x0, args):
+    return _loop(lambda x: f(x, *args), x0, solver, batched)
+
+  run.def_vmap(functools.partial(_vmap_rule, f, solver, batched))
+  return run(x0, args)
+
+
+def _vmap_rule(f, solver, batched, axis_size, in_batched, x0, args):
+  """``vmap`` of a solve as one batched solve over the mapped axis times the problems."""
+  x0_mapped, args_mapped = in_batched
+  x0 = jax.tree.map(lambda x, m: x if m else jnp.broadcast_to(x, (axis_size, *x.shape)), x0, x0_mapped)
+  args_axes = jax.tree.map(lambda m: 0 if m else None, args_mapped)
+  if batched:  # [S, B, ...] rows fold into [S·B, ...]
+    fold = lambda tree: jax.tree.map(lambda x: x.reshape((-1, *x.shape[2:])), tree)
+    unfold = lambda tree: jax.tree.map(lambda x: x.reshape((axis_size, -1, *x.shape[1:])), tree)
+  else:  # S single problems are S rows
+    fold = unfold = lambda tree: tree
+
+  def rows_f(x, *args):
+    return fold(jax.vmap(lambda xs, a: f(xs, *a), in_axes=(0, args_axes))(unfold(x), args))
+
+  out = unfold(_solve(rows_f, solver, True, fold(x0), args))
+  return out, jax.tree.map(lambda _: True, out)
+
+
+def _loop(g: Callable[[PyTree], PyTree], x0: PyTree, solver: Solver, batched: bool) -> tuple[PyTree, SolveStats]:
+  """The ``while_loop`` of `solve` for ``x ← g(x)``."""
   x0_flat, unflatten = flatten_rows(x0, batched)
 
   def evaluate(x: jax.Array) -> jax.Array:

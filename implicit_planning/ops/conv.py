@@ -35,7 +35,7 @@ from typing import Literal
 import jax
 import jax.numpy as jnp
 
-from implicit_planning.ops.adjoint import adjoint_kernel, self_adjoint_conv
+from implicit_planning.ops.adjoint import ConvFn, adjoint_kernel, self_adjoint_conv
 from implicit_planning.ops.windows import im2col, pad_grid, windows
 from implicit_planning.ops.winograd import winograd_conv
 
@@ -113,6 +113,32 @@ def _blocked_conv(x: jax.Array, kernel: jax.Array, wrap: bool) -> jax.Array:
   return _xla_conv(x, kernel, wrap)[..., :c_out]
 
 
+def _kernelwise_under_vmap(conv: ConvFn) -> ConvFn:
+  """``conv(x, kernel, wrap)`` whose ``vmap`` over a batch of kernels runs one convolution per kernel.
+
+  JAX batches a convolution over its kernel as one grouped convolution, which XLA:CPU runs far
+  slower than the same number of separate convolutions (docs/performance.md): several models
+  trained together (a seed axis) would cost more than training them one after another. A mapped
+  input with a shared kernel folds into the convolution's batch axes instead.
+  """
+
+  def apply(x: jax.Array, kernel: jax.Array, wrap: bool) -> jax.Array:
+    @jax.custom_batching.custom_vmap
+    def run(x, kernel):
+      return conv(x, kernel, wrap)
+
+    @run.def_vmap
+    def rule(axis_size, in_batched, x, kernel):
+      x_mapped, kernel_mapped = in_batched
+      if not kernel_mapped:
+        return run(x, kernel), True  # x: [S, ...], one more leading axis
+      return jnp.stack([run(x[i] if x_mapped else x, kernel[i]) for i in range(axis_size)]), True
+
+    return run(x, kernel)
+
+  return apply
+
+
 def _patches_matmul(x: jax.Array, kernel: jax.Array, wrap: bool) -> jax.Array:
   return im2col(x, kernel.shape[0], wrap) @ kernel.reshape(-1, kernel.shape[-1])
 
@@ -139,7 +165,9 @@ def _per_tap_kernel_gradient(x: jax.Array, dy: jax.Array, kernel: jax.Array, wra
   return jnp.stack(taps).reshape(kernel.shape)
 
 
-_hybrid_conv = self_adjoint_conv(_blocked_conv, _materialised_adjoint_kernel, _per_tap_kernel_gradient)
+_hybrid_conv = self_adjoint_conv(
+  _kernelwise_under_vmap(_blocked_conv), _materialised_adjoint_kernel, _per_tap_kernel_gradient
+)
 
 
 def conv2d(x: jax.Array, kernel: jax.Array, *, wrap: bool, impl: ConvImpl = "auto") -> jax.Array:

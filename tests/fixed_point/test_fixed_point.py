@@ -441,9 +441,9 @@ def test_batched_solve_matches_vmap(forward, backward):
 
 def test_batched_iterate_needs_a_common_leading_axis():
   with pytest.raises(ValueError, match="leading batch axis"):
-    solve(lambda v: v, {"x": jnp.zeros((3, 2)), "y": jnp.zeros((4,))}, ForwardIteration(), batched=True)
+    solve(lambda v: v, {"x": jnp.zeros((3, 2)), "y": jnp.zeros((4,))}, solver=ForwardIteration(), batched=True)
   with pytest.raises(ValueError, match="leading batch axis"):
-    solve(lambda v: v, jnp.zeros(()), ForwardIteration(), batched=True)
+    solve(lambda v: v, jnp.zeros(()), solver=ForwardIteration(), batched=True)
 
 
 @pytest.mark.parametrize("dtype", [jnp.float32, jnp.float64])
@@ -539,8 +539,8 @@ BAD_CONFIGS = {
   "anderson_mixing_above_1": lambda: Anderson(mixing=1.5),
   "anderson_negative_ridge": lambda: Anderson(ridge=-1e-4),
   "unroll_0_iters": lambda: unroll(affine, *tiny_args(), num_iters=0),
-  "solve_max_iter_0": lambda: solve(lambda v: 0.5 * v + 1, jnp.zeros(2), ForwardIteration(max_iter=0)),
-  "solve_negative_tol": lambda: solve(lambda v: 0.5 * v + 1, jnp.zeros(2), Anderson(tol=-1e-6)),
+  "solve_max_iter_0": lambda: solve(lambda v: 0.5 * v + 1, jnp.zeros(2), solver=ForwardIteration(max_iter=0)),
+  "solve_negative_tol": lambda: solve(lambda v: 0.5 * v + 1, jnp.zeros(2), solver=Anderson(tol=-1e-6)),
 }
 
 
@@ -608,3 +608,48 @@ def test_anderson_incremental_gram_matches_recomputed_one():
     _, state = solver.update(state, x, fx)
   recomputed = jnp.einsum("bin,bjn->bij", state.residuals, state.residuals)
   np.testing.assert_allclose(state.gram, recomputed, rtol=1e-12)
+
+
+def _while_loops(jaxpr) -> list:
+  """Every ``while`` equation of a (closed) jaxpr, nested ones included."""
+  found = []
+  for eqn in jaxpr.eqns:
+    if eqn.primitive.name == "while":
+      found.append(eqn)
+    for param in eqn.params.values():
+      for sub in param if isinstance(param, (tuple, list)) else (param,):
+        inner = getattr(sub, "jaxpr", sub)
+        if hasattr(inner, "eqns"):
+          found += _while_loops(inner)
+  return found
+
+
+@pytest.mark.parametrize("forward", [ForwardIteration(max_iter=1000, tol=1e-10), Anderson(max_iter=200, tol=1e-10)])
+def test_vmap_over_batched_solves_is_one_solve_per_seed_and_one_loop(forward):
+  """A seed axis over batched solves, as in multi-seed training: each seed gets exactly what its own
+  solve gives (values, gradients, stats), and the seeds × problems are the rows of one loop, so
+  Anderson's buffers stay ``[rows, memory, n]`` (written in place) instead of gaining a seed axis."""
+  seeds, batch, n = 3, 4, 6
+  rng = np.random.default_rng(8)
+  radii = rng.uniform(0.2, 0.95, (seeds, batch))
+  a = jnp.asarray([[random_contraction(rng, n, r) for r in row] for row in radii])
+  b = jnp.asarray(rng.normal(size=(seeds, batch, n)))
+  shared = jnp.asarray(rng.normal(size=(seeds, n)))  # per-seed parameters every problem uses
+  solvers = {"forward": forward, "backward": Anderson(max_iter=200, tol=1e-10)}
+
+  def one_seed(a, b, shared, probe):
+    batch_map = jax.vmap(lambda v, a, b, shared: affine(v, a, b + jnp.tanh(shared)), (0, 0, 0, None))
+    v, stats = fixed_point(batch_map, jnp.zeros(b.shape), a, b, shared, **solvers, probe=probe, batched=True)
+    return jnp.sum(jnp.sin(v)), stats
+
+  grad = jax.value_and_grad(one_seed, argnums=(0, 1, 2, 3), has_aux=True)
+  probes = backward_probe((seeds, batch), jnp.float64)
+  together = jax.jit(jax.vmap(grad))(a, b, shared, probes)
+  alone = [jax.jit(grad)(a[s], b[s], shared[s], backward_probe(batch, jnp.float64)) for s in range(seeds)]
+  chex.assert_trees_all_close(together, jax.tree.map(lambda *xs: jnp.stack(xs), *alone), rtol=1e-10, atol=1e-14)
+
+  jaxpr = jax.make_jaxpr(jax.vmap(grad))(a, b, shared, probes)
+  loops = _while_loops(jaxpr.jaxpr)
+  assert len(loops) == 2  # the forward and the backward solve, each one loop over every row
+  carried = {tuple(var.aval.shape) for loop in loops for var in loop.outvars}
+  assert (seeds * batch, n) in carried and not any(shape[:2] == (seeds, batch) for shape in carried)

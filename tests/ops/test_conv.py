@@ -103,3 +103,44 @@ def test_adjoint_kernel_gives_the_transpose(x64, wrap):
   lhs = jnp.vdot(conv2d(x, kernel, wrap=wrap, impl="xla"), y)
   rhs = jnp.vdot(x, conv2d(y, adjoint.adjoint_kernel(kernel), wrap=wrap, impl="xla"))
   np.testing.assert_allclose(lhs, rhs, rtol=1e-12)
+
+
+def _convolutions(jaxpr) -> list:
+  """Every ``conv_general_dilated`` equation of a jaxpr, nested ones included."""
+  found = []
+  for eqn in jaxpr.eqns:
+    if eqn.primitive.name == "conv_general_dilated":
+      found.append(eqn)
+    for param in eqn.params.values():
+      for sub in param if isinstance(param, (tuple, list)) else (param,):
+        inner = getattr(sub, "jaxpr", sub)
+        if hasattr(inner, "eqns"):
+          found += _convolutions(inner)
+  return found
+
+
+@pytest.mark.parametrize("wrap", [False, True], ids=["zeros", "circular"])
+def test_vmap_over_kernels_runs_one_convolution_per_kernel(x64, wrap):
+  """A seed axis of kernels (several models in one program): values and gradients equal each
+  model's own, and the hybrid convolution stays ungrouped (JAX's own rule would group it)."""
+  seeds = 3
+  x, kernels = normal(0, (seeds, 2, 5, 6, 3)), normal(1, (seeds, 3, 3, 3, 4))
+  cotangent = normal(2, (seeds, 2, 5, 6, 4))
+
+  def one_model(x, kernel, cotangent):
+    return jnp.sum(conv2d(x, kernel, wrap=wrap, impl="hybrid") * cotangent)
+
+  grad = jax.value_and_grad(one_model, argnums=(0, 1))
+  together = jax.jit(jax.vmap(grad))(x, kernels, cotangent)
+  reference = jax.value_and_grad(lambda x, k, c: jnp.sum(conv2d(x, k, wrap=wrap, impl="xla") * c), argnums=(0, 1))
+  for s in range(seeds):
+    got = [leaf[s] for leaf in jax.tree.leaves(together)]
+    for g, want in zip(got, jax.tree.leaves(reference(x[s], kernels[s], cotangent[s]))):
+      np.testing.assert_allclose(g, want, rtol=1e-10, atol=1e-12)
+  shared = jax.vmap(lambda x: conv2d(x, kernels[0], wrap=wrap, impl="hybrid"))(x)  # one kernel, mapped input
+  np.testing.assert_allclose(shared, conv2d(x, kernels[0], wrap=wrap, impl="xla"), rtol=1e-10)
+
+  convolutions = _convolutions(jax.make_jaxpr(jax.vmap(grad))(x, kernels, cotangent).jaxpr)
+  assert convolutions and all(eqn.params["feature_group_count"] == 1 for eqn in convolutions)
+  grouped = _convolutions(jax.make_jaxpr(jax.vmap(lambda x, k: conv2d(x, k, wrap=wrap, impl="xla")))(x, kernels).jaxpr)
+  assert any(eqn.params["feature_group_count"] == seeds for eqn in grouped)  # what the rule avoids
