@@ -1,7 +1,8 @@
 """implicit-planning: differentiable planners (VIN, SymVIN, ConvGPPN, GPPN) with implicit differentiation.
 
 The public surface; the layers, each importing only those above it in this list:
-  * `fixed_point`: solvers, the solve loop, implicit and unrolled differentiation, statistics;
+  * `equilibrium`: solvers, the solve loop, implicit, phantom and unrolled differentiation,
+    statistics, the Jacobian's spectral radius;
   * `ops`: grid convolutions, the Bellman max op, symmetry groups, the action convention;
   * `planners`: the families, the network composing them, the registry and ``make_planner``;
   * `mappers`: observation → map models (filled by the mapper tasks);
@@ -9,7 +10,7 @@ The public surface; the layers, each importing only those above it in this list:
 """
 
 from implicit_planning import metrics
-from implicit_planning.fixed_point import (
+from implicit_planning.equilibrium import (
   SOLVERS,
   Anderson,
   ForwardIteration,

@@ -17,7 +17,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from implicit_planning.fixed_point import Anderson, Implicit, Solver, backward_probe
+from implicit_planning.equilibrium import Anderson, Implicit, Solver, backward_probe
 from implicit_planning.planners import Batch, Planner, PlannerNet
 
 

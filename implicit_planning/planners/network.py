@@ -15,7 +15,7 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
-from implicit_planning.fixed_point import Implicit, SolveStats, Unrolled, backward_probe
+from implicit_planning.equilibrium import Implicit, SolveStats, Unrolled, backward_probe
 from implicit_planning.planners.encoder import observation
 from implicit_planning.planners.family import CellFamily
 from implicit_planning.planners.options import PlannerOptions

@@ -21,7 +21,7 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 
-from implicit_planning.fixed_point import DEFAULT_TOL, SOLVERS
+from implicit_planning.equilibrium import DEFAULT_TOL, SOLVERS
 from implicit_planning.ops import CONV_IMPLS, GROUPS
 
 

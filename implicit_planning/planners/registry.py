@@ -14,7 +14,7 @@ from typing import Any, NamedTuple
 
 import jax
 
-from implicit_planning.fixed_point import Implicit, SolveStats, Unrolled, make_solver
+from implicit_planning.equilibrium import Implicit, SolveStats, Unrolled, make_solver
 from implicit_planning.planners.family import CellFamily
 from implicit_planning.planners.network import INPUTS, Batch, PlannerNet, PlannerOutput
 from implicit_planning.planners.options import COMMON_OPTIONS, MODE_OPTIONS, PlannerOptions, planner_options

@@ -22,7 +22,7 @@ from typing import NamedTuple
 import jax
 import jax.numpy as jnp
 
-from implicit_planning.fixed_point.forward_iteration import DEFAULT_TOL
+from implicit_planning.equilibrium.forward_iteration import DEFAULT_TOL
 
 
 class AndersonState(NamedTuple):

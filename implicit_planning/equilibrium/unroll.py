@@ -7,9 +7,9 @@ from collections.abc import Callable
 import jax
 import jax.numpy as jnp
 
-from implicit_planning.fixed_point.forward_iteration import DEFAULT_TOL
-from implicit_planning.fixed_point.loop import PyTree, flatten_rows, per_problem
-from implicit_planning.fixed_point.stats import SolveStats, relative_residual
+from implicit_planning.equilibrium.forward_iteration import DEFAULT_TOL
+from implicit_planning.equilibrium.loop import PyTree, flatten_rows, per_problem
+from implicit_planning.equilibrium.stats import SolveStats, relative_residual
 
 
 def unroll(

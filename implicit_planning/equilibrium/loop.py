@@ -17,7 +17,7 @@ from typing import Any, Protocol
 import jax
 import jax.numpy as jnp
 
-from implicit_planning.fixed_point.stats import SolveStats, relative_residual
+from implicit_planning.equilibrium.stats import SolveStats, relative_residual
 
 PyTree = Any
 

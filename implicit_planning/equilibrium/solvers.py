@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from implicit_planning.fixed_point.anderson import Anderson
-from implicit_planning.fixed_point.forward_iteration import DEFAULT_TOL, ForwardIteration
-from implicit_planning.fixed_point.loop import Solver
+from implicit_planning.equilibrium.anderson import Anderson
+from implicit_planning.equilibrium.forward_iteration import DEFAULT_TOL, ForwardIteration
+from implicit_planning.equilibrium.loop import Solver
 
 SOLVERS: dict[str, type] = {"iteration": ForwardIteration, "anderson": Anderson}
 

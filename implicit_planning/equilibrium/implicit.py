@@ -13,10 +13,10 @@ from collections.abc import Callable
 import jax
 import jax.numpy as jnp
 
-from implicit_planning.fixed_point.anderson import Anderson
-from implicit_planning.fixed_point.forward_iteration import ForwardIteration
-from implicit_planning.fixed_point.loop import PyTree, Solver, check_solver, solve
-from implicit_planning.fixed_point.stats import SolveStats, as_float, backward_probe
+from implicit_planning.equilibrium.anderson import Anderson
+from implicit_planning.equilibrium.forward_iteration import ForwardIteration
+from implicit_planning.equilibrium.loop import PyTree, Solver, check_solver, solve
+from implicit_planning.equilibrium.stats import SolveStats, as_float, backward_probe
 
 
 def fixed_point(
