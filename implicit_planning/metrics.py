@@ -209,3 +209,48 @@ def aggregate(metrics: PolicyMetrics) -> dict[str, float]:
   result["maps"] = int(has_cells.sum())
   result["skipped_maps"] = int((~has_cells).sum())
   return result
+
+
+def effective_horizon(values: jax.Array, dist: jax.Array, wrap: bool) -> jax.Array:
+  """How far from the goal a value map still orders the cells: per map, the largest ``d`` such
+  that from every counted cell within distance ``d`` the highest-valued neighbour is one step
+  closer to the goal.
+
+  A value map that fades out (a strongly discounted or unconverged cell) orders cells near the
+  goal and not far ones; a converged shortest-path value orders all of them. Ties among
+  neighbours count as disorder (the map does not tell the way). Moves are as in `successors`
+  (walls and the grid's edge block them; ``wrap`` makes a torus).
+
+  Args:
+    values: ``[B, H, W]`` the planner's value map.
+    dist: ``[B, H, W]`` shortest-path distances to the goal (``inf``: wall or unreachable).
+    wrap: torus moves.
+
+  Returns:
+    ``[B]`` float: the horizon, or the map's largest distance when every counted cell is ordered
+    (``nan`` for a map without counted cells).
+  """
+  neighbour_values, neighbour_dist = [], []
+  for dr, dc in ACTION_DELTAS:
+    if wrap:
+      shift = lambda x, dr=dr, dc=dc: jnp.roll(x, (-dr, -dc), axis=(1, 2))
+    else:
+      shift = lambda x, dr=dr, dc=dc: _shifted(x, dr, dc)
+    neighbour_values.append(jnp.where(jnp.isfinite(shift(dist)), shift(values), -jnp.inf))
+    neighbour_dist.append(shift(dist))
+  neighbour_values, neighbour_dist = jnp.stack(neighbour_values, 1), jnp.stack(neighbour_dist, 1)
+  best = jnp.max(neighbour_values, axis=1, keepdims=True)
+  toward_goal = neighbour_dist == dist[:, None] - 1
+  ordered = jnp.all(jnp.where(neighbour_values == best, toward_goal, True), axis=1)
+  counted = jnp.isfinite(dist) & (dist > 0)
+  first_disorder = jnp.min(jnp.where(counted & ~ordered, dist, jnp.inf), axis=(1, 2))
+  farthest = jnp.max(jnp.where(counted, dist, -jnp.inf), axis=(1, 2))
+  horizon = jnp.where(jnp.isfinite(first_disorder), first_disorder - 1, farthest)
+  return jnp.where(jnp.any(counted, axis=(1, 2)), horizon, jnp.nan)
+
+
+def _shifted(x: jax.Array, dr: int, dc: int) -> jax.Array:
+  """``x[:, r + dr, c + dc]`` on a bounded grid, ``inf`` off it (a wall)."""
+  padded = jnp.pad(x, ((0, 0), (1, 1), (1, 1)), constant_values=jnp.inf)
+  height, width = x.shape[1:]
+  return padded[:, 1 + dr : 1 + dr + height, 1 + dc : 1 + dc + width]

@@ -1,6 +1,7 @@
 """Exact policy metrics against hand-made policies on hand-made maps and a brute-force oracle."""
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 import pytest
 from bfs_oracle import reference_labels
@@ -161,3 +162,19 @@ def test_agrees_with_data_gen_labels(wrap):
   result = metrics.policy_metrics(metrics.greedy_actions(opt_actions), dist, goals, wrap)
   summary = metrics.aggregate(result)
   assert (summary["optimal"], summary["success"], summary["accuracy"]) == (100, 100, 100)
+
+
+@pytest.mark.parametrize("wrap", [False, True])
+def test_effective_horizon_is_where_the_values_stop_ordering_the_cells(wrap):
+  rng = np.random.default_rng(5)
+  free = rng.random((3, 9, 9)) > 0.2
+  goals = np.array([[4, 4], [1, 1], [7, 2]])
+  free[np.arange(3), goals[:, 0], goals[:, 1]] = True
+  dist = np.stack([bfs_dist(f, tuple(g), wrap) for f, g in zip(free, goals)])
+  farthest = np.max(np.where(np.isfinite(dist), dist, -np.inf), axis=(1, 2))
+  exact = metrics.effective_horizon(jnp.asarray(-dist), jnp.asarray(dist), wrap)
+  np.testing.assert_array_equal(exact, farthest)  # the shortest-path value orders every cell
+  faded = metrics.effective_horizon(jnp.asarray(-np.minimum(dist, 4)), jnp.asarray(dist), wrap)
+  np.testing.assert_array_equal(faded, np.minimum(4, farthest))  # flat beyond 4: ties from 5 on
+  discounted = metrics.effective_horizon(jnp.asarray(0.9**dist), jnp.asarray(dist), wrap)
+  np.testing.assert_array_equal(discounted, farthest)

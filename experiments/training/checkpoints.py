@@ -19,7 +19,7 @@ from typing import Any, NamedTuple
 
 import orbax.checkpoint as ocp
 
-from experiments.training.config import RESUME_FREE_FIELDS, Config
+from experiments.training.config import RENAMED_FIELDS, RESUME_FREE_FIELDS, Config
 
 VAL_METRIC = "val_success"
 """Checkpoint metric that decides the best checkpoint (mean validation %Success over seeds)."""
@@ -56,7 +56,8 @@ def read_config(workdir: str) -> Config:
   if not os.path.exists(path):
     raise FileNotFoundError(f"{workdir} holds no run (no config.json)")
   with open(path) as f:
-    return Config(**json.load(f))
+    stored = json.load(f)
+  return Config(**{RENAMED_FIELDS.get(name, name): value for name, value in stored.items()})
 
 
 def write_or_check_config(workdir: str, config: Config) -> None:

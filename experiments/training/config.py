@@ -16,13 +16,16 @@ from data_gen.dataset import TASK_WRAP  # task -> torus grid (moves wrap around 
 from experiments.training.losses import LABELS
 
 RESUME_FREE_FIELDS = frozenset(
-  {"epochs", "stop_after_steps", "log_every", "eval_batch_size", "grad_check_every", "conv_impl", "seed_batch"}
+  {"epochs", "stop_after_steps", "log_every", "eval_batch_size", "diagnose_every", "conv_impl", "seed_batch"}
 )
 """Fields that may differ when a workdir is re-run: they change how long or how verbosely a
 run goes, or how the same function is computed, not what its checkpoints mean."""
 
 DERIVED_FIELDS = frozenset({"wrap"})
 """Fields set from others (``wrap`` from ``task``), never from a flag."""
+
+RENAMED_FIELDS = {"grad_check_every": "diagnose_every"}
+"""Old names of fields, read from the ``config.json`` of earlier runs."""
 
 
 class ConfigError(ValueError):
@@ -66,10 +69,12 @@ class Config(ip.PlannerOptions):
   )
   log_every: int = _field(10, "Steps between host syncs for the progress bar and the non-finite check.")
   eval_batch_size: int = _field(128, "Maps per evaluation batch.")
-  grad_check_every: int = _field(
+  diagnose_every: int = _field(
     0,
-    "Epochs between checks of an implicit planner's gradient against a tightly converged backward "
-    "solve (seed 0, first validation batch); 0: never.",
+    "Epochs between diagnostics on the first validation batch (seed 0): the Jacobian's spectral "
+    "radius at the returned state, forward residual quantiles, the value map's effective horizon, "
+    "and an implicit planner's gradient against a converged backward solve and against backprop "
+    "through its forward iterations; 0: never.",
   )
   stop_after_steps: int = _field(0, "Raise TrainingInterrupted after this many global steps (tests); 0: never.")
 

@@ -21,13 +21,10 @@ import tensorboardX
 import tqdm
 from absl import logging
 
-import implicit_planning as ip
-from experiments.training import checkpoints, data, evaluation, figures, logs, model
+from experiments.training import checkpoints, data, diagnostics, evaluation, figures, logs, model
 from experiments.training.config import Config, ConfigError
-from experiments.training.losses import cell_loss
 from experiments.training.model import TrainState
 from experiments.training.step import epoch_permutations, make_train_step
-from implicit_planning.grad_check import implicit_gradient_error
 
 # Per-step quantities that must stay finite, and how a stop message names them.
 FINITE_CHECKS = {
@@ -257,8 +254,8 @@ def train_and_evaluate(config: Config, workdir: str) -> dict[str, Any]:
         "epoch_time_s": time.time() - epoch_start,
         "elapsed_s": time.time() - start_time,
       }
-      if config.grad_check_every and (epoch + 1) % config.grad_check_every == 0:
-        record.update(gradient_check(planner, state.params, val, config))
+      if config.diagnose_every and (epoch + 1) % config.diagnose_every == 0:
+        record.update(diagnostics.diagnose(planner, state.params, val, config))
       if record["val_success"] > meta["best_val_success"]:
         meta.update(best_val_success=record["val_success"], best_epoch=epoch + 1)
       meta.update(epoch=epoch + 1, global_step=record["global_step"])
@@ -294,31 +291,3 @@ def train_and_evaluate(config: Config, workdir: str) -> dict[str, Any]:
     config.seeds,
   )
   return results
-
-
-def gradient_check(planner: ip.Planner, params: Any, split: data.DeviceSplit, config: Config) -> dict[str, float]:
-  """How far seed 0's implicit gradient is from a converged one, on the first batch of `split`.
-
-  Uses the set loss (no label draw), so the check is a function of the weights alone. Explicit
-  planners back-propagate exactly: nothing to check, nothing logged.
-  """
-  if not planner.spec.implicit:
-    return {}
-  batch = {name: array[: config.batch_size] for name, array in split.items()}
-  opt_actions = batch["opt_actions"]
-  no_labels = jnp.zeros(opt_actions.shape[:1] + opt_actions.shape[2:], jnp.int32)
-  report = implicit_gradient_error(
-    planner,
-    jax.tree.map(lambda leaf: leaf[0], params),
-    batch,
-    lambda logits: cell_loss(logits, opt_actions, no_labels, "set"),
-  )
-  logging.info(
-    "implicit gradient vs converged backward solve: relative error %.2e, cosine %.4f (%s, K_bwd %d, residual %.1e)",
-    report["relative_error"],
-    report["cosine"],
-    report["backward_solver"],
-    report["k_bwd"],
-    report["backward_residual"],
-  )
-  return {"grad_relative_error": report["relative_error"], "grad_cosine": report["cosine"]}

@@ -15,7 +15,7 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
-from implicit_planning.equilibrium import Implicit, SolveStats, Unrolled, backward_probe
+from implicit_planning.equilibrium import Implicit, Phantom, SolveStats, Unrolled, backward_probe, spectral_radius
 from implicit_planning.planners.encoder import observation
 from implicit_planning.planners.family import CellFamily
 from implicit_planning.planners.options import PlannerOptions
@@ -32,9 +32,15 @@ class PlannerStats(NamedTuple):
   """Statistics of the planning loop; fields are ``[B]``.
 
   The backward solve's statistics are the gradient w.r.t. ``probe`` (see `backward_probe`).
+
+  Attributes:
+    forward: the forward solve's (or the unrolled layers') `SolveStats`.
+    jacobian_radius: ``ρ(∂f/∂v)`` at the returned state (`equilibrium.spectral_radius`) when
+      ``apply`` was given a ``radius_key``; else None.
   """
 
   forward: SolveStats
+  jacobian_radius: jax.Array | None = None
 
 
 class PlannerOutput(NamedTuple):
@@ -68,10 +74,13 @@ class PlannerNet(nn.Module):
 
   family: CellFamily
   options: PlannerOptions
-  mode: Implicit | Unrolled
+  mode: Implicit | Phantom | Unrolled
+  learned_start: bool | None = None  # None: explicit planners of families with an initial_state
 
   @nn.compact
-  def __call__(self, batch: Batch, probe: SolveStats | None = None) -> PlannerOutput:
+  def __call__(
+    self, batch: Batch, probe: SolveStats | None = None, radius_key: jax.Array | None = None
+  ) -> PlannerOutput:
     check_inputs(batch)
     dtype = self.options.jax_dtype
     rewards = self.family.encoder(self.options, name="encoder")(observation(batch["maps"], batch["goals"], dtype))
@@ -83,16 +92,23 @@ class PlannerNet(nn.Module):
     def step(state, params, context):  # the cell takes the batch as it is: weights stay shared, not vmapped
       return cell.apply({"params": params}, state, context)
 
-    if isinstance(self.mode, Unrolled) and self.family.initial_state is not None:
+    learned_start = self.learned_start
+    if learned_start is None:
+      learned_start = isinstance(self.mode, Unrolled) and self.family.initial_state is not None
+    if learned_start:
       state0 = self.family.initial_state(self.options, name="initial_state")(rewards)
     else:
       state0 = cell.zero_state(rewards)
     if probe is None:
       probe = backward_probe(rewards.shape[0], dtype)
     state, stats = self.mode(step, state0, cell_params, context, probe=probe, batched=True)
+    radius = None
+    if radius_key is not None:
+      frozen = jax.lax.stop_gradient((state, cell_params, context))
+      radius = spectral_radius(step, frozen[0], *frozen[1:], key=radius_key, batched=True)
 
     features, value_map = cell.apply({"params": cell_params}, state, rewards, method="readout")
     logits = self.family.head(self.options, name="head")(features)
     if value_map is None:
       value_map = jnp.max(logits, axis=-1)
-    return PlannerOutput(jnp.moveaxis(logits, -1, 1), value_map, PlannerStats(stats))
+    return PlannerOutput(jnp.moveaxis(logits, -1, 1), value_map, PlannerStats(stats, radius))

@@ -24,6 +24,10 @@ import jax.numpy as jnp
 from implicit_planning.equilibrium import DEFAULT_TOL, SOLVERS
 from implicit_planning.ops import CONV_IMPLS, GROUPS
 
+BACKWARD_CHOICES: tuple[str, ...] = (*SOLVERS, "phantom")
+"""Backward solvers of the implicit function theorem, or ``"phantom"``: backpropagation through
+``k_bwd`` damped steps from the equilibrium (`equilibrium.Phantom`)."""
+
 
 def _option(default: Any, help_text: str) -> Any:
   return dataclasses.field(default=default, metadata={"help": help_text})
@@ -37,9 +41,12 @@ class PlannerOptions:
   k_fwd: int = _option(30, "Cell applications of an implicit planner's forward solve, at most.")
   k_bwd: int = _option(15, "Iterations of an implicit planner's backward (adjoint) solve, at most.")
   forward_solver: str = _option("iteration", f"Forward solver of implicit planners: one of {tuple(SOLVERS)}.")
-  backward_solver: str = _option("anderson", f"Backward solver of implicit planners: one of {tuple(SOLVERS)}.")
+  backward_solver: str = _option(
+    "anderson", f"Backward pass of implicit planners: one of {BACKWARD_CHOICES} (phantom: k_bwd damped steps)."
+  )
   forward_tol: float = _option(DEFAULT_TOL, "Relative-residual tolerance of the forward solve.")
   backward_tol: float = _option(DEFAULT_TOL, "Relative-residual tolerance of the backward solve.")
+  phantom_damping: float = _option(0.5, "Damping λ of the phantom gradient's steps v ← (1 − λ) v + λ f(v).")
   l_h: int = _option(150, "Hidden channels of the encoder (and of the ConvGRU/ConvLSTM state).")
   l_q: int = _option(100, "Q channels (VIN) or regular Q fields (SymVIN).")
   kernel_size: int = _option(3, "Odd size F of the cell's convolutions.")
@@ -58,12 +65,14 @@ class PlannerOptions:
         raise ValueError(f"{name} must be an integer >= 1, got {value!r}.")
     if not isinstance(self.kernel_size, int) or self.kernel_size < 1 or self.kernel_size % 2 != 1:
       raise ValueError(f"kernel_size must be a positive odd number, got {self.kernel_size!r}.")
-    choices = {"forward_solver": SOLVERS, "backward_solver": SOLVERS, "group": GROUPS, "conv_impl": CONV_IMPLS}
+    choices = {"forward_solver": SOLVERS, "backward_solver": BACKWARD_CHOICES, "group": GROUPS, "conv_impl": CONV_IMPLS}
     for name, known in choices.items():
       if getattr(self, name) not in known:
         raise ValueError(f"Unknown {name} {getattr(self, name)!r}; expected one of {tuple(known)}.")
     if self.forward_tol < 0 or self.backward_tol < 0:
       raise ValueError(f"tolerances must be >= 0, got {self.forward_tol}, {self.backward_tol}.")
+    if not 0.0 < self.phantom_damping <= 1.0:
+      raise ValueError(f"phantom_damping must be in (0, 1], got {self.phantom_damping}.")
     if self.contraction != 0 and not 0.0 < self.contraction < 1.0:
       raise ValueError(f"contraction must be in (0, 1), or 0 for none; got {self.contraction}.")
     if not jnp.issubdtype(jnp.dtype(self.dtype), jnp.floating):
@@ -86,7 +95,7 @@ class PlannerOptions:
 OPTION_NAMES: tuple[str, ...] = tuple(field.name for field in dataclasses.fields(PlannerOptions))
 MODE_OPTIONS = {
   False: ("k",),
-  True: ("k_fwd", "k_bwd", "forward_solver", "backward_solver", "forward_tol", "backward_tol"),
+  True: ("k_fwd", "k_bwd", "forward_solver", "backward_solver", "forward_tol", "backward_tol", "phantom_damping"),
 }
 """The options the explicit (``False``) and the implicit (``True``) mode read."""
 COMMON_OPTIONS = ("wrap", "conv_impl", "dtype")

@@ -14,7 +14,7 @@ from typing import Any, NamedTuple
 
 import jax
 
-from implicit_planning.equilibrium import Implicit, SolveStats, Unrolled, make_solver
+from implicit_planning.equilibrium import Implicit, Phantom, SolveStats, Unrolled, make_solver
 from implicit_planning.planners.family import CellFamily
 from implicit_planning.planners.network import INPUTS, Batch, PlannerNet, PlannerOutput
 from implicit_planning.planners.options import COMMON_OPTIONS, MODE_OPTIONS, PlannerOptions, planner_options
@@ -41,14 +41,14 @@ class PlannerSpec:
     """The `PlannerOptions` fields this planner reads; it ignores the others."""
     return MODE_OPTIONS[self.implicit] + self.family.options + COMMON_OPTIONS
 
-  def mode(self, options: PlannerOptions) -> Implicit | Unrolled:
+  def mode(self, options: PlannerOptions) -> Implicit | Phantom | Unrolled:
     """The gradient mode ``options`` configure for this planner."""
     if not self.implicit:
       return Unrolled(options.k)
-    return Implicit(
-      make_solver(options.forward_solver, options.k_fwd, options.forward_tol),
-      make_solver(options.backward_solver, options.k_bwd, options.backward_tol),
-    )
+    forward = make_solver(options.forward_solver, options.k_fwd, options.forward_tol)
+    if options.backward_solver == "phantom":
+      return Phantom(forward, options.k_bwd, options.phantom_damping)
+    return Implicit(forward, make_solver(options.backward_solver, options.k_bwd, options.backward_tol))
 
 
 PLANNERS: dict[str, PlannerSpec] = {}
@@ -88,15 +88,16 @@ class Planner(NamedTuple):
     options: the `PlannerOptions` it was built with.
     mode: gradient mode (`Implicit` or `Unrolled`).
     init: ``init(rng, batch) -> params``.
-    apply: ``apply(params, batch, probe=None) -> PlannerOutput(logits [B, 4, H, W], values [B, H, W],
-      PlannerStats)``. Pure, jittable, differentiable in ``params``; reads ``batch["maps"]``
-      (``[B, H, W]``, 1 = free) and ``batch["goals"]`` (int ``[B, 2]``, row and column).
+    apply: ``apply(params, batch, probe=None, radius_key=None) -> PlannerOutput(logits [B, 4, H, W],
+      values [B, H, W], PlannerStats)``. Pure, jittable, differentiable in ``params``; reads
+      ``batch["maps"]`` (``[B, H, W]``, 1 = free) and ``batch["goals"]`` (int ``[B, 2]``, row and
+      column). A ``radius_key`` adds the Jacobian's spectral radius at the returned state.
     inputs: the batch entries ``apply`` reads.
   """
 
   spec: PlannerSpec
   options: PlannerOptions
-  mode: Implicit | Unrolled
+  mode: Implicit | Phantom | Unrolled
   init: Callable[[jax.Array, Batch], Any]
   apply: Callable[..., PlannerOutput]
   inputs: tuple[str, ...] = INPUTS
@@ -128,8 +129,8 @@ def make_planner(name: str, options: PlannerOptions | None = None, **overrides: 
   def init(rng: jax.Array, batch: Batch) -> Any:
     return net.init(rng, batch)
 
-  def apply(params: Any, batch: Batch, probe: SolveStats | None = None) -> PlannerOutput:
-    return net.apply(params, batch, probe)
+  def apply(params: Any, batch: Batch, probe: SolveStats | None = None, radius_key: jax.Array | None = None):
+    return net.apply(params, batch, probe, radius_key)
 
   return Planner(spec, options, mode, init, apply)
 

@@ -26,7 +26,7 @@ def test_train_then_evaluate_end_to_end(planner, tiny, vin_run, tmp_path):
     config, workdir, results = vin_run
   else:
     workdir = str(tmp_path / planner)
-    config = tiny(planner=planner, grad_check_every=1)
+    config = tiny(planner=planner, diagnose_every=1)
     results = train_and_evaluate(config, workdir)
   for name in ("config.json", "metrics.jsonl", "results.json", "training_curve.png"):
     assert os.path.exists(os.path.join(workdir, name)), name
@@ -48,9 +48,13 @@ def test_train_then_evaluate_end_to_end(planner, tiny, vin_run, tmp_path):
     "examples_per_s",
   ):
     assert np.isfinite(records[-1][key]), key
-  if planner == "id_vin":  # the gradient check ran every epoch and reports sensible numbers
+  if planner == "id_vin":  # the diagnostics ran every epoch and report sensible numbers
     for record in records:
       assert 0 <= record["grad_relative_error"] < 1 and -1 <= record["grad_cosine"] <= 1 + 1e-9
+      assert -1 <= record["grad_unrolled_cosine"] <= 1 + 1e-9 and record["grad_unrolled_relative_error"] >= 0
+      assert 0 <= record["diag_horizon_mean"] <= record["diag_farthest_mean"]
+      assert record["diag_jacobian_radius_mean"] >= 0
+      assert record["diag_forward_residual_p50"] <= record["diag_forward_residual_max"]
   if planner == "id_vin":  # the backward solve reports through the probe
     assert records[-1]["bwd_iterations_mean"] > 0
   assert 0 <= results["test"]["success"]["mean"] <= 100
