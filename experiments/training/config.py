@@ -51,6 +51,9 @@ class Config(ip.PlannerOptions):
   num_val: int = _field(2_000, "Validation maps of a generated dataset.")
   num_test: int = _field(2_000, "Test maps of a generated dataset.")
   data_seed: int = _field(0, "Seed of a generated dataset.")
+  jacobian_reg: float = _field(
+    0.0, "Weight of the Jacobian penalty ||df/dv||_F^2 / n at the returned state (Bai et al., 2021); 0: none."
+  )
   learning_rate: float = _field(1e-3, "RMSprop learning rate.")
   rmsprop_decay: float = _field(0.99, "RMSprop decay (PyTorch's alpha; eps is added outside the root).")
   rmsprop_eps: float = _field(1e-6, "RMSprop epsilon, added outside the square root as in PyTorch.")

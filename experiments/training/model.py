@@ -14,7 +14,7 @@ from experiments.training.config import Config
 from experiments.training.data import DeviceSplit
 
 # Streams of randomness derived from each seed's key with `jax.random.fold_in`.
-INIT_STREAM, PERMUTATION_STREAM, LABEL_STREAM = 0, 1, 2
+INIT_STREAM, PERMUTATION_STREAM, LABEL_STREAM, JACOBIAN_STREAM = 0, 1, 2, 3
 
 
 class TrainState(NamedTuple):

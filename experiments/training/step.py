@@ -16,7 +16,7 @@ from experiments.training import model
 from experiments.training.config import Config
 from experiments.training.data import DeviceSplit
 from experiments.training.losses import cell_loss, sample_labels
-from experiments.training.model import LABEL_STREAM, PERMUTATION_STREAM, TrainState
+from experiments.training.model import JACOBIAN_STREAM, LABEL_STREAM, PERMUTATION_STREAM, TrainState
 from implicit_planning import metrics
 
 
@@ -45,21 +45,25 @@ def make_train_step(planner: ip.Planner, optimizer: optax.GradientTransformation
     index = jax.lax.dynamic_slice(perm, (step * batch_size,), (batch_size,))
     batch = {name: array[index] for name, array in train.items()}
     opt_actions = batch["opt_actions"]
-    label_key = jax.random.fold_in(jax.random.fold_in(jax.random.fold_in(key, LABEL_STREAM), epoch), step)
-    labels = sample_labels(label_key, opt_actions)
+    stream_key = lambda stream: jax.random.fold_in(jax.random.fold_in(jax.random.fold_in(key, stream), epoch), step)
+    labels = sample_labels(stream_key(LABEL_STREAM), opt_actions)
+    penalty_key = stream_key(JACOBIAN_STREAM) if config.jacobian_reg else None
 
     def loss_fn(params, probe):
-      logits, _, stats = planner.apply(params, batch, probe=probe)
-      return cell_loss(logits, opt_actions, labels, label_mode), (logits, stats.forward)
+      logits, _, stats = planner.apply(params, batch, probe=probe, penalty_key=penalty_key)
+      loss = cell_loss(logits, opt_actions, labels, label_mode)
+      penalty = jnp.mean(stats.jacobian_penalty) if config.jacobian_reg else jnp.zeros(())
+      return loss + config.jacobian_reg * penalty, (loss, penalty, logits, stats.forward)
 
-    (loss, (logits, forward)), (grads, backward) = jax.value_and_grad(loss_fn, argnums=(0, 1), has_aux=True)(
-      params, ip.backward_probe(batch_size)
-    )
+    (_, (loss, penalty, logits, forward)), (grads, backward) = jax.value_and_grad(
+      loss_fn, argnums=(0, 1), has_aux=True
+    )(params, ip.backward_probe(batch_size))
     updates, opt_state = optimizer.update(grads, opt_state, params)
     params = optax.apply_updates(params, updates)
     policy = metrics.policy_metrics(metrics.greedy_actions(logits), batch["dist"], batch["goals"], wrap)
     out = {
       "loss": loss,
+      "jacobian_penalty": penalty,
       "grad_norm": optax.tree.norm(grads),
       "train_optimal": jnp.nanmean(policy.optimal),
       "train_success": jnp.nanmean(policy.success),

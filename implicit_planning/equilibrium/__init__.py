@@ -8,7 +8,7 @@ Imports nothing else of the project (and is not named ``fixed_point``, which is 
 from implicit_planning.equilibrium.anderson import Anderson, AndersonState
 from implicit_planning.equilibrium.forward_iteration import DEFAULT_TOL, ForwardIteration
 from implicit_planning.equilibrium.implicit import fixed_point
-from implicit_planning.equilibrium.jacobian import spectral_radius
+from implicit_planning.equilibrium.jacobian import jacobian_penalty, spectral_radius
 from implicit_planning.equilibrium.loop import Solver, flatten_rows, solve
 from implicit_planning.equilibrium.modes import Implicit, Phantom, Unrolled
 from implicit_planning.equilibrium.solvers import SOLVERS, make_solver
@@ -29,6 +29,7 @@ __all__ = [
   "backward_probe",
   "fixed_point",
   "flatten_rows",
+  "jacobian_penalty",
   "make_solver",
   "relative_residual",
   "solve",

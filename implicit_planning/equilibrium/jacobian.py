@@ -59,3 +59,21 @@ def spectral_radius(
   _, log_growth = jax.lax.scan(step, w, None, length=iterations)
   radius = jnp.exp(jnp.mean(log_growth[iterations // 2 :], axis=0))
   return radius if batched else radius[0]
+
+
+def jacobian_penalty(
+  f: Callable[..., PyTree], v: PyTree, *args: PyTree, key: jax.Array, batched: bool = False
+) -> jax.Array:
+  """A one-sample Hutchinson estimate of ``‖∂f/∂v‖_F² / n`` at ``v``, per problem with ``batched``.
+
+  ``‖εᵀ J‖² / n`` for ``ε ~ N(0, I)``: unbiased for the squared Frobenius norm over the dimension
+  ``n``, differentiable in ``args`` and ``v`` (the Jacobian regularisation of Bai et al., 2021,
+  which penalises a cell whose equilibrium is slow to reach or unstable).
+  """
+  _, vjp = jax.vjp(lambda v: f(v, *args), v)
+  flat, unflatten = flatten_rows(v, batched)
+  noise = jax.random.normal(key, flat.shape, flat.dtype)
+  (jn,) = vjp(unflatten(noise))
+  jn, _ = flatten_rows(jn, batched)
+  penalty = jnp.sum(jn**2, axis=-1) / flat.shape[-1]
+  return penalty if batched else penalty[0]

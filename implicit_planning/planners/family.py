@@ -44,8 +44,8 @@ class CellFamily:
       ``readout(state, r) → (features [B, H, W, C_f], values [B, H, W] | None)``.
     head: ``features → logits [B, H, W, 4]`` (north, west, south, east).
     options: the architecture fields of `PlannerOptions` the family reads (``l_h``, ...).
-    initial_state: ``r → state`` for the explicit mode, or ``None`` (zeros). The
-      implicit mode always starts from zeros: its equilibrium must not depend on the start.
+    initial_state: ``r → state`` for the explicit mode, or ``None`` (zeros). The implicit mode
+      starts from zeros unless ``warm_start``: its equilibrium must not depend on the start.
   """
 
   encoder: ModuleFactory

@@ -15,7 +15,15 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
-from implicit_planning.equilibrium import Implicit, Phantom, SolveStats, Unrolled, backward_probe, spectral_radius
+from implicit_planning.equilibrium import (
+  Implicit,
+  Phantom,
+  SolveStats,
+  Unrolled,
+  backward_probe,
+  jacobian_penalty,
+  spectral_radius,
+)
 from implicit_planning.planners.encoder import observation
 from implicit_planning.planners.family import CellFamily
 from implicit_planning.planners.options import PlannerOptions
@@ -37,10 +45,13 @@ class PlannerStats(NamedTuple):
     forward: the forward solve's (or the unrolled layers') `SolveStats`.
     jacobian_radius: ``ρ(∂f/∂v)`` at the returned state (`equilibrium.spectral_radius`) when
       ``apply`` was given a ``radius_key``; else None.
+    jacobian_penalty: ``‖∂f/∂v‖_F² / n`` at the returned state, differentiable
+      (`equilibrium.jacobian_penalty`), when ``apply`` was given a ``penalty_key``; else None.
   """
 
   forward: SolveStats
   jacobian_radius: jax.Array | None = None
+  jacobian_penalty: jax.Array | None = None
 
 
 class PlannerOutput(NamedTuple):
@@ -79,7 +90,11 @@ class PlannerNet(nn.Module):
 
   @nn.compact
   def __call__(
-    self, batch: Batch, probe: SolveStats | None = None, radius_key: jax.Array | None = None
+    self,
+    batch: Batch,
+    probe: SolveStats | None = None,
+    radius_key: jax.Array | None = None,
+    penalty_key: jax.Array | None = None,
   ) -> PlannerOutput:
     check_inputs(batch)
     dtype = self.options.jax_dtype
@@ -94,7 +109,8 @@ class PlannerNet(nn.Module):
 
     learned_start = self.learned_start
     if learned_start is None:
-      learned_start = isinstance(self.mode, Unrolled) and self.family.initial_state is not None
+      explicit_or_warm = isinstance(self.mode, Unrolled) or self.options.warm_start
+      learned_start = explicit_or_warm and self.family.initial_state is not None
     if learned_start:
       state0 = self.family.initial_state(self.options, name="initial_state")(rewards)
     else:
@@ -106,9 +122,12 @@ class PlannerNet(nn.Module):
     if radius_key is not None:
       frozen = jax.lax.stop_gradient((state, cell_params, context))
       radius = spectral_radius(step, frozen[0], *frozen[1:], key=radius_key, batched=True)
+    penalty = None
+    if penalty_key is not None:
+      penalty = jacobian_penalty(step, state, cell_params, context, key=penalty_key, batched=True)
 
     features, value_map = cell.apply({"params": cell_params}, state, rewards, method="readout")
     logits = self.family.head(self.options, name="head")(features)
     if value_map is None:
       value_map = jnp.max(logits, axis=-1)
-    return PlannerOutput(jnp.moveaxis(logits, -1, 1), value_map, PlannerStats(stats, radius))
+    return PlannerOutput(jnp.moveaxis(logits, -1, 1), value_map, PlannerStats(stats, radius, penalty))

@@ -47,6 +47,11 @@ class PlannerOptions:
   forward_tol: float = _option(DEFAULT_TOL, "Relative-residual tolerance of the forward solve.")
   backward_tol: float = _option(DEFAULT_TOL, "Relative-residual tolerance of the backward solve.")
   phantom_damping: float = _option(0.5, "Damping λ of the phantom gradient's steps v ← (1 − λ) v + λ f(v).")
+  warm_start: bool = _option(
+    False,
+    "Implicit ConvGPPN/GPPN start the forward solve from their initial-state layer instead of zeros (as "
+    "DiffPlan's ID-ConvGPPN); the implicit gradient gives that layer nothing, so it stays at its initialisation.",
+  )
   l_h: int = _option(150, "Hidden channels of the encoder (and of the ConvGRU/ConvLSTM state).")
   l_q: int = _option(100, "Q channels (VIN) or regular Q fields (SymVIN).")
   kernel_size: int = _option(3, "Odd size F of the cell's convolutions.")
@@ -54,6 +59,9 @@ class PlannerOptions:
   wrap: bool = _option(False, "Circular padding in every convolution (torus tasks).")
   contraction: float = _option(
     0.0, "gamma in (0, 1) makes the VIN/SymVIN cell a provable gamma-contraction; 0 keeps the paper's cell."
+  )
+  learned_discount: bool = _option(
+    False, "With a contraction gamma: each Q channel's discount is learned, gamma * sigmoid(theta_c), up to gamma."
   )
   conv_impl: str = _option("auto", f"Convolution formulation: one of {CONV_IMPLS}.")
   dtype: str = _option("float32", "Parameter and activation dtype (float64 needs jax_enable_x64).")
@@ -95,7 +103,16 @@ class PlannerOptions:
 OPTION_NAMES: tuple[str, ...] = tuple(field.name for field in dataclasses.fields(PlannerOptions))
 MODE_OPTIONS = {
   False: ("k",),
-  True: ("k_fwd", "k_bwd", "forward_solver", "backward_solver", "forward_tol", "backward_tol", "phantom_damping"),
+  True: (
+    "k_fwd",
+    "k_bwd",
+    "forward_solver",
+    "backward_solver",
+    "forward_tol",
+    "backward_tol",
+    "phantom_damping",
+    "warm_start",
+  ),
 }
 """The options the explicit (``False``) and the implicit (``True``) mode read."""
 COMMON_OPTIONS = ("wrap", "conv_impl", "dtype")

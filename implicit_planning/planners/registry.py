@@ -91,7 +91,8 @@ class Planner(NamedTuple):
     apply: ``apply(params, batch, probe=None, radius_key=None) -> PlannerOutput(logits [B, 4, H, W],
       values [B, H, W], PlannerStats)``. Pure, jittable, differentiable in ``params``; reads
       ``batch["maps"]`` (``[B, H, W]``, 1 = free) and ``batch["goals"]`` (int ``[B, 2]``, row and
-      column). A ``radius_key`` adds the Jacobian's spectral radius at the returned state.
+      column). A ``radius_key`` adds the Jacobian's spectral radius at the returned state, a
+      ``penalty_key`` the (differentiable) Jacobian penalty (`PlannerStats`).
     inputs: the batch entries ``apply`` reads.
   """
 
@@ -129,8 +130,14 @@ def make_planner(name: str, options: PlannerOptions | None = None, **overrides: 
   def init(rng: jax.Array, batch: Batch) -> Any:
     return net.init(rng, batch)
 
-  def apply(params: Any, batch: Batch, probe: SolveStats | None = None, radius_key: jax.Array | None = None):
-    return net.apply(params, batch, probe, radius_key)
+  def apply(
+    params: Any,
+    batch: Batch,
+    probe: SolveStats | None = None,
+    radius_key: jax.Array | None = None,
+    penalty_key: jax.Array | None = None,
+  ):
+    return net.apply(params, batch, probe, radius_key, penalty_key)
 
   return Planner(spec, options, mode, init, apply)
 

@@ -43,7 +43,7 @@ from implicit_planning.ops import ConvImpl, conv2d, conv2d_max, expand_kernel, g
 from implicit_planning.ops.groups import element_actions
 from implicit_planning.planners.family import CellFamily, RewardsAsContext
 from implicit_planning.planners.options import PlannerOptions
-from implicit_planning.planners.vin import contract_kernel, value_kernel_init
+from implicit_planning.planners.vin import channel_discounts, contract_kernel, discount_logit_init, value_kernel_init
 
 
 class SymRewardEncoder(nn.Module):
@@ -99,6 +99,7 @@ class SymVINCell(RewardsAsContext, nn.Module):
   contraction: float = 0.0
   dtype: jnp.dtype = jnp.float32
   impl: ConvImpl = "auto"
+  learned_discount: bool = False
 
   def setup(self):
     order = get_group(self.group).order
@@ -108,13 +109,17 @@ class SymVINCell(RewardsAsContext, nn.Module):
     self.value_kernel = self.param(
       "value_kernel", value_kernel_init(self.contraction), (k, k, order, self.l_q), self.dtype
     )
+    self.discount_logit = None
+    if self.learned_discount and self.contraction:  # one discount per Q field: invariant
+      init = discount_logit_init(self.contraction)
+      self.discount_logit = self.param("discount_logit", init, (self.l_q,), self.dtype)
 
   def kernels(self) -> tuple[jax.Array, jax.Array]:
     """The expanded reward and value kernels ``[F, F, 1 | |G|, l_q·|G|]`` (value part contracted if asked)."""
     group = get_group(self.group)
     value_kernel = self.value_kernel
     if self.contraction:
-      value_kernel = contract_kernel(value_kernel, self.contraction)
+      value_kernel = contract_kernel(value_kernel, channel_discounts(self.contraction, self.discount_logit))
     return expand_kernel(self.reward_kernel, group, "trivial"), expand_kernel(value_kernel, group, "regular")
 
   def zero_state(self, r: jax.Array) -> jax.Array:
@@ -181,6 +186,7 @@ def _cell(options: PlannerOptions, **kwargs) -> nn.Module:
     options.contraction,
     options.jax_dtype,
     options.conv_impl,
+    options.learned_discount,
     **kwargs,
   )
 
@@ -193,5 +199,5 @@ SYMVIN = CellFamily(
   encoder=_encoder,
   cell=_cell,
   head=_head,
-  options=("l_h", "l_q", "kernel_size", "group", "contraction"),
+  options=("l_h", "l_q", "kernel_size", "group", "contraction", "learned_discount"),
 )

@@ -10,6 +10,7 @@ from __future__ import annotations
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from implicit_planning.ops import ConvImpl, conv2d, conv2d_max
 from implicit_planning.planners.encoder import RewardEncoder
@@ -26,6 +27,22 @@ def contract_kernel(kernel: jax.Array, gamma: float) -> jax.Array:
   """
   l1 = jnp.sum(jnp.abs(kernel), axis=(0, 1, 2), keepdims=True)
   return gamma * kernel / (l1 + jnp.finfo(kernel.dtype).tiny)
+
+
+def initial_discount(contraction: float) -> float:
+  """Where a learned discount starts: ``min(0.9, 0.95 γ)`` for the contraction ``γ``."""
+  return min(0.9, 0.95 * contraction)
+
+
+def discount_logit_init(contraction: float) -> nn.initializers.Initializer:
+  """Logits ``θ`` with ``γ · sigmoid(θ) =`` `initial_discount`."""
+  fraction = initial_discount(contraction) / contraction
+  return nn.initializers.constant(float(np.log(fraction / (1 - fraction))))
+
+
+def channel_discounts(contraction: float, discount_logit: jax.Array | None) -> float | jax.Array:
+  """Each Q channel's contraction: ``γ``, or ``γ · sigmoid(θ_c)`` when the discount is learned."""
+  return contraction if discount_logit is None else contraction * jax.nn.sigmoid(discount_logit)
 
 
 def value_kernel_init(contraction: float) -> nn.initializers.Initializer:
@@ -49,6 +66,9 @@ class VINCell(RewardsAsContext, nn.Module):
     wrap: circular padding (torus tasks).
     contraction: ``γ < 1`` to make the step a provable contraction (see
       `contract_kernel`); 0 keeps the paper's unconstrained cell.
+    learned_discount: with a contraction, each Q channel's value kernel has ℓ1 norm
+      ``γ · sigmoid(θ_c)``, ``θ`` learned (`channel_discounts`): the cell picks its own
+      discount, up to ``γ``.
     reward_channels: channels of the reward map ``R``.
     dtype: parameter dtype.
     impl: convolution formulation.
@@ -61,10 +81,15 @@ class VINCell(RewardsAsContext, nn.Module):
   reward_channels: int = 1
   dtype: jnp.dtype = jnp.float32
   impl: ConvImpl = "auto"
+  learned_discount: bool = False
 
   def setup(self):
     shape = (self.kernel_size, self.kernel_size, self.reward_channels + 1, self.l_q)
     self.kernel = self.param("kernel", self._init_kernel, shape, self.dtype)
+    self.discount_logit = None
+    if self.learned_discount and self.contraction:
+      init = discount_logit_init(self.contraction)
+      self.discount_logit = self.param("discount_logit", init, (self.l_q,), self.dtype)
 
   def _init_kernel(self, key: jax.Array, shape: tuple[int, ...], dtype) -> jax.Array:
     """LeCun-normal reward part; value part from `value_kernel_init`."""
@@ -80,7 +105,7 @@ class VINCell(RewardsAsContext, nn.Module):
     reward_part = self.kernel[:, :, : self.reward_channels]
     value_part = self.kernel[:, :, self.reward_channels :]
     if self.contraction:
-      value_part = contract_kernel(value_part, self.contraction)
+      value_part = contract_kernel(value_part, channel_discounts(self.contraction, self.discount_logit))
     return reward_part, value_part
 
   def zero_state(self, r: jax.Array) -> jax.Array:
@@ -116,6 +141,7 @@ def _vin_cell(options, **kwargs) -> nn.Module:
     1,
     options.jax_dtype,
     options.conv_impl,
+    options.learned_discount,
     **kwargs,
   )
 
@@ -125,5 +151,8 @@ def _policy_head(options, **kwargs) -> nn.Module:
 
 
 VIN = CellFamily(
-  encoder=_vin_encoder, cell=_vin_cell, head=_policy_head, options=("l_h", "l_q", "kernel_size", "contraction")
+  encoder=_vin_encoder,
+  cell=_vin_cell,
+  head=_policy_head,
+  options=("l_h", "l_q", "kernel_size", "contraction", "learned_discount"),
 )

@@ -92,3 +92,17 @@ def test_phantom_is_refused_with_bad_settings():
     Phantom(ForwardIteration(), steps=0)
   with pytest.raises(ValueError, match="damping"):
     Phantom(ForwardIteration(), damping=0.0)
+
+
+def test_jacobian_penalty_estimates_the_squared_frobenius_norm(x64):
+  rng = np.random.default_rng(4)
+  a, b = map(jnp.asarray, zip(*(random_linear(rng, 8, r) for r in (0.5, 0.9))))
+  batch_map = jax.vmap(lambda v, a, b: jnp.tanh(a @ v + b))
+  v = jnp.asarray(rng.normal(size=(2, 8)))
+  keys = jax.random.split(jax.random.key(5), 4000)
+  samples = jax.vmap(lambda key: ip.equilibrium.jacobian_penalty(batch_map, v, a, b, key=key, batched=True))(keys)
+  dense = jax.vmap(jax.jacfwd(lambda v, a, b: jnp.tanh(a @ v + b)))(v, a, b)
+  exact = jnp.sum(dense**2, axis=(1, 2)) / 8
+  np.testing.assert_allclose(jnp.mean(samples, axis=0), exact, rtol=0.05)
+  grad = jax.grad(lambda a: jnp.sum(ip.equilibrium.jacobian_penalty(batch_map, v, a, b, key=keys[0], batched=True)))(a)
+  assert np.all(np.isfinite(grad)) and np.any(grad != 0)  # differentiable in the map's arguments

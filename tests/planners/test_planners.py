@@ -242,3 +242,30 @@ def test_k_counts_cell_applications_in_every_family_and_mode(family):
   np.testing.assert_array_equal(ours.stats.forward.iterations, 7)
   np.testing.assert_array_equal(theirs.stats.forward.iterations, 7)
   np.testing.assert_allclose(ours.logits, theirs.logits, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("name", ["id_vin", "id_symvin"])
+def test_a_learned_discount_stays_below_the_contraction_and_is_trained(name):
+  planner = ip.make_planner(name, **SMALL, contraction=0.95, learned_discount=True)
+  batch = random_problems()
+  params = planner.init(jax.random.key(0), batch)
+  logits = params["params"]["cell"]["discount_logit"]
+  np.testing.assert_allclose(0.95 * jax.nn.sigmoid(logits), 0.9, rtol=1e-6)  # starts at min(0.9, 0.95 γ)
+  grads = jax.grad(lambda p: jnp.mean(jax.nn.log_softmax(planner.apply(p, batch).logits, axis=1)[:, 0]))(params)
+  assert np.any(grads["params"]["cell"]["discount_logit"] != 0)
+  big = jax.tree.map(lambda x: x, params)
+  big["params"]["cell"]["discount_logit"] = jnp.full_like(logits, 30.0)  # sigmoid → 1: the bound γ
+  radius = planner.apply(big, batch, radius_key=jax.random.key(1)).stats.jacobian_radius
+  assert np.all(radius <= 0.95 * (1 + 1e-3))
+
+
+def test_warm_start_gives_the_implicit_recurrent_planners_a_learned_start():
+  batch = random_problems()
+  cold = ip.make_planner("id_conv_gppn", **SMALL)
+  warm = ip.make_planner("id_conv_gppn", **SMALL, warm_start=True)
+  assert "initial_state" not in cold.init(jax.random.key(0), batch)["params"]
+  params = warm.init(jax.random.key(0), batch)
+  assert "initial_state" in params["params"]
+  grads = jax.grad(lambda p: jnp.sum(warm.apply(p, batch).logits))(params)
+  # The implicit gradient gives the start nothing (the equilibrium does not depend on it).
+  assert all(np.all(g == 0) for g in jax.tree.leaves(grads["params"]["initial_state"]))
