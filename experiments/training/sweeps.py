@@ -1,0 +1,156 @@
+"""Sweeps: named lists of flag sets for ``experiments.sweep``, and the table their runs make.
+
+A sweep is data: a preset and a list of `Run` (a label and the training flags that differ from
+the preset). `experiments.sweep` trains each run in its own directory ``<root>/<label>`` (so a
+rerun resumes, and a finished run is skipped) and `summarize` reads back what the runs wrote:
+test scores over seeds from ``results.json`` and the last epoch's diagnostics from
+``metrics.jsonl``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import sys
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from experiments.training.config import ConfigError
+
+
+@dataclasses.dataclass(frozen=True)
+class Run:
+  """One training run of a sweep: ``label`` names its directory, ``flags`` override the preset."""
+
+  label: str
+  flags: Mapping[str, Any]
+  note: str = ""
+
+
+@dataclasses.dataclass(frozen=True)
+class Sweep:
+  """A preset and the runs that vary it."""
+
+  preset: str
+  runs: tuple[Run, ...]
+  description: str
+
+
+def _id_vin(label: str, note: str, **flags: Any) -> Run:
+  return Run(label, {"planner": "id_vin", **flags}, note)
+
+
+IMPLICIT_LEVERS = Sweep(
+  preset="mid",
+  description="ID-VIN's levers against VIN (README, 'Training implicit planners'): each lever alone.",
+  runs=(
+    Run("vin", {"planner": "vin"}, "explicit twin, K = 30"),
+    _id_vin("id_vin", "the paper's unconstrained cell, 30 plain forward iterations"),
+    _id_vin("contraction_0.9", "fixed contraction 0.9", contraction=0.9),
+    _id_vin("contraction_0.99", "fixed contraction 0.99", contraction=0.99),
+    _id_vin("learned_discount", "per-channel discount learned up to 0.99", contraction=0.99, learned_discount=True),
+    _id_vin(
+      "learned_discount_anderson_80",
+      "learned discount, Anderson forward, 80 iterations, tolerance 1e-4",
+      contraction=0.99,
+      learned_discount=True,
+      forward_solver="anderson",
+      k_fwd=80,
+      forward_tol=1e-4,
+    ),
+    _id_vin("forward_80", "the paper's cell, 80 plain forward iterations", k_fwd=80),
+    _id_vin("anderson_80", "the paper's cell, Anderson forward, 80 iterations", forward_solver="anderson", k_fwd=80),
+    _id_vin("phantom", "the paper's cell, phantom gradient (5 damped steps)", backward_solver="phantom", k_bwd=5),
+    _id_vin("jacobian_reg", "the paper's cell, Jacobian penalty 1.0", jacobian_reg=1.0),
+  ),
+)
+
+SWEEPS: dict[str, Sweep] = {"implicit_levers": IMPLICIT_LEVERS}
+
+
+def get_sweep(name: str) -> Sweep:
+  """The named sweep; `ConfigError` lists the known ones."""
+  if name not in SWEEPS:
+    raise ConfigError(f"unknown sweep {name!r}; known sweeps: {', '.join(SWEEPS)}")
+  return SWEEPS[name]
+
+
+def select(sweep: Sweep, labels: Sequence[str]) -> tuple[Run, ...]:
+  """The runs named in ``labels``, in that order (all, in the sweep's order, when empty);
+  `ConfigError` for a label the sweep lacks."""
+  by_label = {run.label: run for run in sweep.runs}
+  unknown = [label for label in labels if label not in by_label]
+  if unknown:
+    raise ConfigError(f"sweep has no run {', '.join(unknown)}; its runs: {', '.join(by_label)}")
+  return tuple(by_label[label] for label in labels) if labels else sweep.runs
+
+
+def train_command(preset: str, run: Run, workdir: str, common: Mapping[str, Any]) -> list[str]:
+  """The ``experiments.train`` command line of one run (``common`` flags, then the run's)."""
+  flags = {**common, **run.flags}
+  return [sys.executable, "-m", "experiments.train", f"--preset={preset}", f"--workdir={workdir}"] + [
+    f"--{name}={value}" for name, value in flags.items()
+  ]
+
+
+def _read_jsonl(path: str) -> list[dict[str, Any]]:
+  if not os.path.exists(path):
+    return []
+  with open(path) as f:
+    return [json.loads(line) for line in f if line.strip()]
+
+
+def summarize(root: str, runs: Sequence[Run]) -> list[dict[str, Any]]:
+  """One row per run that has started: test scores (mean, std, per seed), best and last epoch,
+  the last epoch's validation %Success and diagnostics (when logged)."""
+  rows = []
+  for run in runs:
+    workdir = os.path.join(root, run.label)
+    records = _read_jsonl(os.path.join(workdir, "metrics.jsonl"))
+    if not records:
+      continue
+    last = records[-1]
+    row: dict[str, Any] = {
+      "label": run.label,
+      "note": run.note,
+      "flags": dict(run.flags),
+      "epochs": last["epoch"],
+      "last_val_success": last["val_success"],
+      "best_val_success": max(r["val_success"] for r in records),
+      "val_success_curve": [r["val_success"] for r in records],
+      "fwd_residual_curve": [r["fwd_residual_mean"] for r in records],
+      "jacobian_radius_curve": [r.get("diag_jacobian_radius_mean") for r in records],
+      "wall_time_s": last["elapsed_s"],
+    }
+    results_path = os.path.join(workdir, "results.json")
+    if os.path.exists(results_path):
+      with open(results_path) as f:
+        results = json.load(f)
+      row.update(best_epoch=results["best_epoch"], test=results["test"])
+    rows.append(row)
+  return rows
+
+
+def _score(test: Mapping[str, Any] | None, name: str) -> str:
+  if test is None:
+    return "–"
+  score = test[name]
+  return f"{score['mean']:.1f} ± {score['std']:.1f}" if len(score["per_seed"]) > 1 else f"{score['mean']:.1f}"
+
+
+def markdown_table(rows: Sequence[Mapping[str, Any]]) -> str:
+  """The summary as a Markdown table (test %Opt / %Succ of the best-validation checkpoint)."""
+  lines = [
+    "| run | what | test %Opt | test %Succ | best val %Succ (epoch) | last val %Succ | epochs | "
+    "fwd residual (last) | spectral radius (last) |",
+    "|---|---|---|---|---|---|---|---|---|",
+  ]
+  for row in rows:
+    radius = row["jacobian_radius_curve"][-1]
+    lines.append(
+      f"| {row['label']} | {row['note']} | {_score(row.get('test'), 'optimal')} | {_score(row.get('test'), 'success')} | "
+      f"{row['best_val_success']:.1f} ({row.get('best_epoch', '–')}) | {row['last_val_success']:.1f} | "
+      f"{row['epochs']} | {row['fwd_residual_curve'][-1]:.1e} | {'–' if radius is None else f'{radius:.3f}'} |"
+    )
+  return "\n".join(lines) + "\n"

@@ -1,0 +1,67 @@
+"""Sweeps: every run is a valid config, commands carry the flags, the summary reads real runs."""
+
+import os
+import shutil
+import sys
+
+import pytest
+
+from experiments import sweep as sweep_binary
+from experiments.training import ConfigError, presets, sweeps
+
+
+@pytest.mark.parametrize("name", list(sweeps.SWEEPS))
+def test_every_run_of_every_sweep_is_a_valid_config(name):
+  sweep = sweeps.SWEEPS[name]
+  labels = [run.label for run in sweep.runs]
+  assert len(set(labels)) == len(labels)
+  for run in sweep.runs:
+    presets.get_config(sweep.preset).replace(**run.flags)  # raises ConfigError on a bad name or value
+
+
+def test_only_picks_runs_in_the_order_given():
+  runs = sweeps.select(sweeps.IMPLICIT_LEVERS, ["phantom", "vin"])
+  assert [run.label for run in runs] == ["phantom", "vin"]
+  assert sweeps.select(sweeps.IMPLICIT_LEVERS, []) == sweeps.IMPLICIT_LEVERS.runs
+
+
+def test_unknown_sweeps_labels_and_settings_are_refused():
+  with pytest.raises(ConfigError, match="known sweeps"):
+    sweeps.get_sweep("nope")
+  with pytest.raises(ConfigError, match="has no run nope"):
+    sweeps.select(sweeps.IMPLICIT_LEVERS, ["vin", "nope"])
+  with pytest.raises(ConfigError, match="name=value"):
+    sweep_binary.parse_settings(["seeds=3", "epochs"])
+
+
+def test_a_command_applies_common_flags_then_the_runs_own():
+  run = sweeps.Run("a", {"planner": "id_vin", "k_fwd": 80})
+  command = sweeps.train_command("mid", run, "root/a", {"k_fwd": "30", "seeds": "3"})
+  assert command[:3] == [sys.executable, "-m", "experiments.train"]
+  assert command[3:] == ["--preset=mid", "--workdir=root/a", "--k_fwd=80", "--seeds=3", "--planner=id_vin"]
+
+
+def test_runs_go_side_by_side_on_their_own_cores_and_report_failures(tmp_path, capsys):
+  code = "import os; print(sorted(os.sched_getaffinity(0)), os.environ['XLA_FLAGS'])"
+  commands = [(label, [sys.executable, "-c", code]) for label in ("a", "b")]
+  commands.append(("c", [sys.executable, "-c", "raise SystemExit(3)"]))
+  sweep_binary.run_all(commands, str(tmp_path), cores=[0, 1])
+  logs = {label: (tmp_path / f"{label}.log").read_text() for label in ("a", "b")}
+  assert all("intra_op_parallelism_threads=1" in log for log in logs.values())
+  assert {log.split("]")[0] + "]" for log in logs.values()} <= {"[0]", "[1]"}
+  assert "] c FAILED (exit 3" in capsys.readouterr().out
+
+
+def test_the_summary_tables_a_finished_run(vin_run, tmp_path):
+  config, workdir, results = vin_run
+  shutil.copytree(workdir, tmp_path / "vin", ignore=shutil.ignore_patterns("checkpoints", "tensorboard"))
+  runs = (sweeps.Run("vin", {"planner": "vin"}, "explicit"), sweeps.Run("absent", {"planner": "id_vin"}))
+  rows = sweeps.summarize(str(tmp_path), runs)
+  assert [row["label"] for row in rows] == ["vin"]  # a run not started has no row
+  row = rows[0]
+  assert row["epochs"] == config.epochs and len(row["val_success_curve"]) == config.epochs
+  assert row["test"] == results["test"] and row["best_epoch"] == results["best_epoch"]
+  table = sweeps.markdown_table(rows)
+  assert table.count("\n") == 3 and f"| vin | explicit | {results['test']['optimal']['mean']:.1f} |" in table
+  sweep_binary.write_summary(str(tmp_path), runs)
+  assert all(os.path.exists(tmp_path / name) for name in ("summary.json", "summary.md", "curves.png"))
