@@ -3,8 +3,9 @@ r"""Runs a sweep (a named list of flag sets, `experiments/training/sweeps.py`) a
 Each run trains with ``experiments.train`` in ``<root>/<label>``: a rerun resumes unfinished runs
 and skips finished ones. With ``--jobs=N`` up to N runs train side by side, each on one XLA
 thread pinned to its own core by ``taskset`` (on a small CPU machine this is faster than one run
-on all cores). After the runs, and with ``--summarize``, it writes ``summary.json``, ``summary.md`` (the table) and
-``curves.png`` (validation %Success, forward residual and spectral radius per epoch) in the root.
+on all cores). After the runs, and with ``--summarize``, it writes ``summary.json``,
+``summary.md`` (the table) and ``curves.png`` (validation %Success, forward residual, spectral
+radius and gradient error per epoch) in the root.
 
   python -m experiments.sweep --sweep=implicit_levers --jobs=2 --set=seeds=3,diagnose_every=5
   python -m experiments.sweep --sweep=implicit_levers --only=vin,contraction_0.9 --dry_run
@@ -80,13 +81,15 @@ def run_all(commands: list[tuple[str, list[str]]], root: str, cores: Sequence[in
 
 
 def plot_curves(rows: list[dict], path: str) -> None:
-  """Validation %Success, forward residual and spectral radius against epoch, one line per run."""
+  """Validation %Success, forward residual, spectral radius and gradient error against epoch, one
+  line per run (the last two on the epochs with diagnostics)."""
   panels = [
     ("val_success_curve", "val %Success", "linear"),
     ("fwd_residual_curve", "forward residual (mean)", "log"),
     ("jacobian_radius_curve", "spectral radius of ∂f/∂v", "linear"),
+    ("grad_error_curve", "implicit gradient error (vs converged)", "log"),
   ]
-  fig, axes = plt.subplots(1, 3, figsize=(16, 4.5))
+  fig, axes = plt.subplots(1, 4, figsize=(21, 4.5))
   for ax, (key, title, scale) in zip(axes, panels):
     for row in rows:
       points = [(e + 1, y) for e, y in enumerate(row[key]) if y is not None]

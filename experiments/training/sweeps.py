@@ -101,9 +101,22 @@ def _read_jsonl(path: str) -> list[dict[str, Any]]:
     return [json.loads(line) for line in f if line.strip()]
 
 
+def _diverged(log_path: str) -> bool:
+  """Whether the run's log ends with training's divergence message."""
+  if not os.path.exists(log_path):
+    return False
+  with open(log_path) as f:
+    return "TrainingDiverged" in f.read()
+
+
+def _last(values: Sequence[float | None]) -> float | None:
+  """The last logged value (diagnostics are logged on some epochs only)."""
+  return next((v for v in reversed(values) if v is not None), None)
+
+
 def summarize(root: str, runs: Sequence[Run]) -> list[dict[str, Any]]:
-  """One row per run that has started: test scores (mean, std, per seed), best and last epoch,
-  the last epoch's validation %Success and diagnostics (when logged)."""
+  """One row per run that has started: its status (finished, diverged, unfinished), test scores
+  (mean, std, per seed), best and last epoch, validation %Success and the latest diagnostics."""
   rows = []
   for run in runs:
     workdir = os.path.join(root, run.label)
@@ -121,13 +134,16 @@ def summarize(root: str, runs: Sequence[Run]) -> list[dict[str, Any]]:
       "val_success_curve": [r["val_success"] for r in records],
       "fwd_residual_curve": [r["fwd_residual_mean"] for r in records],
       "jacobian_radius_curve": [r.get("diag_jacobian_radius_mean") for r in records],
+      "grad_error_curve": [r.get("grad_relative_error") for r in records],
       "wall_time_s": last["elapsed_s"],
     }
     results_path = os.path.join(workdir, "results.json")
     if os.path.exists(results_path):
       with open(results_path) as f:
         results = json.load(f)
-      row.update(best_epoch=results["best_epoch"], test=results["test"])
+      row.update(status="finished", best_epoch=results["best_epoch"], test=results["test"])
+    else:
+      row["status"] = "diverged" if _diverged(os.path.join(root, f"{run.label}.log")) else "unfinished"
     rows.append(row)
   return rows
 
@@ -142,15 +158,17 @@ def _score(test: Mapping[str, Any] | None, name: str) -> str:
 def markdown_table(rows: Sequence[Mapping[str, Any]]) -> str:
   """The summary as a Markdown table (test %Opt / %Succ of the best-validation checkpoint)."""
   lines = [
-    "| run | what | test %Opt | test %Succ | best val %Succ (epoch) | last val %Succ | epochs | "
-    "fwd residual (last) | spectral radius (last) |",
-    "|---|---|---|---|---|---|---|---|---|",
+    "| run | what | test %Opt | test %Succ | best val %Succ | last val %Succ | epochs | "
+    "fwd residual (last) | spectral radius (latest) | gradient error (latest) |",
+    "|---|---|---|---|---|---|---|---|---|---|",
   ]
   for row in rows:
-    radius = row["jacobian_radius_curve"][-1]
+    radius, error = _last(row["jacobian_radius_curve"]), _last(row["grad_error_curve"])
+    epochs = f"{row['epochs']}" + ("" if row["status"] == "finished" else f" ({row['status']})")
     lines.append(
       f"| {row['label']} | {row['note']} | {_score(row.get('test'), 'optimal')} | {_score(row.get('test'), 'success')} | "
-      f"{row['best_val_success']:.1f} ({row.get('best_epoch', '–')}) | {row['last_val_success']:.1f} | "
-      f"{row['epochs']} | {row['fwd_residual_curve'][-1]:.1e} | {'–' if radius is None else f'{radius:.3f}'} |"
+      f"{row['best_val_success']:.1f} | {row['last_val_success']:.1f} | {epochs} | "
+      f"{row['fwd_residual_curve'][-1]:.1e} | {'–' if radius is None else f'{radius:.3f}'} | "
+      f"{'–' if error is None else f'{error:.2g}'} |"
     )
   return "\n".join(lines) + "\n"

@@ -55,13 +55,22 @@ def test_runs_go_side_by_side_on_their_own_cores_and_report_failures(tmp_path, c
 def test_the_summary_tables_a_finished_run(vin_run, tmp_path):
   config, workdir, results = vin_run
   shutil.copytree(workdir, tmp_path / "vin", ignore=shutil.ignore_patterns("checkpoints", "tensorboard"))
-  runs = (sweeps.Run("vin", {"planner": "vin"}, "explicit"), sweeps.Run("absent", {"planner": "id_vin"}))
+  # A diverged run: metrics but no results, and the divergence message in its log.
+  shutil.copytree(tmp_path / "vin", tmp_path / "broken", ignore=shutil.ignore_patterns("results.json"))
+  (tmp_path / "broken.log").write_text("...\nTrainingDiverged: training stopped: non-finite loss\n")
+  runs = (
+    sweeps.Run("vin", {"planner": "vin"}, "explicit"),
+    sweeps.Run("absent", {"planner": "id_vin"}),
+    sweeps.Run("broken", {"planner": "vin"}),
+  )
   rows = sweeps.summarize(str(tmp_path), runs)
-  assert [row["label"] for row in rows] == ["vin"]  # a run not started has no row
+  assert [row["label"] for row in rows] == ["vin", "broken"]  # a run not started has no row
+  assert [row["status"] for row in rows] == ["finished", "diverged"] and "test" not in rows[1]
   row = rows[0]
   assert row["epochs"] == config.epochs and len(row["val_success_curve"]) == config.epochs
   assert row["test"] == results["test"] and row["best_epoch"] == results["best_epoch"]
   table = sweeps.markdown_table(rows)
-  assert table.count("\n") == 3 and f"| vin | explicit | {results['test']['optimal']['mean']:.1f} |" in table
+  assert table.count("\n") == 4 and f"| vin | explicit | {results['test']['optimal']['mean']:.1f} |" in table
+  assert "| 2 (diverged) |" in table
   sweep_binary.write_summary(str(tmp_path), runs)
   assert all(os.path.exists(tmp_path / name) for name in ("summary.json", "summary.md", "curves.png"))
