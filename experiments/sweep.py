@@ -9,7 +9,8 @@ radius and gradient error per epoch) in the root.
 
   python -m experiments.sweep --sweep=implicit_levers --jobs=2 --set=seeds=3,diagnose_every=5
   python -m experiments.sweep --sweep=implicit_levers --only=vin,contraction_0.9 --dry_run
-  python -m experiments.sweep --sweep=implicit_levers --summarize
+  python -m experiments.sweep --sweep=implicit_levers --summarize --test_time=1,2,4 \
+    --test_data=data/maze2d_15x15_perfect_seed7.npz
 """
 
 from __future__ import annotations
@@ -35,6 +36,10 @@ _ONLY = flags.DEFINE_list("only", [], "Labels of the runs to do (default: all)."
 _SET = flags.DEFINE_list("set", [], "Training flags for every run, name=value (e.g. seeds=3,epochs=30).")
 _JOBS = flags.DEFINE_integer("jobs", 1, "Runs side by side, each on one thread and core (1: XLA's default threads).")
 _CORES = flags.DEFINE_list("cores", [], "CPUs of the --jobs runs (default: the first --jobs CPUs); sets --jobs.")
+_TEST_TIME = flags.DEFINE_list(
+  "test_time", [], "Also evaluate each trained run at these multiples of its training budget (e.g. 1,2,4)."
+)
+_TEST_DATA = flags.DEFINE_list("test_data", [], "Dataset files the --test_time evaluation also uses (test split).")
 _DRY_RUN = flags.DEFINE_bool("dry_run", False, "Print the commands, run nothing.")
 _SUMMARIZE = flags.DEFINE_bool("summarize", False, "Only write the summary of the runs so far.")
 
@@ -102,15 +107,28 @@ def plot_curves(rows: list[dict], path: str) -> None:
   plt.close(fig)
 
 
-def write_summary(root: str, runs: Sequence[sweeps.Run]) -> None:
+def write_summary(
+  root: str, runs: Sequence[sweeps.Run], multiples: Sequence[int] = (), datasets: Sequence[str] = ()
+) -> None:
+  """The summary files; with ``multiples``, each run that has a checkpoint is also evaluated with
+  more planning steps (`sweeps.test_time_compute`) and a second table added."""
   rows = sweeps.summarize(root, runs)
+  if multiples:
+    for row in rows:
+      if row["status"] != "unfinished":
+        row["test_time"] = sweeps.test_time_compute(os.path.join(root, row["label"]), multiples, datasets)
+  tables = sweeps.markdown_table(rows)
+  evaluated = [row for row in rows if "test_time" in row]
+  if evaluated:
+    tables += "\nTest %Success with more planning steps than in training (K: the training budget)\n\n"
+    tables += sweeps.test_time_table(evaluated)
   with open(os.path.join(root, "summary.json"), "w") as f:
     json.dump(rows, f, indent=1)
   with open(os.path.join(root, "summary.md"), "w") as f:
-    f.write(sweeps.markdown_table(rows))
+    f.write(tables)
   if rows:
     plot_curves(rows, os.path.join(root, "curves.png"))
-  print(sweeps.markdown_table(rows))
+  print(tables)
 
 
 def main(argv: Sequence[str]) -> None:
@@ -136,7 +154,7 @@ def main(argv: Sequence[str]) -> None:
     os.makedirs(root, exist_ok=True)
     cores = [int(core) for core in _CORES.value] or (list(range(_JOBS.value)) if _JOBS.value > 1 else [])
     run_all(commands, root, cores)
-  write_summary(root, runs)
+  write_summary(root, runs, [int(m) for m in _TEST_TIME.value], _TEST_DATA.value)
 
 
 if __name__ == "__main__":

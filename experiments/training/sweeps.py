@@ -4,7 +4,8 @@ A sweep is data: a preset and a list of `Run` (a label and the training flags th
 the preset). `experiments.sweep` trains each run in its own directory ``<root>/<label>`` (so a
 rerun resumes, and a finished run is skipped) and `summarize` reads back what the runs wrote:
 test scores over seeds from ``results.json`` and the last epoch's diagnostics from
-``metrics.jsonl``.
+``metrics.jsonl``. `test_time_compute` evaluates each trained run with more planning steps than
+it was trained with, on its own test split and on other datasets.
 """
 
 from __future__ import annotations
@@ -16,6 +17,8 @@ import sys
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+import implicit_planning as ip
+from experiments.training import checkpoints, evaluation
 from experiments.training.config import ConfigError
 
 
@@ -171,4 +174,50 @@ def markdown_table(rows: Sequence[Mapping[str, Any]]) -> str:
       f"{row['fwd_residual_curve'][-1]:.1e} | {'–' if radius is None else f'{radius:.3f}'} | "
       f"{'–' if error is None else f'{error:.2g}'} |"
     )
+  return "\n".join(lines) + "\n"
+
+
+def training_budget(config) -> int:
+  """Cell applications a run was trained with: ``k_fwd`` (implicit) or ``k`` (explicit)."""
+  return config.k_fwd if ip.planner_spec(config.planner).implicit else config.k
+
+
+def test_time_compute(workdir: str, multiples: Sequence[int], datasets: Sequence[str] = ()) -> list[dict[str, Any]]:
+  """Test %Success / %Optimal of a run's best checkpoint with ``m ×`` its training budget, for
+  each ``m`` in ``multiples``, on its own test split and on each dataset file in ``datasets``.
+
+  Each evaluation is written as ``eval_test_k<K>[_<dataset>].json`` in ``workdir`` and read back
+  from there when it exists, so a sweep evaluates each setting once.
+  """
+  base = training_budget(checkpoints.read_config(workdir))
+  rows = []
+  for data_path in ("", *datasets):
+    for multiple in multiples:
+      k = multiple * base
+      path = os.path.join(workdir, evaluation.eval_filename("test", data_path, k))
+      if os.path.exists(path):
+        with open(path) as f:
+          summary = json.load(f)
+      else:
+        summary = evaluation.evaluate_run(workdir, "test", data_path, k)
+      rows.append(
+        {
+          "data": os.path.splitext(os.path.basename(data_path))[0] if data_path else "own",
+          "multiple": multiple,
+          "k": k,
+          "success": summary["success"]["mean"],
+          "optimal": summary["optimal"]["mean"],
+        }
+      )
+  return rows
+
+
+def test_time_table(rows: Sequence[Mapping[str, Any]]) -> str:
+  """%Success per run (rows) against dataset and budget (columns), as Markdown."""
+  columns = [(e["data"], e["multiple"]) for e in rows[0]["test_time"]] if rows else []
+  header = " | ".join(f"{data} {multiple}×K" for data, multiple in columns)
+  lines = [f"| run | {header} |", "|---|" + "---|" * len(columns)]
+  for row in rows:
+    scores = {(e["data"], e["multiple"]): e["success"] for e in row["test_time"]}
+    lines.append(f"| {row['label']} | " + " | ".join(f"{scores.get(c, float('nan')):.1f}" for c in columns) + " |")
   return "\n".join(lines) + "\n"

@@ -7,7 +7,7 @@ import sys
 import pytest
 
 from experiments import sweep as sweep_binary
-from experiments.training import ConfigError, presets, sweeps
+from experiments.training import ConfigError, evaluation, presets, sweeps
 
 
 @pytest.mark.parametrize("name", list(sweeps.SWEEPS))
@@ -74,3 +74,17 @@ def test_the_summary_tables_a_finished_run(vin_run, tmp_path):
   assert "| 2 (diverged) |" in table
   sweep_binary.write_summary(str(tmp_path), runs)
   assert all(os.path.exists(tmp_path / name) for name in ("summary.json", "summary.md", "curves.png"))
+
+
+def test_test_time_compute_evaluates_each_budget_once(vin_run, tmp_path, monkeypatch):
+  config, workdir, results = vin_run
+  run_dir = tmp_path / "vin"
+  shutil.copytree(workdir, run_dir)
+  rows = sweeps.test_time_compute(str(run_dir), [1, 2])
+  assert [(row["data"], row["k"]) for row in rows] == [("own", config.k), ("own", 2 * config.k)]
+  assert rows[0]["success"] == results["test"]["success"]["mean"]  # the training budget: the run's score
+  assert (run_dir / f"eval_test_k{2 * config.k}.json").exists()
+  monkeypatch.setattr(evaluation, "evaluate_run", lambda *args: pytest.fail("evaluated twice"))
+  assert sweeps.test_time_compute(str(run_dir), [1, 2]) == rows  # read back from the files
+  sweep_binary.write_summary(str(tmp_path), (sweeps.Run("vin", {"planner": "vin"}),), [1, 2])
+  assert f"| vin | {rows[0]['success']:.1f} | {rows[1]['success']:.1f} |" in (tmp_path / "summary.md").read_text()
