@@ -20,18 +20,21 @@ import os
 import subprocess
 import time
 from collections.abc import Sequence
+from typing import Any
 
 import matplotlib
 from absl import app, flags
 
 from experiments import cpu
-from experiments.training import ConfigError, sweeps
+from experiments.training import ConfigError, presets, sweeps
+from experiments.training import config as config_lib
 
 matplotlib.use("Agg")  # files only
 import matplotlib.pyplot as plt  # pylint: disable=g-import-not-at-top,wrong-import-position
 
 _SWEEP = flags.DEFINE_enum("sweep", None, list(sweeps.SWEEPS), "Sweep to run.", required=True)
-_ROOT = flags.DEFINE_string("root", None, "Directory of the runs; default runs/sweeps/<sweep>.")
+_PRESET = flags.DEFINE_string("preset", None, "Preset of every run (default: the sweep's).")
+_ROOT = flags.DEFINE_string("root", None, "Directory of the runs; default runs/sweeps/<sweep>[_<preset>].")
 _ONLY = flags.DEFINE_list("only", [], "Labels of the runs to do (default: all).")
 _SET = flags.DEFINE_list("set", [], "Training flags for every run, name=value (e.g. seeds=3,epochs=30).")
 _JOBS = flags.DEFINE_integer("jobs", 1, "Runs side by side, each on one thread and core (1: XLA's default threads).")
@@ -44,12 +47,29 @@ _DRY_RUN = flags.DEFINE_bool("dry_run", False, "Print the commands, run nothing.
 _SUMMARIZE = flags.DEFINE_bool("summarize", False, "Only write the summary of the runs so far.")
 
 
-def parse_settings(items: Sequence[str]) -> dict[str, str]:
-  """``["seeds=3", ...]`` as a mapping; `ConfigError` for an item without ``=``."""
+_FIELD_TYPES = {field.name: field.type for field in config_lib.FLAG_FIELDS}
+_BOOLEANS = {"true": True, "1": True, "false": False, "0": False}
+
+
+def _typed(name: str, text: str) -> Any:
+  """``text`` as the type of the training flag ``name``."""
+  kind = _FIELD_TYPES.get(name)
+  if kind is None:
+    raise ConfigError(f"--set: unknown training flag {name!r}")
+  try:
+    if kind == "bool":
+      return _BOOLEANS[text.lower()]
+    return {"int": int, "float": float, "str": str}[kind](text)
+  except (KeyError, ValueError) as error:
+    raise ConfigError(f"--set {name}={text}: expected {kind}") from error
+
+
+def parse_settings(items: Sequence[str]) -> dict[str, Any]:
+  """``["seeds=3", ...]`` as typed training flags; `ConfigError` for a bad item, name or value."""
   bad = [item for item in items if "=" not in item]
   if bad:
     raise ConfigError(f"--set takes name=value items; got {', '.join(bad)}")
-  return dict(item.split("=", 1) for item in items)
+  return {name: _typed(name, text) for name, text in (item.split("=", 1) for item in items)}
 
 
 def is_finished(workdir: str) -> bool:
@@ -138,18 +158,21 @@ def main(argv: Sequence[str]) -> None:
     sweep = sweeps.get_sweep(_SWEEP.value)
     runs = sweeps.select(sweep, _ONLY.value)
     common = parse_settings(_SET.value)
+    preset = _PRESET.value or sweep.preset
+    presets.get_config(preset).replace(**common)  # a bad preset, flag name or value: refused before any run
   except ConfigError as error:
     raise SystemExit(f"ConfigError: {error}") from error
-  root = _ROOT.value or os.path.join("runs", "sweeps", _SWEEP.value)
+  default_root = _SWEEP.value + ("" if preset == sweep.preset else f"_{preset}")
+  root = _ROOT.value or os.path.join("runs", "sweeps", default_root)
   if not _SUMMARIZE.value:
     commands = [
-      (run.label, sweeps.train_command(sweep.preset, run, os.path.join(root, run.label), common))
+      (run.label, sweeps.train_command(preset, run, os.path.join(root, run.label), common))
       for run in runs
       if not is_finished(os.path.join(root, run.label))
     ]
     if _DRY_RUN.value:
       for _, command in commands:
-        print(" ".join(command[1:]))
+        print(" ".join(["python", *command[1:]]))
       return
     os.makedirs(root, exist_ok=True)
     cores = [int(core) for core in _CORES.value] or (list(range(_JOBS.value)) if _JOBS.value > 1 else [])

@@ -32,6 +32,12 @@ def test_unknown_sweeps_labels_and_settings_are_refused():
     sweeps.select(sweeps.IMPLICIT_LEVERS, ["vin", "nope"])
   with pytest.raises(ConfigError, match="name=value"):
     sweep_binary.parse_settings(["seeds=3", "epochs"])
+  with pytest.raises(ConfigError, match="unknown training flag 'sedes'"):
+    sweep_binary.parse_settings(["sedes=3"])
+  with pytest.raises(ConfigError, match="seeds=x: expected int"):
+    sweep_binary.parse_settings(["seeds=x"])
+  settings = sweep_binary.parse_settings(["seeds=3", "contraction=0.9", "learned_discount=true", "label=set"])
+  assert settings == {"seeds": 3, "contraction": 0.9, "learned_discount": True, "label": "set"}
 
 
 def test_a_command_applies_common_flags_then_the_runs_own():
