@@ -116,10 +116,10 @@ def plot_curves(rows: list[dict], path: str) -> None:
   ]
   fig, axes = plt.subplots(1, 4, figsize=(21, 4.5))
   for ax, (key, title, scale) in zip(axes, panels):
-    for row in rows:
+    for i, row in enumerate(rows):
       points = [(e + 1, y) for e, y in enumerate(row[key]) if y is not None]
-      if points:
-        ax.plot(*zip(*points), marker=".", label=row["label"])
+      if points:  # one colour per run in every panel, whichever panels it has points in
+        ax.plot(*zip(*points), marker=".", label=row["label"], color=f"C{i % 10}")
     ax.set(xlabel="epoch", title=title, yscale=scale)
   axes[0].legend(fontsize=7)
   fig.tight_layout()
