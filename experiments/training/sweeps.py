@@ -44,6 +44,11 @@ def _id_vin(label: str, note: str, **flags: Any) -> Run:
   return Run(label, {"planner": "id_vin", **flags}, note)
 
 
+LEARNED_DISCOUNT = {"contraction": 0.99, "learned_discount": True}
+"""A per-channel discount the cell learns, up to 0.99."""
+CONVERGED_FORWARD = {"forward_solver": "anderson", "k_fwd": 80, "forward_tol": 1e-4}
+"""A forward solve that reaches its tolerance (Anderson, at most 80 iterations)."""
+
 IMPLICIT_LEVERS = Sweep(
   preset="mid",
   description="ID-VIN's levers against VIN (README, 'Training implicit planners'): each lever alone.",
@@ -52,24 +57,18 @@ IMPLICIT_LEVERS = Sweep(
     _id_vin("id_vin", "the paper's unconstrained cell, 30 plain forward iterations"),
     _id_vin("contraction_0.9", "fixed contraction 0.9", contraction=0.9),
     _id_vin("contraction_0.99", "fixed contraction 0.99", contraction=0.99),
-    _id_vin("learned_discount", "per-channel discount learned up to 0.99", contraction=0.99, learned_discount=True),
+    _id_vin("learned_discount", "per-channel discount learned up to 0.99", **LEARNED_DISCOUNT),
     _id_vin(
       "learned_discount_anderson_80",
       "learned discount, Anderson forward, 80 iterations, tolerance 1e-4",
-      contraction=0.99,
-      learned_discount=True,
-      forward_solver="anderson",
-      k_fwd=80,
-      forward_tol=1e-4,
+      **LEARNED_DISCOUNT,
+      **CONVERGED_FORWARD,
     ),
     _id_vin(
       "learned_discount_converged",
       "learned discount, Anderson forward (80, tolerance 1e-4) and backward (40)",
-      contraction=0.99,
-      learned_discount=True,
-      forward_solver="anderson",
-      k_fwd=80,
-      forward_tol=1e-4,
+      **LEARNED_DISCOUNT,
+      **CONVERGED_FORWARD,
       k_bwd=40,
     ),
     _id_vin("forward_80", "the paper's cell, 80 plain forward iterations", k_fwd=80),
