@@ -91,6 +91,8 @@ class Config(ip.PlannerOptions):
       if value not in known:
         raise ConfigError(f"unknown {name} {value!r}; known: {', '.join(known)}")
     object.__setattr__(self, "wrap", TASK_WRAP[self.task])
+    if self.jacobian_reg < 0:
+      raise ConfigError(f"jacobian_reg must be >= 0, got {self.jacobian_reg}")
     try:
       super().__post_init__()
     except ValueError as error:

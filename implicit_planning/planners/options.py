@@ -83,6 +83,8 @@ class PlannerOptions:
       raise ValueError(f"phantom_damping must be in (0, 1], got {self.phantom_damping}.")
     if self.contraction != 0 and not 0.0 < self.contraction < 1.0:
       raise ValueError(f"contraction must be in (0, 1), or 0 for none; got {self.contraction}.")
+    if self.learned_discount and not self.contraction:
+      raise ValueError("learned_discount needs a contraction gamma in (0, 1): the discount is learned up to gamma.")
     if not jnp.issubdtype(jnp.dtype(self.dtype), jnp.floating):
       raise ValueError(f"dtype must be a floating dtype, got {self.dtype!r}.")
     object.__setattr__(self, "dtype", jnp.dtype(self.dtype).name)  # jnp.float32 → "float32"

@@ -88,7 +88,7 @@ class Planner(NamedTuple):
     options: the `PlannerOptions` it was built with.
     mode: gradient mode (`Implicit` or `Unrolled`).
     init: ``init(rng, batch) -> params``.
-    apply: ``apply(params, batch, probe=None, radius_key=None) -> PlannerOutput(logits [B, 4, H, W],
+    apply: ``apply(params, batch, probe=None, radius_key=None, penalty_key=None) -> PlannerOutput(logits [B, 4, H, W],
       values [B, H, W], PlannerStats)``. Pure, jittable, differentiable in ``params``; reads
       ``batch["maps"]`` (``[B, H, W]``, 1 = free) and ``batch["goals"]`` (int ``[B, 2]``, row and
       column). A ``radius_key`` adds the Jacobian's spectral radius at the returned state, a

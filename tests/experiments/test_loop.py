@@ -131,6 +131,8 @@ def test_unknown_names_and_bad_values_are_refused_when_the_config_is_made(tiny):
     ({"label": "all"}, "unknown label"),
     ({"backward_solver": "broyden"}, "backward_solver"),
     ({"k_fwd": 0}, "k_fwd"),
+    ({"learned_discount": True}, "learned_discount needs a contraction"),
+    ({"jacobian_reg": -1.0}, "jacobian_reg must be >= 0"),
   ):
     with pytest.raises(ConfigError, match=message):
       tiny(**change)
