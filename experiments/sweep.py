@@ -3,7 +3,7 @@ r"""Runs a sweep (a named list of flag sets, `experiments/training/sweeps.py`) a
 Each run trains with ``experiments.train`` in ``<root>/<label>``: a rerun resumes unfinished runs
 and skips finished ones. With ``--jobs=N`` up to N runs train side by side, each on one XLA
 thread pinned to its own core by ``taskset`` (on a small CPU machine this is faster than one run
-on all cores). After the runs, and with ``--summarize``, it writes ``summary.json``,
+on all cores); with ``--accelerator`` they share one GPU instead. After the runs, and with ``--summarize``, it writes ``summary.json``,
 ``summary.md`` (the table) and ``curves.png`` (validation %Success, forward residual, spectral
 radius and gradient error per epoch) in the root.
 
@@ -39,6 +39,12 @@ _ONLY = flags.DEFINE_list("only", [], "Labels of the runs to do (default: all)."
 _SET = flags.DEFINE_list("set", [], "Training flags for every run, name=value (e.g. seeds=3,epochs=30).")
 _JOBS = flags.DEFINE_integer("jobs", 1, "Runs side by side, each on one thread and core (1: XLA's default threads).")
 _CORES = flags.DEFINE_list("cores", [], "CPUs of the --jobs runs (default: the first --jobs CPUs); sets --jobs.")
+_ACCELERATOR = flags.DEFINE_bool(
+  "accelerator",
+  False,
+  "The --jobs runs share one accelerator: not pinned to cores, and each takes device memory as it needs it "
+  "(XLA_PYTHON_CLIENT_PREALLOCATE=false) instead of most of it.",
+)
 _TEST_TIME = flags.DEFINE_list(
   "test_time", [], "Also evaluate each trained run at these multiples of its training budget (e.g. 1,2,4)."
 )
@@ -76,16 +82,18 @@ def is_finished(workdir: str) -> bool:
   return os.path.exists(os.path.join(workdir, "results.json"))
 
 
-def run_all(commands: list[tuple[str, list[str]]], root: str, cores: Sequence[int] = ()) -> None:
-  """Runs the commands, logging to ``<root>/<label>.log``: one at a time on XLA's default threads,
-  or with ``cores`` one per core at a time, each on one thread."""
+def run_all(commands: list[tuple[str, list[str]]], root: str, jobs: int = 1, cores: Sequence[int] = ()) -> None:
+  """Runs the commands, logging to ``<root>/<label>.log``: with ``cores`` one per core at a time,
+  each on one thread; otherwise ``jobs`` at a time on XLA's default threads, sharing the device's
+  memory when ``jobs > 1``."""
   pending, active, done, start = list(commands), {}, 0, time.time()
-  free_cores = list(cores)
+  free_slots: list[int | None] = list(cores) or [None] * jobs
+  shared_env = dict(os.environ, **({"XLA_PYTHON_CLIENT_PREALLOCATE": "false"} if jobs > 1 else {}))
   while pending or active:
-    while pending and (free_cores if cores else not active):
+    while pending and free_slots:
       label, command = pending.pop(0)
-      core = free_cores.pop(0) if cores else None
-      env = cpu.single_thread_environment(os.environ) if core is not None else dict(os.environ)
+      core = free_slots.pop(0)
+      env = cpu.single_thread_environment(os.environ) if core is not None else shared_env
       pinned = ["taskset", "--cpu-list", str(core), *command] if core is not None else command
       log = open(os.path.join(root, f"{label}.log"), "w")  # pylint: disable=consider-using-with
       active[label] = (subprocess.Popen(pinned, stdout=log, stderr=subprocess.STDOUT, env=env), core, log)
@@ -96,8 +104,7 @@ def run_all(commands: list[tuple[str, list[str]]], root: str, cores: Sequence[in
         continue
       log.close()
       del active[label]
-      if core is not None:
-        free_cores.append(core)
+      free_slots.append(core)
       done += 1
       elapsed = time.time() - start
       eta = elapsed / done * (len(pending) + len(active))
@@ -175,8 +182,9 @@ def main(argv: Sequence[str]) -> None:
         print(" ".join(["python", *command[1:]]))
       return
     os.makedirs(root, exist_ok=True)
-    cores = [int(core) for core in _CORES.value] or (list(range(_JOBS.value)) if _JOBS.value > 1 else [])
-    run_all(commands, root, cores)
+    pinned = _JOBS.value > 1 and not _ACCELERATOR.value
+    cores = [int(core) for core in _CORES.value] or (list(range(_JOBS.value)) if pinned else [])
+    run_all(commands, root, _JOBS.value, cores)
   write_summary(root, runs, [int(m) for m in _TEST_TIME.value], _TEST_DATA.value)
 
 

@@ -48,6 +48,8 @@ LEARNED_DISCOUNT = {"contraction": 0.99, "learned_discount": True}
 """A per-channel discount the cell learns, up to 0.99."""
 CONVERGED_FORWARD = {"forward_solver": "anderson", "k_fwd": 80, "forward_tol": 1e-4}
 """A forward solve that reaches its tolerance (Anderson, at most 80 iterations)."""
+SQUASHED = {"contraction": 0.99, "contraction_form": "squash"}
+"""The paper's zero-initialised cell with each value kernel's norm squashed below 0.99."""
 
 IMPLICIT_LEVERS = Sweep(
   preset="mid",
@@ -71,6 +73,14 @@ IMPLICIT_LEVERS = Sweep(
       **CONVERGED_FORWARD,
       k_bwd=40,
     ),
+    _id_vin("squash", "the paper's cell, value-kernel norms squashed below 0.99", **SQUASHED),
+    _id_vin(
+      "squash_converged",
+      "squashed below 0.99, Anderson forward (80, tolerance 1e-4) and backward (40)",
+      **SQUASHED,
+      **CONVERGED_FORWARD,
+      k_bwd=40,
+    ),
     _id_vin("forward_80", "the paper's cell, 80 plain forward iterations", k_fwd=80),
     _id_vin("anderson_80", "the paper's cell, Anderson forward, 80 iterations", forward_solver="anderson", k_fwd=80),
     _id_vin("phantom", "the paper's cell, phantom gradient (5 damped steps)", backward_solver="phantom", k_bwd=5),
@@ -78,7 +88,30 @@ IMPLICIT_LEVERS = Sweep(
   ),
 )
 
-SWEEPS: dict[str, Sweep] = {"implicit_levers": IMPLICIT_LEVERS}
+PAPER_TWINS = Sweep(
+  preset="paper",
+  description="Explicit planners and their implicit twins at the paper preset (README, 'Training implicit planners').",
+  runs=(
+    Run("vin", {"planner": "vin"}, "K = 30"),
+    Run("vin_k80", {"planner": "vin", "k": 80}, "K = 80"),
+    _id_vin("id_vin", "the paper's unconstrained cell, K_fwd = 30"),
+    _id_vin("squash", "squashed below 0.99, K_fwd = 30", **SQUASHED),
+    _id_vin("squash_k80", "squashed below 0.99, K_fwd = 80", **SQUASHED, k_fwd=80),
+    _id_vin(
+      "squash_converged",
+      "squashed below 0.99, Anderson forward (80, tolerance 1e-4) and backward (40)",
+      **SQUASHED,
+      **CONVERGED_FORWARD,
+      k_bwd=40,
+    ),
+    Run("symvin", {"planner": "symvin"}, "K = 30"),
+    Run("id_symvin_squash", {"planner": "id_symvin", **SQUASHED}, "squashed below 0.99, K_fwd = 30"),
+    Run("conv_gppn", {"planner": "conv_gppn"}, "K = 30"),
+    Run("id_conv_gppn", {"planner": "id_conv_gppn"}, "K_fwd = 30"),
+  ),
+)
+
+SWEEPS: dict[str, Sweep] = {"implicit_levers": IMPLICIT_LEVERS, "paper_twins": PAPER_TWINS}
 
 
 def get_sweep(name: str) -> Sweep:

@@ -24,6 +24,8 @@ import jax.numpy as jnp
 from implicit_planning.equilibrium import DEFAULT_TOL, SOLVERS
 from implicit_planning.ops import CONV_IMPLS, GROUPS
 
+CONTRACTION_FORMS: tuple[str, ...] = ("normalize", "squash")
+"""How a contraction ``γ`` bounds each value kernel's ℓ1 norm (`vin.contract_kernel`)."""
 BACKWARD_CHOICES: tuple[str, ...] = (*SOLVERS, "phantom")
 """Backward solvers of the implicit function theorem, or ``"phantom"``: backpropagation through
 ``k_bwd`` damped steps from the equilibrium (`equilibrium.Phantom`)."""
@@ -60,6 +62,11 @@ class PlannerOptions:
   contraction: float = _option(
     0.0, "gamma in (0, 1) makes the VIN/SymVIN cell a provable gamma-contraction; 0 keeps the paper's cell."
   )
+  contraction_form: str = _option(
+    "normalize",
+    "How a contraction gamma bounds each value kernel's l1 norm: normalize (exactly gamma) or squash "
+    "(gamma * tanh(norm / gamma): zero-initialised like the paper's cell, never above gamma).",
+  )
   learned_discount: bool = _option(
     False, "With a contraction gamma: each Q channel's discount is learned, gamma * sigmoid(theta_c), up to gamma."
   )
@@ -73,7 +80,13 @@ class PlannerOptions:
         raise ValueError(f"{name} must be an integer >= 1, got {value!r}.")
     if not isinstance(self.kernel_size, int) or self.kernel_size < 1 or self.kernel_size % 2 != 1:
       raise ValueError(f"kernel_size must be a positive odd number, got {self.kernel_size!r}.")
-    choices = {"forward_solver": SOLVERS, "backward_solver": BACKWARD_CHOICES, "group": GROUPS, "conv_impl": CONV_IMPLS}
+    choices = {
+      "contraction_form": CONTRACTION_FORMS,
+      "forward_solver": SOLVERS,
+      "backward_solver": BACKWARD_CHOICES,
+      "group": GROUPS,
+      "conv_impl": CONV_IMPLS,
+    }
     for name, known in choices.items():
       if getattr(self, name) not in known:
         raise ValueError(f"Unknown {name} {getattr(self, name)!r}; expected one of {tuple(known)}.")
@@ -85,6 +98,8 @@ class PlannerOptions:
       raise ValueError(f"contraction must be in (0, 1), or 0 for none; got {self.contraction}.")
     if self.learned_discount and not self.contraction:
       raise ValueError("learned_discount needs a contraction gamma in (0, 1): the discount is learned up to gamma.")
+    if self.learned_discount and self.contraction_form != "normalize":
+      raise ValueError("learned_discount learns a normalised kernel's norm; it needs contraction_form=normalize.")
     if not jnp.issubdtype(jnp.dtype(self.dtype), jnp.floating):
       raise ValueError(f"dtype must be a floating dtype, got {self.dtype!r}.")
     object.__setattr__(self, "dtype", jnp.dtype(self.dtype).name)  # jnp.float32 → "float32"

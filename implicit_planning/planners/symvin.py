@@ -88,6 +88,7 @@ class SymVINCell(RewardsAsContext, nn.Module):
       ``γ`` (`vin.contract_kernel`); its transformed copies are permutations of
       it and keep the norm, so the step is a ``γ``-contraction in the sup
       norm. 0 keeps the paper's unconstrained cell.
+    contraction_form: how the contraction bounds the value kernel (`options.CONTRACTION_FORMS`).
     dtype: parameter dtype.
     impl: convolution formulation.
   """
@@ -100,6 +101,7 @@ class SymVINCell(RewardsAsContext, nn.Module):
   dtype: jnp.dtype = jnp.float32
   impl: ConvImpl = "auto"
   learned_discount: bool = False
+  contraction_form: str = "normalize"
 
   def setup(self):
     order = get_group(self.group).order
@@ -107,7 +109,7 @@ class SymVINCell(RewardsAsContext, nn.Module):
     k = self.kernel_size
     self.reward_kernel = self.param("reward_kernel", init, (k, k, 1, self.l_q), self.dtype)
     self.value_kernel = self.param(
-      "value_kernel", value_kernel_init(self.contraction), (k, k, order, self.l_q), self.dtype
+      "value_kernel", value_kernel_init(self.contraction, self.contraction_form), (k, k, order, self.l_q), self.dtype
     )
     self.discount_logit = None
     if self.learned_discount and self.contraction:  # one discount per Q field: invariant
@@ -119,7 +121,8 @@ class SymVINCell(RewardsAsContext, nn.Module):
     group = get_group(self.group)
     value_kernel = self.value_kernel
     if self.contraction:
-      value_kernel = contract_kernel(value_kernel, channel_discounts(self.contraction, self.discount_logit))
+      discounts = channel_discounts(self.contraction, self.discount_logit)
+      value_kernel = contract_kernel(value_kernel, discounts, self.contraction_form)
     return expand_kernel(self.reward_kernel, group, "trivial"), expand_kernel(value_kernel, group, "regular")
 
   def zero_state(self, r: jax.Array) -> jax.Array:
@@ -187,6 +190,7 @@ def _cell(options: PlannerOptions, **kwargs) -> nn.Module:
     options.jax_dtype,
     options.conv_impl,
     options.learned_discount,
+    options.contraction_form,
     **kwargs,
   )
 
@@ -199,5 +203,5 @@ SYMVIN = CellFamily(
   encoder=_encoder,
   cell=_cell,
   head=_head,
-  options=("l_h", "l_q", "kernel_size", "group", "contraction", "learned_discount"),
+  options=("l_h", "l_q", "kernel_size", "group", "contraction", "contraction_form", "learned_discount"),
 )

@@ -16,16 +16,28 @@ from implicit_planning.ops import ConvImpl, conv2d, conv2d_max
 from implicit_planning.planners.encoder import RewardEncoder
 from implicit_planning.planners.family import CellFamily, RewardsAsContext
 from implicit_planning.planners.layers import GridConv
+from implicit_planning.planners.options import CONTRACTION_FORMS
 
 
-def contract_kernel(kernel: jax.Array, gamma: float) -> jax.Array:
-  """Rescales each output channel of ``[k, k, C_in, C_out]`` to ℓ1 norm ``gamma``.
+def contract_kernel(kernel: jax.Array, gamma: float | jax.Array, form: str = "normalize") -> jax.Array:
+  """Bounds the ℓ1 norm of each output channel of ``[k, k, C_in, C_out]`` below ``gamma``.
 
   Then ``v ↦ max_a (c_a + W_a ⋆ v)`` is a ``gamma``-contraction in the sup norm
   (``|max_a x_a − max_a y_a| ≤ max_a ‖W_a‖₁ ‖v − v'‖∞``), whatever the weights:
   the planner's equilibrium exists, is unique, and plain iteration reaches it.
+
+  ``form="normalize"`` rescales every channel to norm exactly ``gamma``. ``form="squash"``
+  maps a norm ``n`` to ``gamma · tanh(n / gamma)``: small kernels pass almost unchanged (the
+  paper's cell, zeros included, wherever it already contracts), large ones approach ``gamma``
+  smoothly, and the norm keeps a gradient both ways.
   """
   l1 = jnp.sum(jnp.abs(kernel), axis=(0, 1, 2), keepdims=True)
+  if form == "squash":
+    positive = l1 > 0
+    safe_l1 = jnp.where(positive, l1, 1.0)
+    return kernel * jnp.where(positive, gamma * jnp.tanh(safe_l1 / gamma) / safe_l1, 1.0)
+  if form != "normalize":
+    raise ValueError(f"Unknown contraction form {form!r}; expected one of {CONTRACTION_FORMS}.")
   return gamma * kernel / (l1 + jnp.finfo(kernel.dtype).tiny)
 
 
@@ -45,16 +57,16 @@ def channel_discounts(contraction: float, discount_logit: jax.Array | None) -> f
   return contraction if discount_logit is None else contraction * jax.nn.sigmoid(discount_logit)
 
 
-def value_kernel_init(contraction: float) -> nn.initializers.Initializer:
-  """Initialiser of a transition (value) kernel: zeros for the unconstrained cell, as VIN does.
+def value_kernel_init(contraction: float, form: str = "normalize") -> nn.initializers.Initializer:
+  """Initialiser of a transition (value) kernel: zeros for the unconstrained or squashed cell, as VIN does.
 
   With random value weights the unconstrained max-cell expands (each step multiplies values by
   a few), so the first losses are huge (~1e5 for VIN, ~1e8 for SymVIN at K = 30), the forward
   residual stalls at 0.2–0.5 and ID-VIN learned to 27 % success on the quick preset instead of
   55 % with zeros. A contracted kernel is normalised, so it starts random (zeros have no
-  direction to normalise).
+  direction to normalise); a squashed kernel starts at zeros like the paper's.
   """
-  return nn.initializers.lecun_normal() if contraction else nn.initializers.zeros
+  return nn.initializers.lecun_normal() if contraction and form == "normalize" else nn.initializers.zeros
 
 
 class VINCell(RewardsAsContext, nn.Module):
@@ -66,8 +78,9 @@ class VINCell(RewardsAsContext, nn.Module):
     wrap: circular padding (torus tasks).
     contraction: ``γ < 1`` to make the step a provable contraction (see
       `contract_kernel`); 0 keeps the paper's unconstrained cell.
-    learned_discount: with a contraction, each Q channel's value kernel has ℓ1 norm
-      ``γ · sigmoid(θ_c)``, ``θ`` learned (`channel_discounts`): the cell picks its own
+    contraction_form: how the contraction bounds the value kernel (`CONTRACTION_FORMS`).
+    learned_discount: with a normalising contraction, each Q channel's value kernel has ℓ1
+      norm ``γ · sigmoid(θ_c)``, ``θ`` learned (`channel_discounts`): the cell picks its own
       discount, up to ``γ``.
     reward_channels: channels of the reward map ``R``.
     dtype: parameter dtype.
@@ -82,6 +95,7 @@ class VINCell(RewardsAsContext, nn.Module):
   dtype: jnp.dtype = jnp.float32
   impl: ConvImpl = "auto"
   learned_discount: bool = False
+  contraction_form: str = "normalize"
 
   def setup(self):
     shape = (self.kernel_size, self.kernel_size, self.reward_channels + 1, self.l_q)
@@ -97,7 +111,7 @@ class VINCell(RewardsAsContext, nn.Module):
     reward_shape = shape[:2] + (self.reward_channels,) + shape[3:]
     value_shape = shape[:2] + (shape[2] - self.reward_channels,) + shape[3:]
     reward_part = nn.initializers.lecun_normal()(reward_key, reward_shape, dtype)
-    value_part = value_kernel_init(self.contraction)(value_key, value_shape, dtype)
+    value_part = value_kernel_init(self.contraction, self.contraction_form)(value_key, value_shape, dtype)
     return jnp.concatenate([reward_part, value_part], axis=2)
 
   def split_kernel(self) -> tuple[jax.Array, jax.Array]:
@@ -105,7 +119,8 @@ class VINCell(RewardsAsContext, nn.Module):
     reward_part = self.kernel[:, :, : self.reward_channels]
     value_part = self.kernel[:, :, self.reward_channels :]
     if self.contraction:
-      value_part = contract_kernel(value_part, channel_discounts(self.contraction, self.discount_logit))
+      discounts = channel_discounts(self.contraction, self.discount_logit)
+      value_part = contract_kernel(value_part, discounts, self.contraction_form)
     return reward_part, value_part
 
   def zero_state(self, r: jax.Array) -> jax.Array:
@@ -142,6 +157,7 @@ def _vin_cell(options, **kwargs) -> nn.Module:
     options.jax_dtype,
     options.conv_impl,
     options.learned_discount,
+    options.contraction_form,
     **kwargs,
   )
 
@@ -154,5 +170,5 @@ VIN = CellFamily(
   encoder=_vin_encoder,
   cell=_vin_cell,
   head=_policy_head,
-  options=("l_h", "l_q", "kernel_size", "contraction", "learned_discount"),
+  options=("l_h", "l_q", "kernel_size", "contraction", "contraction_form", "learned_discount"),
 )

@@ -58,6 +58,17 @@ def test_runs_go_side_by_side_on_their_own_cores_and_report_failures(tmp_path, c
   assert "] c FAILED (exit 3" in capsys.readouterr().out
 
 
+def test_accelerator_runs_go_side_by_side_unpinned_without_preallocating(tmp_path, capsys):
+  code = (
+    "import os, time; time.sleep(1); print(len(os.sched_getaffinity(0)), os.environ['XLA_PYTHON_CLIENT_PREALLOCATE'])"
+  )
+  commands = [(label, [sys.executable, "-c", code]) for label in ("a", "b")]
+  sweep_binary.run_all(commands, str(tmp_path), jobs=2)
+  for label in ("a", "b"):
+    assert (tmp_path / f"{label}.log").read_text().split() == [str(len(os.sched_getaffinity(0))), "false"]
+  assert capsys.readouterr().out.splitlines()[:2] == ["started a", "started b"]  # both before either finished
+
+
 def test_the_summary_tables_a_finished_run(vin_run, tmp_path):
   config, workdir, results = vin_run
   shutil.copytree(workdir, tmp_path / "vin", ignore=shutil.ignore_patterns("checkpoints", "tensorboard"))

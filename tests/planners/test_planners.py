@@ -7,6 +7,7 @@ import pytest
 from jax.flatten_util import ravel_pytree
 
 import implicit_planning as ip
+from implicit_planning.planners.vin import contract_kernel
 
 SMALL = dict(l_h=4, l_q=4, k=5, k_fwd=5, k_bwd=3)
 
@@ -269,3 +270,44 @@ def test_warm_start_gives_the_implicit_recurrent_planners_a_learned_start():
   grads = jax.grad(lambda p: jnp.sum(warm.apply(p, batch).logits))(params)
   # The implicit gradient gives the start nothing (the equilibrium does not depend on it).
   assert all(np.all(g == 0) for g in jax.tree.leaves(grads["params"]["initial_state"]))
+
+
+def test_a_squashed_kernel_is_the_papers_when_small_and_never_above_the_bound():
+  small = 1e-3 * jax.random.normal(jax.random.key(0), (3, 3, 1, 6))
+  np.testing.assert_allclose(contract_kernel(small, 0.9, "squash"), small, rtol=1e-4)
+  large = 10 * jax.random.normal(jax.random.key(1), (3, 3, 1, 6))
+  norms = jnp.sum(jnp.abs(contract_kernel(large, 0.9, "squash")), axis=(0, 1, 2))
+  np.testing.assert_allclose(norms, 0.9, rtol=1e-6)  # tanh saturates: the bound, to float32 rounding
+  # Zeros (the paper's initialisation) pass through with a finite, identity gradient.
+  grads = jax.grad(lambda k: jnp.sum(contract_kernel(k, 0.9, "squash")))(jnp.zeros((3, 3, 1, 2)))
+  np.testing.assert_array_equal(grads, 1.0)
+
+
+@pytest.mark.parametrize("name", ["id_vin", "id_symvin"])
+def test_a_squashed_cell_starts_as_the_papers_and_stays_a_contraction(name):
+  batch = random_problems()
+  paper = ip.make_planner(name, **SMALL)
+  squashed = ip.make_planner(name, **SMALL, contraction=0.95, contraction_form="squash")
+  params = squashed.init(jax.random.key(0), batch)
+  cell = params["params"]["cell"]
+  name_in_cell, value_part = ("value_kernel", slice(None)) if name == "id_symvin" else ("kernel", slice(-1, None))
+  np.testing.assert_array_equal(cell[name_in_cell][:, :, value_part], 0.0)  # the paper's zeros
+  # A value kernel of l1 norm 0.05 per channel already contracts: the squash leaves it (almost) alone.
+  kernel = jax.random.normal(jax.random.key(2), cell[name_in_cell][:, :, value_part].shape)
+  kernel = 0.05 * kernel / jnp.sum(jnp.abs(kernel), axis=(0, 1, 2), keepdims=True)
+  small = jax.tree.map(lambda x: x, params)
+  small["params"]["cell"][name_in_cell] = cell[name_in_cell].at[:, :, value_part].set(kernel)
+  expected = paper.apply(small, batch).logits
+  np.testing.assert_allclose(squashed.apply(small, batch).logits, expected, rtol=2e-3, atol=1e-4)
+  leaves, tree = jax.tree.flatten(params)
+  keys = jax.random.split(jax.random.key(3), len(leaves))
+  big = jax.tree.unflatten(tree, [50.0 * jax.random.normal(k, x.shape) for k, x in zip(keys, leaves)])
+  radius = squashed.apply(big, batch, radius_key=jax.random.key(1)).stats.jacobian_radius
+  assert np.all(radius <= 0.95 * (1 + 1e-3))
+
+
+def test_a_learned_discount_needs_the_normalised_form():
+  with pytest.raises(ValueError, match="contraction_form=normalize"):
+    ip.make_planner("id_vin", contraction=0.9, learned_discount=True, contraction_form="squash")
+  with pytest.raises(ValueError, match="Unknown contraction_form"):
+    ip.make_planner("id_vin", contraction=0.9, contraction_form="clip")
