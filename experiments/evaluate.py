@@ -53,6 +53,12 @@ def main(argv: list[str]) -> None:
     f"%Success {summary['success']['mean']:.2f} ± {summary['success']['std']:.2f} "
     f"-> {summary['out']}"
   )
+  by_distance = summary["success_by_distance"]
+  bins = zip(by_distance["edges"][:-1], by_distance["edges"][1:], by_distance["success"]["mean"])
+  print(
+    "%Success by distance to the goal: "
+    + ", ".join(f"[{lo:g}, {'inf' if hi is None else f'{hi:g}'}) {rate:.1f}" for lo, hi, rate in bins)
+  )
 
 
 if __name__ == "__main__":

@@ -65,6 +65,18 @@ def test_two_cell_loop_scores_by_hand():
   assert got.accuracy == pytest.approx(200 / 3)  # cells 0 and 2 point the right way
 
 
+def test_success_by_distance_counts_each_bin_by_hand():
+  # A corridor of 7 cells, goal at the east end: cells at distances 1..6. The policy points
+  # the right way except at distance 4, which turns back: distances 4, 5, 6 never arrive.
+  actions = np.asarray([[E, E, W, E, E, E, N]], np.int32)
+  dist = bfs_dist(np.ones((1, 7), bool), (0, 6), False)
+  successes, cells = jax.jit(metrics.success_by_distance, static_argnums=(3, 4))(
+    actions[None], dist[None], np.asarray([[0, 6]], np.int32), False, (1, 3, 5, np.inf)
+  )
+  np.testing.assert_array_equal(cells, [[2, 2, 2]])  # distances {1, 2}, {3, 4}, {5, 6}
+  np.testing.assert_array_equal(successes, [[2, 1, 0]])
+
+
 def test_detour_succeeds_but_is_not_optimal():
   # 3x3 open grid, goal top-left. (0,1) goes south then west then north: 3 moves, not 1.
   actions = [[N, S, W], [N, W, W], [N, W, W]]

@@ -24,15 +24,18 @@ EvalFn = Callable[[Any, data.DeviceSplit], tuple[metrics.PolicyMetrics, Any]]
 
 
 def make_eval_fn(planner: ip.Planner, wrap: bool, seed_batch: int = -1) -> EvalFn:
-  """Jitted ``(params [S], batch) -> (PolicyMetrics, forward SolveStats)``.
+  """Jitted ``(params [S], batch) -> (PolicyMetrics, forward SolveStats, success_by_distance)``.
 
   ``batch`` holds the planner's inputs and ``dist`` (scores are exact against it). Every output
-  field has shape [S, B]. ``seed_batch``: seeds vectorised together (`model.over_seeds`).
+  field has shape [S, B] (the distance counts [S, B, bins]). ``seed_batch``: seeds vectorised
+  together (`model.over_seeds`).
   """
 
   def one_seed(params, batch):
     logits, _, stats = planner.apply(params, batch)
-    return metrics.policy_metrics(metrics.greedy_actions(logits), batch["dist"], batch["goals"], wrap), stats.forward
+    actions = metrics.greedy_actions(logits)
+    policy = metrics.policy_metrics(actions, batch["dist"], batch["goals"], wrap)
+    return policy, stats.forward, metrics.success_by_distance(actions, batch["dist"], batch["goals"], wrap)
 
   return jax.jit(lambda params, batch: model.over_seeds(one_seed, (params,), (batch,), seed_batch))
 
@@ -47,10 +50,11 @@ def evaluate_split(eval_fn: EvalFn, params: Any, split: data.DeviceSplit, batch_
     For "optimal", "success", "accuracy": {"mean", "std", "per_seed"} (%, averaged over the
     maps that have counted cells); "maps", "skipped_maps" (maps without counted cells);
     forward-solve "fwd_iterations_mean", "fwd_iterations_max", "fwd_residual_mean",
-    "fwd_residual_max" over maps and seeds.
+    "fwd_residual_max" over maps and seeds; "success_by_distance": the distance bins' "edges",
+    their counted "cells" and the % of them that succeed, {"mean", "per_seed"} (cell-weighted).
   """
   num_maps = data.num_maps(split)
-  per_map, solves = [], []
+  per_map, solves, by_distance = [], [], []
   for start in range(0, num_maps, batch_size):
     index = jnp.arange(start, start + batch_size) % num_maps
     result = eval_fn(params, {name: array[index] for name, array in split.items()})
@@ -58,9 +62,11 @@ def evaluate_split(eval_fn: EvalFn, params: Any, split: data.DeviceSplit, batch_
     kept = jax.tree.map(lambda x, keep=keep: x[:, :keep], result)
     per_map.append(kept[0])
     solves.append(kept[1])
-  per_map, solves = jax.device_get((per_map, solves))
-  per_map = jax.tree.map(lambda *xs: np.concatenate(xs, axis=1), *per_map)
-  solves = jax.tree.map(lambda *xs: np.concatenate(xs, axis=1), *solves)
+    by_distance.append(kept[2])
+  per_map, solves, by_distance = jax.device_get((per_map, solves, by_distance))
+  per_map, solves, (successes, cells) = (
+    jax.tree.map(lambda *xs: np.concatenate(xs, axis=1), *parts) for parts in (per_map, solves, by_distance)
+  )
   per_seed = [metrics.aggregate(jax.tree.map(lambda x, s=s: x[s], per_map)) for s in range(per_map.num_cells.shape[0])]
   summary: dict[str, Any] = {
     name: {
@@ -76,6 +82,13 @@ def evaluate_split(eval_fn: EvalFn, params: Any, split: data.DeviceSplit, batch_
   summary["fwd_iterations_max"] = int(np.max(solves.iterations))
   summary["fwd_residual_mean"] = float(np.mean(solves.residual))
   summary["fwd_residual_max"] = float(np.max(solves.residual))
+  successes, cells = successes.sum(axis=1), cells.sum(axis=1)  # [S, bins]
+  per_seed_rate = 100.0 * successes / np.maximum(cells, 1)
+  summary["success_by_distance"] = {
+    "edges": [float(edge) if np.isfinite(edge) else None for edge in metrics.DISTANCE_EDGES],  # None: no bound
+    "cells": cells[0].tolist(),
+    "success": {"mean": per_seed_rate.mean(axis=0).tolist(), "per_seed": per_seed_rate.tolist()},
+  }
   return summary
 
 
