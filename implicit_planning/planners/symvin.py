@@ -84,8 +84,8 @@ class SymVINCell(RewardsAsContext, nn.Module):
     kernel_size: odd size ``F`` of the transition kernels.
     group: ``"d4"`` or ``"c4"``.
     wrap: circular padding (torus tasks).
-    contraction: ``γ < 1`` rescales each ``Q`` field's value kernel to ℓ1 norm
-      ``γ`` (`vin.contract_kernel`); its transformed copies are permutations of
+    contraction: ``γ < 1`` bounds the ℓ1 norm of each ``Q`` field's value kernel
+      by ``γ`` (`vin.contract_kernel`); its transformed copies are permutations of
       it and keep the norm, so the step is a ``γ``-contraction in the sup
       norm. 0 keeps the paper's unconstrained cell.
     contraction_form: how the contraction bounds the value kernel (`options.CONTRACTION_FORMS`).
