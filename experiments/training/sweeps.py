@@ -105,6 +105,7 @@ PAPER_TWINS = Sweep(
       k_bwd=40,
     ),
     Run("symvin", {"planner": "symvin"}, "K = 30"),
+    Run("id_symvin", {"planner": "id_symvin"}, "the paper's unconstrained cell, K_fwd = 30"),
     Run("id_symvin_squash", {"planner": "id_symvin", **SQUASHED}, "squashed below 0.99, K_fwd = 30"),
     Run("conv_gppn", {"planner": "conv_gppn"}, "K = 30"),
     Run("id_conv_gppn", {"planner": "id_conv_gppn"}, "K_fwd = 30"),
