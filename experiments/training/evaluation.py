@@ -20,7 +20,7 @@ import implicit_planning as ip
 from experiments.training import checkpoints, data, model
 from implicit_planning import metrics
 
-EvalFn = Callable[[Any, data.DeviceSplit], tuple[metrics.PolicyMetrics, Any]]
+EvalFn = Callable[[Any, data.DeviceSplit], tuple[metrics.PolicyMetrics, Any, tuple[jax.Array, jax.Array]]]
 
 
 def make_eval_fn(planner: ip.Planner, wrap: bool, seed_batch: int = -1) -> EvalFn:
