@@ -45,7 +45,10 @@ def step_time(
     planner=name, seeds=seeds, seed_batch=seed_batch, k=k, k_fwd=k, k_bwd=settings.k_bwd, batch_size=settings.batch,
     conv_impl=settings.conv_impl, seed=settings.seed, **size_options(spec, settings),
   )  # fmt: skip
-  planner, optimizer = model.make_planner(config), model.make_optimizer(config)
+  planner, optimizer = (
+    model.make_planner(config),
+    model.make_optimizer(config, data.num_maps(split) // config.batch_size),
+  )
   state = model.init_state(planner, optimizer, config, split)
   train_step = step.make_train_step(planner, optimizer, config)
   perms = step.epoch_permutations(state.key, jnp.int32(0), data.num_maps(split))

@@ -19,7 +19,7 @@ from typing import Any, NamedTuple
 
 import orbax.checkpoint as ocp
 
-from experiments.training.config import RENAMED_FIELDS, RESUME_FREE_FIELDS, Config
+from experiments.training.config import RENAMED_FIELDS, Config
 
 VAL_METRIC = "val_success"
 """Checkpoint metric that decides the best checkpoint (mean validation %Success over seeds)."""
@@ -64,7 +64,7 @@ def write_or_check_config(workdir: str, config: Config) -> None:
   """Stores `config` in a new workdir, or checks it against the one already there.
 
   Raises:
-    ConfigMismatchError: the stored config differs in a field outside `RESUME_FREE_FIELDS`;
+    ConfigMismatchError: the stored config differs in a field outside `Config.resume_free_fields`;
       the message lists each such field with both values.
   """
   path = config_path(workdir)
@@ -74,7 +74,7 @@ def write_or_check_config(workdir: str, config: Config) -> None:
     differences = [
       f"{name}: stored {stored[name]!r}, now {current[name]!r}"
       for name in current
-      if name not in RESUME_FREE_FIELDS and stored.get(name) != current[name]
+      if name not in config.resume_free_fields and stored.get(name) != current[name]
     ]
     if differences:
       raise ConfigMismatchError(

@@ -15,6 +15,12 @@ import implicit_planning as ip
 from data_gen.dataset import TASK_WRAP  # task -> torus grid (moves wrap around the edges)
 from experiments.training.losses import LABELS
 
+SEED_SCOPES = ("all", "init", "order")
+"""What the seeds of a run vary: everything, only the initial parameters, or only the data
+order and label draws (the other part is seed 0's for every seed)."""
+LR_SCHEDULES = ("constant", "cosine")
+"""How the learning rate changes over the run (after `warmup_epochs`)."""
+
 RESUME_FREE_FIELDS = frozenset(
   {"epochs", "stop_after_steps", "log_every", "eval_batch_size", "diagnose_every", "conv_impl", "seed_batch"}
 )
@@ -54,7 +60,15 @@ class Config(ip.PlannerOptions):
   jacobian_reg: float = _field(
     0.0, "Weight of the Jacobian penalty ||df/dv||_F^2 / n at the returned state (Bai et al., 2021); 0: none."
   )
-  learning_rate: float = _field(1e-3, "RMSprop learning rate.")
+  learning_rate: float = _field(1e-3, "RMSprop learning rate (the peak of a schedule).")
+  lr_schedule: str = _field(
+    "constant",
+    "constant: the learning rate throughout (the paper); cosine: decays it to 0 over `epochs` "
+    "by a half cosine, after the warm-up.",
+  )
+  warmup_epochs: float = _field(
+    0.0, "Epochs over which the learning rate rises linearly from 0 (RMSprop's first steps are large)."
+  )
   rmsprop_decay: float = _field(0.99, "RMSprop decay (PyTorch's alpha; eps is added outside the root).")
   rmsprop_eps: float = _field(1e-6, "RMSprop epsilon, added outside the square root as in PyTorch.")
   clip_norm: float = _field(40.0, "Gradients are clipped to this global norm before RMSprop.")
@@ -62,6 +76,11 @@ class Config(ip.PlannerOptions):
   epochs: int = _field(60, "Passes over the training split.")
   seed: int = _field(0, "First seed; seed s of `seeds` uses seed + s (same draws as a 1-seed run).")
   seeds: int = _field(1, "Independent runs trained together (one program, a leading seed axis).")
+  seed_scope: str = _field(
+    "all",
+    "What the seeds vary: all; init (initial parameters only, seed 0's data order and labels); "
+    "order (data order and label draws only, seed 0's initial parameters).",
+  )
   seed_batch: int = _field(
     -1, "Seeds vectorised together: 0 all, k > 0 k at a time (groups in sequence), -1 auto (CPU 1, else all)."
   )
@@ -86,6 +105,8 @@ class Config(ip.PlannerOptions):
       "planner": (self.planner, tuple(ip.PLANNERS)),
       "task": (self.task, tuple(TASK_WRAP)),
       "label": (self.label, LABELS),
+      "lr_schedule": (self.lr_schedule, LR_SCHEDULES),
+      "seed_scope": (self.seed_scope, SEED_SCOPES),
     }
     for name, (value, known) in choices.items():
       if value not in known:
@@ -102,6 +123,13 @@ class Config(ip.PlannerOptions):
         raise ConfigError(f"{name} must be >= 1, got {getattr(self, name)}")
     if self.seed_batch < -1:
       raise ConfigError(f"seed_batch must be -1 (auto), 0 (all seeds) or a group size, got {self.seed_batch}")
+    if not 0 <= self.warmup_epochs < self.epochs:
+      raise ConfigError(f"warmup_epochs must be in [0, epochs={self.epochs}), got {self.warmup_epochs}")
+
+  @property
+  def resume_free_fields(self) -> frozenset[str]:
+    """`RESUME_FREE_FIELDS`, less ``epochs`` when the learning-rate schedule spans the epochs."""
+    return RESUME_FREE_FIELDS - {"epochs"} if self.lr_schedule == "cosine" else RESUME_FREE_FIELDS
 
   @property
   def planner_options(self) -> ip.PlannerOptions:

@@ -143,7 +143,7 @@ def evaluate_run(
   if size != config.size:
     logging.info("Evaluating a planner trained on %dx%d maps on %dx%d maps", config.size, config.size, size, size)
   planner = model.make_planner(config, k_fwd)
-  template = model.init_state(planner, model.make_optimizer(config), config, device_split)
+  template = model.checkpoint_template(planner, config, device_split)
   restored = checkpoints.restore(checkpoints.manager(workdir, read_only=True), template, which)
   summary = evaluate_split(
     make_eval_fn(planner, config.wrap), restored.state.params, device_split, config.eval_batch_size

@@ -89,7 +89,7 @@ def policy_figure(
   if not 0 <= index < data.num_maps(device_split):
     raise IndexError(f"--index={index}: the {split} split has {data.num_maps(device_split)} maps")
   planner = model.make_planner(config)
-  template = model.init_state(planner, model.make_optimizer(config), config, device_split)
+  template = model.checkpoint_template(planner, config, device_split)
   state = checkpoints.restore(checkpoints.manager(workdir, read_only=True), template, which).state
   params = jax.tree.map(lambda x: x[0], state.params)
   one = {name: array[index : index + 1] for name, array in device_split.items()}

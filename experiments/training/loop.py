@@ -168,7 +168,7 @@ def train_and_evaluate(config: Config, workdir: str) -> dict[str, Any]:
   """Trains (or resumes) the configured run in `workdir`, then tests its best checkpoint.
 
   Re-running with the same config resumes from the latest checkpoint; a workdir made with a
-  different config (outside `config.RESUME_FREE_FIELDS`) is refused.
+  different config (outside `config.resume_free_fields`) is refused.
 
   Args:
     config: what to train; `config.data == ""` generates the dataset (once).
@@ -201,7 +201,7 @@ def train_and_evaluate(config: Config, workdir: str) -> dict[str, Any]:
     raise ConfigError(
       f"{config.data}: {data.num_maps(train)} training maps, fewer than one batch ({config.batch_size})"
     )
-  optimizer = model.make_optimizer(config)
+  optimizer = model.make_optimizer(config, steps_per_epoch)
   state = model.init_state(planner, optimizer, config, train)
   mngr = checkpoints.manager(workdir)
   meta = {"epoch": 0, "global_step": 0, "best_val_success": -1.0, "best_epoch": 0}

@@ -23,9 +23,9 @@ class TrainState(NamedTuple):
   Attributes:
     params: planner parameters.
     opt_state: optimiser state.
-    key: [S, 2] uint32 base PRNG key of each seed. Every random draw is `fold_in` of this key
-      with (stream, epoch, step), so a run resumed at an epoch boundary repeats exactly the
-      draws of an uninterrupted one.
+    key: [S, 2] uint32 base PRNG key of each seed's data order and label draws. Every random
+      draw is `fold_in` of this key with (stream, epoch, step), so a run resumed at an epoch
+      boundary repeats exactly the draws of an uninterrupted one.
   """
 
   params: Any
@@ -39,8 +39,25 @@ def make_planner(config: Config, k_fwd: int | None = None) -> ip.Planner:
   return planner if k_fwd is None else ip.with_mode(planner, k=k_fwd, k_fwd=k_fwd)
 
 
-def make_optimizer(config: Config) -> optax.GradientTransformation:
-  """Global-norm clipping, then RMSprop as in PyTorch.
+def learning_rate(config: Config, steps_per_epoch: int) -> optax.ScalarOrSchedule:
+  """The configured learning rate: a constant, or a schedule of the global step.
+
+  A linear warm-up from 0 over ``warmup_epochs``, then the constant or a half cosine that reaches
+  0 at the end of ``epochs``.
+  """
+  warmup_steps = round(config.warmup_epochs * steps_per_epoch)
+  if config.lr_schedule == "constant" and warmup_steps == 0:
+    return config.learning_rate
+  peak = config.learning_rate
+  if config.lr_schedule == "cosine":
+    return optax.warmup_cosine_decay_schedule(0.0, peak, warmup_steps, config.epochs * steps_per_epoch)
+  return optax.join_schedules(
+    [optax.linear_schedule(0.0, peak, warmup_steps), optax.constant_schedule(peak)], [warmup_steps]
+  )
+
+
+def make_optimizer(config: Config, steps_per_epoch: int) -> optax.GradientTransformation:
+  """Global-norm clipping, then RMSprop as in PyTorch, at `learning_rate`.
 
   `torch.optim.RMSprop` divides by `sqrt(v) + eps` with `v` started at 0 and decay
   alpha = 0.99; optax's default adds eps *inside* the square root and decays with 0.9,
@@ -48,7 +65,12 @@ def make_optimizer(config: Config) -> optax.GradientTransformation:
   """
   return optax.chain(
     optax.clip_by_global_norm(config.clip_norm),
-    optax.rmsprop(config.learning_rate, decay=config.rmsprop_decay, eps=config.rmsprop_eps, eps_in_sqrt=False),
+    optax.rmsprop(
+      learning_rate(config, steps_per_epoch),
+      decay=config.rmsprop_decay,
+      eps=config.rmsprop_eps,
+      eps_in_sqrt=False,
+    ),
   )
 
 
@@ -68,9 +90,12 @@ def over_seeds(fn: Callable[..., Any], seeded: tuple[Any, ...], shared: tuple[An
   return jax.lax.map(lambda args: fn(*args, *shared), seeded, batch_size=seed_batch)
 
 
-def seed_keys(config: Config) -> jax.Array:
-  """[S, 2] uint32 keys; seed s is `PRNGKey(config.seed + s)`."""
-  return jnp.stack([jax.random.PRNGKey(config.seed + s) for s in range(config.seeds)])
+def seed_keys(config: Config, scope: str = "all") -> jax.Array:
+  """[S, 2] uint32 keys; seed s is `PRNGKey(config.seed + s)`, or seed 0's key for every seed
+  when `config.seed_scope` is neither ``"all"`` nor ``scope`` (the part of the randomness these
+  keys draw: ``"init"`` or ``"order"``)."""
+  varies = config.seed_scope in ("all", scope)
+  return jnp.stack([jax.random.PRNGKey(config.seed + (s if varies else 0)) for s in range(config.seeds)])
 
 
 def init_state(
@@ -81,7 +106,7 @@ def init_state(
   Args:
     planner: from `make_planner`.
     optimizer: from `make_optimizer`.
-    config: the run's config (seeds, seed).
+    config: the run's config (seeds, seed, seed_scope).
     sample: any split; its first map shapes the initialisation.
   """
   batch = {name: sample[name][:1] for name in planner.inputs}
@@ -90,6 +115,14 @@ def init_state(
     params = planner.init(jax.random.fold_in(key, INIT_STREAM), batch)
     return params, optimizer.init(params)
 
-  keys = seed_keys(config)
-  params, opt_state = jax.jit(jax.vmap(one_seed))(keys)
-  return TrainState(params=params, opt_state=opt_state, key=keys)
+  params, opt_state = jax.jit(jax.vmap(one_seed))(seed_keys(config, "init"))
+  return TrainState(params=params, opt_state=opt_state, key=seed_keys(config, "order"))
+
+
+def checkpoint_template(planner: ip.Planner, config: Config, sample: DeviceSplit) -> TrainState:
+  """A state with the structure of the run's checkpoints, to restore them into.
+
+  The learning-rate schedule's length does not change the optimiser state's structure, so one
+  step per epoch stands in for the training split's.
+  """
+  return init_state(planner, make_optimizer(config, steps_per_epoch=1), config, sample)

@@ -50,12 +50,15 @@ CONVERGED_FORWARD = {"forward_solver": "anderson", "k_fwd": 80, "forward_tol": 1
 """A forward solve that reaches its tolerance (Anderson, at most 80 iterations)."""
 SQUASHED = {"contraction": 0.99, "contraction_form": "squash"}
 """The paper's zero-initialised cell with each value kernel's norm squashed below 0.99."""
+COSINE = {"lr_schedule": "cosine", "warmup_epochs": 1}
+"""A one-epoch linear warm-up of the learning rate, then a half cosine down to 0."""
 
 IMPLICIT_LEVERS = Sweep(
   preset="mid",
   description="ID-VIN's levers against VIN (README, 'Training implicit planners'): each lever alone.",
   runs=(
     Run("vin", {"planner": "vin"}, "explicit twin, K = 30"),
+    Run("vin_cosine", {"planner": "vin", **COSINE}, "explicit twin, K = 30, learning-rate warm-up and cosine decay"),
     _id_vin("id_vin", "the paper's unconstrained cell, 30 plain forward iterations"),
     _id_vin("contraction_0.9", "fixed contraction 0.9", contraction=0.9),
     _id_vin("contraction_0.99", "fixed contraction 0.99", contraction=0.99),
@@ -80,6 +83,15 @@ IMPLICIT_LEVERS = Sweep(
       **SQUASHED,
       **CONVERGED_FORWARD,
       k_bwd=40,
+    ),
+    _id_vin("squash_cosine", "squashed below 0.99, learning-rate warm-up and cosine decay", **SQUASHED, **COSINE),
+    _id_vin(
+      "squash_converged_cosine",
+      "squashed below 0.99, converged solves, learning-rate warm-up and cosine decay",
+      **SQUASHED,
+      **CONVERGED_FORWARD,
+      k_bwd=40,
+      **COSINE,
     ),
     _id_vin("forward_80", "the paper's cell, 80 plain forward iterations", k_fwd=80),
     _id_vin("anderson_80", "the paper's cell, Anderson forward, 80 iterations", forward_solver="anderson", k_fwd=80),
@@ -112,7 +124,19 @@ PAPER_TWINS = Sweep(
   ),
 )
 
-SWEEPS: dict[str, Sweep] = {"implicit_levers": IMPLICIT_LEVERS, "paper_twins": PAPER_TWINS}
+SEED_MODES = Sweep(
+  preset="quick",
+  description="Where the spread over seeds comes from: seeds that vary only the initial parameters "
+  "or only the data order and label draws (run with --set=seeds=5).",
+  runs=(
+    Run("vin_init", {"planner": "vin", "seed_scope": "init"}, "VIN, seeds vary the initial parameters"),
+    Run("vin_order", {"planner": "vin", "seed_scope": "order"}, "VIN, seeds vary data order and labels"),
+    _id_vin("squash_init", "squashed ID-VIN, seeds vary the initial parameters", **SQUASHED, seed_scope="init"),
+    _id_vin("squash_order", "squashed ID-VIN, seeds vary data order and labels", **SQUASHED, seed_scope="order"),
+  ),
+)
+
+SWEEPS: dict[str, Sweep] = {"implicit_levers": IMPLICIT_LEVERS, "paper_twins": PAPER_TWINS, "seed_modes": SEED_MODES}
 
 
 def get_sweep(name: str) -> Sweep:

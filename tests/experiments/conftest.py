@@ -56,5 +56,5 @@ def _final_params(workdir, config):
   split = data.to_device(
     data.load_checked(config.data or data.dataset_path(config), config.task, config.wrap, config.size).train
   )
-  template = model.init_state(model.make_planner(config), model.make_optimizer(config), config, split)
+  template = model.checkpoint_template(model.make_planner(config), config, split)
   return checkpoints.restore(checkpoints.manager(workdir, read_only=True), template, "latest").state.params

@@ -74,7 +74,8 @@ def test_train_then_evaluate_end_to_end(planner, tiny, vin_run, tmp_path):
 
 
 def test_resume_after_kill_gives_identical_parameters(tiny, final_params, tmp_path):
-  config = tiny(planner="id_vin", seeds=2)
+  # A learning-rate schedule: its step count is part of the restored optimiser state.
+  config = tiny(planner="id_vin", seeds=2, lr_schedule="cosine", warmup_epochs=0.5)
   steps_per_epoch = config.num_train // config.batch_size
   straight = str(tmp_path / "straight")
   train_and_evaluate(config, straight)
@@ -99,6 +100,19 @@ def test_changed_config_in_the_same_workdir_is_refused(vin_run):
   config, workdir, _ = vin_run
   with pytest.raises(checkpoints.ConfigMismatchError, match=r"l_q: stored 8, now 16"):
     train_and_evaluate(config.replace(l_q=16), workdir)
+
+
+@pytest.mark.parametrize("schedule, refused", [("constant", False), ("cosine", True)])
+def test_more_epochs_resume_a_constant_learning_rate_but_not_a_cosine(tiny, tmp_path, schedule, refused):
+  """A cosine schedule spans ``epochs``: a longer run would have had other learning rates."""
+  config = tiny(lr_schedule=schedule)
+  checkpoints.write_or_check_config(str(tmp_path), config)
+  longer = config.replace(epochs=config.epochs + 1)
+  if refused:
+    with pytest.raises(checkpoints.ConfigMismatchError, match="epochs: stored 2, now 3"):
+      checkpoints.write_or_check_config(str(tmp_path), longer)
+  else:
+    checkpoints.write_or_check_config(str(tmp_path), longer)
 
 
 def test_evaluates_on_larger_maps_without_replacing_the_own_result(tiny, vin_run):
@@ -133,6 +147,8 @@ def test_unknown_names_and_bad_values_are_refused_when_the_config_is_made(tiny):
     ({"k_fwd": 0}, "k_fwd"),
     ({"learned_discount": True}, "learned_discount needs a contraction"),
     ({"jacobian_reg": -1.0}, "jacobian_reg must be >= 0"),
+    ({"lr_schedule": "linear"}, "unknown lr_schedule"),
+    ({"warmup_epochs": 2}, r"warmup_epochs must be in \[0, epochs=2\)"),
   ):
     with pytest.raises(ConfigError, match=message):
       tiny(**change)
