@@ -12,6 +12,7 @@ Training logs both at an interval.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from typing import Any
 
@@ -23,15 +24,21 @@ from implicit_planning.equilibrium import Anderson, Implicit, Unrolled, backward
 from implicit_planning.planners import Batch, Planner, PlannerNet
 
 
-def _gradient(net: PlannerNet, params: Any, batch: Batch, loss_fn: Callable):
-  """``(grads, forward stats, backward stats)`` of ``loss_fn(logits)``, stats as NumPy arrays."""
+@functools.partial(jax.jit, static_argnames=("net", "loss_fn"))
+def _differentiate(net: PlannerNet, loss_fn: Callable, params: Any, batch: Batch, probe: jax.Array):
+  """Jitted once per (net, loss_fn): a later check of the same planner reuses the compilation."""
 
   def loss(params, probe):
     logits, _, stats = net.apply(params, batch, probe)
     return loss_fn(logits), stats.forward
 
+  return jax.grad(loss, argnums=(0, 1), has_aux=True)(params, probe)
+
+
+def _gradient(net: PlannerNet, params: Any, batch: Batch, loss_fn: Callable):
+  """``(grads, forward stats, backward stats)`` of ``loss_fn(logits)``, stats as NumPy arrays."""
   probe = backward_probe(batch["maps"].shape[0], net.options.jax_dtype)
-  (grads, backward), forward = jax.jit(jax.grad(loss, argnums=(0, 1), has_aux=True))(params, probe)
+  (grads, backward), forward = _differentiate(net, loss_fn, params, batch, probe)
   to_numpy = lambda tree: jax.tree.map(np.asarray, tree)
   return jax.tree.map(lambda g: np.asarray(g, np.float64), grads), to_numpy(forward), to_numpy(backward)
 
@@ -76,7 +83,9 @@ def implicit_gradient_error(
     planner: an implicit planner (``id_*``), as trained.
     params: its parameters.
     batch: the problems (see `Planner.apply`).
-    loss_fn: ``logits [B, 4, H, W] → scalar`` (close over the labels).
+    loss_fn: ``logits [B, 4, H, W] → scalar`` (close over the labels). The gradients are
+      compiled once per planner and ``loss_fn`` object: pass the same function to repeat a
+      check cheaply.
     reference_k_bwd: iteration budget of the reference backward solve.
     reference_tol: its relative-residual tolerance.
     x64: compute the gradients in float64.

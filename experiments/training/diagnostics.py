@@ -11,6 +11,7 @@ functions of the weights alone.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import jax
@@ -29,10 +30,13 @@ RADIUS_KEY = 0
 """Seed of the power iteration's start vector (the same every epoch)."""
 
 
-def diagnose(planner: ip.Planner, params: Any, split: data.DeviceSplit, config: Config) -> dict[str, float]:
-  """The diagnostics of seed 0 on the first batch of ``split``, as ``diag_*`` and ``grad_*`` fields."""
+def make_diagnose(planner: ip.Planner, split: data.DeviceSplit, config: Config) -> Callable[[Any], dict[str, float]]:
+  """``diagnose(params)``: the diagnostics of seed 0 on the first batch of ``split``, as
+  ``diag_*`` and ``grad_*`` fields. Compiled on the first call, reused on the later ones."""
   batch = {name: array[: config.batch_size] for name, array in split.items()}
-  params = jax.tree.map(lambda leaf: leaf[0], params)
+  opt_actions = batch["opt_actions"]
+  no_labels = jnp.zeros(opt_actions.shape[:1] + opt_actions.shape[2:], jnp.int32)
+  set_loss = lambda logits: cell_loss(logits, opt_actions, no_labels, "set")  # one object: one compilation
 
   @jax.jit
   def forward(params, batch):
@@ -41,27 +45,27 @@ def diagnose(planner: ip.Planner, params: Any, split: data.DeviceSplit, config: 
     farthest = jnp.max(jnp.where(jnp.isfinite(batch["dist"]), batch["dist"], -jnp.inf), axis=(1, 2))
     return stats.jacobian_radius, stats.forward.best_residual, horizon, farthest
 
-  radius, residual, horizon, farthest = map(np.asarray, forward(params, batch))
-  report = {
-    "diag_jacobian_radius_mean": float(np.mean(radius)),
-    "diag_jacobian_radius_max": float(np.max(radius)),
-    "diag_forward_residual_p50": float(np.quantile(residual, 0.5)),
-    "diag_forward_residual_p90": float(np.quantile(residual, 0.9)),
-    "diag_forward_residual_max": float(np.max(residual)),
-    "diag_horizon_mean": float(np.nanmean(horizon)),
-    "diag_farthest_mean": float(np.mean(farthest)),
-  }
-  if planner.spec.implicit:
-    opt_actions = batch["opt_actions"]
-    no_labels = jnp.zeros(opt_actions.shape[:1] + opt_actions.shape[2:], jnp.int32)
-    check = implicit_gradient_error(
-      planner, params, batch, lambda logits: cell_loss(logits, opt_actions, no_labels, "set")
-    )
-    report.update(
-      grad_relative_error=check["relative_error"],
-      grad_cosine=check["cosine"],
-      grad_unrolled_relative_error=check["unrolled_relative_error"],
-      grad_unrolled_cosine=check["unrolled_cosine"],
-    )
-  logging.info("diagnostics: %s", ", ".join(f"{name} {value:.3g}" for name, value in report.items()))
-  return report
+  def diagnose(params: Any) -> dict[str, float]:
+    params = jax.tree.map(lambda leaf: leaf[0], params)
+    radius, residual, horizon, farthest = map(np.asarray, forward(params, batch))
+    report = {
+      "diag_jacobian_radius_mean": float(np.mean(radius)),
+      "diag_jacobian_radius_max": float(np.max(radius)),
+      "diag_forward_residual_p50": float(np.quantile(residual, 0.5)),
+      "diag_forward_residual_p90": float(np.quantile(residual, 0.9)),
+      "diag_forward_residual_max": float(np.max(residual)),
+      "diag_horizon_mean": float(np.nanmean(horizon)),
+      "diag_farthest_mean": float(np.mean(farthest)),
+    }
+    if planner.spec.implicit:
+      check = implicit_gradient_error(planner, params, batch, set_loss)
+      report.update(
+        grad_relative_error=check["relative_error"],
+        grad_cosine=check["cosine"],
+        grad_unrolled_relative_error=check["unrolled_relative_error"],
+        grad_unrolled_cosine=check["unrolled_cosine"],
+      )
+    logging.info("diagnostics: %s", ", ".join(f"{name} {value:.3g}" for name, value in report.items()))
+    return report
+
+  return diagnose

@@ -214,6 +214,7 @@ def train_and_evaluate(config: Config, workdir: str) -> dict[str, Any]:
   train_step = make_train_step(planner, optimizer, config)
   permutations = jax.jit(epoch_permutations, static_argnums=2)
   eval_fn = evaluation.make_eval_fn(planner, config.wrap, config.seed_batch)
+  diagnose = diagnostics.make_diagnose(planner, val, config)
   writer = tensorboardX.SummaryWriter(os.path.join(workdir, "tensorboard"))
   bar = tqdm.tqdm(
     total=config.epochs * steps_per_epoch,
@@ -255,7 +256,7 @@ def train_and_evaluate(config: Config, workdir: str) -> dict[str, Any]:
         "elapsed_s": time.time() - start_time,
       }
       if config.diagnose_every and (epoch + 1) % config.diagnose_every == 0:
-        record.update(diagnostics.diagnose(planner, state.params, val, config))
+        record.update(diagnose(state.params))
       if record["val_success"] > meta["best_val_success"]:
         meta.update(best_val_success=record["val_success"], best_epoch=epoch + 1)
       meta.update(epoch=epoch + 1, global_step=record["global_step"])

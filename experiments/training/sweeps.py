@@ -58,6 +58,7 @@ IMPLICIT_LEVERS = Sweep(
   description="ID-VIN's levers against VIN (README, 'Training implicit planners'): each lever alone.",
   runs=(
     Run("vin", {"planner": "vin"}, "explicit twin, K = 30"),
+    Run("vin_lr_3e-3", {"planner": "vin", "learning_rate": 3e-3}, "explicit twin, K = 30, learning rate 3e-3"),
     Run("vin_cosine", {"planner": "vin", **COSINE}, "explicit twin, K = 30, learning-rate warm-up and cosine decay"),
     _id_vin("id_vin", "the paper's unconstrained cell, 30 plain forward iterations"),
     _id_vin("contraction_0.9", "fixed contraction 0.9", contraction=0.9),
@@ -85,6 +86,16 @@ IMPLICIT_LEVERS = Sweep(
       k_bwd=40,
     ),
     _id_vin("squash_cosine", "squashed below 0.99, learning-rate warm-up and cosine decay", **SQUASHED, **COSINE),
+    _id_vin("squash_warmup", "squashed below 0.99, one epoch of learning-rate warm-up", **SQUASHED, warmup_epochs=1),
+    _id_vin("squash_lr_3e-3", "squashed below 0.99, learning rate 3e-3", **SQUASHED, learning_rate=3e-3),
+    _id_vin(
+      "squash_converged_lr_3e-3",
+      "squashed below 0.99, converged solves, learning rate 3e-3",
+      **SQUASHED,
+      **CONVERGED_FORWARD,
+      k_bwd=40,
+      learning_rate=3e-3,
+    ),
     _id_vin(
       "squash_converged_cosine",
       "squashed below 0.99, converged solves, learning-rate warm-up and cosine decay",

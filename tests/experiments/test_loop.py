@@ -18,6 +18,7 @@ from experiments.training import (
   figures,
   train_and_evaluate,
 )
+from implicit_planning import grad_check
 
 
 @pytest.mark.parametrize("planner", ["vin", "id_vin"])
@@ -27,7 +28,10 @@ def test_train_then_evaluate_end_to_end(planner, tiny, vin_run, tmp_path):
   else:
     workdir = str(tmp_path / planner)
     config = tiny(planner=planner, diagnose_every=1)
+    compiled = grad_check._differentiate._cache_size()
     results = train_and_evaluate(config, workdir)
+    # Two epochs of diagnostics, one compilation of each of the three gradients they compare.
+    assert grad_check._differentiate._cache_size() == compiled + 3
   for name in ("config.json", "metrics.jsonl", "results.json", "training_curve.png"):
     assert os.path.exists(os.path.join(workdir, name)), name
   assert os.listdir(os.path.join(workdir, "tensorboard"))
