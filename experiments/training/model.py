@@ -90,10 +90,10 @@ def over_seeds(fn: Callable[..., Any], seeded: tuple[Any, ...], shared: tuple[An
   return jax.lax.map(lambda args: fn(*args, *shared), seeded, batch_size=seed_batch)
 
 
-def seed_keys(config: Config, scope: str = "all") -> jax.Array:
-  """[S, 2] uint32 keys; seed s is `PRNGKey(config.seed + s)`, or seed 0's key for every seed
-  when `config.seed_scope` is neither ``"all"`` nor ``scope`` (the part of the randomness these
-  keys draw: ``"init"`` or ``"order"``)."""
+def seed_keys(config: Config, scope: str) -> jax.Array:
+  """[S, 2] uint32 keys for one part of the randomness, ``scope``: ``"init"`` (the initial
+  parameters) or ``"order"`` (data order and label draws). Seed s's key is
+  `PRNGKey(config.seed + s)`, or seed 0's for every seed when `config.seed_scope` fixes that part."""
   varies = config.seed_scope in ("all", scope)
   return jnp.stack([jax.random.PRNGKey(config.seed + (s if varies else 0)) for s in range(config.seeds)])
 
