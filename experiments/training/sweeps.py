@@ -59,6 +59,11 @@ IMPLICIT_LEVERS = Sweep(
   runs=(
     Run("vin", {"planner": "vin"}, "explicit twin, K = 30"),
     Run("vin_lr_3e-3", {"planner": "vin", "learning_rate": 3e-3}, "explicit twin, K = 30, learning rate 3e-3"),
+    Run(
+      "vin_lr_3e-3_cosine",
+      {"planner": "vin", "learning_rate": 3e-3, "lr_schedule": "cosine"},
+      "explicit twin, K = 30, learning rate 3e-3 decayed by a half cosine",
+    ),
     Run("vin_cosine", {"planner": "vin", **COSINE}, "explicit twin, K = 30, learning-rate warm-up and cosine decay"),
     _id_vin("id_vin", "the paper's unconstrained cell, 30 plain forward iterations"),
     _id_vin("contraction_0.9", "fixed contraction 0.9", contraction=0.9),
@@ -88,6 +93,13 @@ IMPLICIT_LEVERS = Sweep(
     _id_vin("squash_cosine", "squashed below 0.99, learning-rate warm-up and cosine decay", **SQUASHED, **COSINE),
     _id_vin("squash_warmup", "squashed below 0.99, one epoch of learning-rate warm-up", **SQUASHED, warmup_epochs=1),
     _id_vin("squash_lr_3e-3", "squashed below 0.99, learning rate 3e-3", **SQUASHED, learning_rate=3e-3),
+    _id_vin(
+      "squash_lr_3e-3_cosine",
+      "squashed below 0.99, learning rate 3e-3 decayed by a half cosine",
+      **SQUASHED,
+      learning_rate=3e-3,
+      lr_schedule="cosine",
+    ),
     _id_vin(
       "squash_converged_lr_3e-3",
       "squashed below 0.99, converged solves, learning rate 3e-3",
