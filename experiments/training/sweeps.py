@@ -50,6 +50,8 @@ CONVERGED_FORWARD = {"forward_solver": "anderson", "k_fwd": 80, "forward_tol": 1
 """A forward solve that reaches its tolerance (Anderson, at most 80 iterations)."""
 SQUASHED = {"contraction": 0.99, "contraction_form": "squash"}
 """The paper's zero-initialised cell with each value kernel's norm squashed below 0.99."""
+SQUASHED_CONVERGED = {**SQUASHED, **CONVERGED_FORWARD, "k_bwd": 40}
+"""The squashed cell with converged solves: Anderson forward (80, tolerance 1e-4), backward 40."""
 COSINE = {"lr_schedule": "cosine", "warmup_epochs": 1}
 """A one-epoch linear warm-up of the learning rate, then a half cosine down to 0."""
 
@@ -86,9 +88,7 @@ IMPLICIT_LEVERS = Sweep(
     _id_vin(
       "squash_converged",
       "squashed below 0.99, Anderson forward (80, tolerance 1e-4) and backward (40)",
-      **SQUASHED,
-      **CONVERGED_FORWARD,
-      k_bwd=40,
+      **SQUASHED_CONVERGED,
     ),
     _id_vin("squash_cosine", "squashed below 0.99, learning-rate warm-up and cosine decay", **SQUASHED, **COSINE),
     _id_vin("squash_warmup", "squashed below 0.99, one epoch of learning-rate warm-up", **SQUASHED, warmup_epochs=1),
@@ -103,17 +103,13 @@ IMPLICIT_LEVERS = Sweep(
     _id_vin(
       "squash_converged_lr_3e-3",
       "squashed below 0.99, converged solves, learning rate 3e-3",
-      **SQUASHED,
-      **CONVERGED_FORWARD,
-      k_bwd=40,
+      **SQUASHED_CONVERGED,
       learning_rate=3e-3,
     ),
     _id_vin(
       "squash_converged_cosine",
       "squashed below 0.99, converged solves, learning-rate warm-up and cosine decay",
-      **SQUASHED,
-      **CONVERGED_FORWARD,
-      k_bwd=40,
+      **SQUASHED_CONVERGED,
       **COSINE,
     ),
     _id_vin("forward_80", "the paper's cell, 80 plain forward iterations", k_fwd=80),
@@ -135,9 +131,7 @@ PAPER_TWINS = Sweep(
     _id_vin(
       "squash_converged",
       "squashed below 0.99, Anderson forward (80, tolerance 1e-4) and backward (40)",
-      **SQUASHED,
-      **CONVERGED_FORWARD,
-      k_bwd=40,
+      **SQUASHED_CONVERGED,
     ),
     Run("symvin", {"planner": "symvin"}, "K = 30"),
     Run("id_symvin", {"planner": "id_symvin"}, "the paper's unconstrained cell, K_fwd = 30"),
