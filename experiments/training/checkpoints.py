@@ -2,8 +2,8 @@
 
 Layout of a run directory:
   config.json            the `Config` (with the resolved dataset path) the run was made with
-  checkpoints/<epoch>/   orbax checkpoints after each completed epoch; the latest and the best
-                         (highest validation %Success, mean over seeds) are kept
+  checkpoints/<epoch>/   orbax checkpoint of the latest completed epoch: the training state, and
+                         each seed's best parameters (highest validation %Success of that seed)
   metrics.jsonl          one JSON object per epoch
   tensorboard/           TensorBoard event files
   results.json           final summary (written when training ends)
@@ -21,8 +21,8 @@ import orbax.checkpoint as ocp
 
 from experiments.training.config import RENAMED_FIELDS, Config
 
-VAL_METRIC = "val_success"
-"""Checkpoint metric that decides the best checkpoint (mean validation %Success over seeds)."""
+CHECKPOINTS: tuple[str, ...] = ("best", "latest")
+"""The parameters a run can be evaluated with: each seed's best epoch, or the last epoch."""
 
 
 class ConfigMismatchError(ValueError):
@@ -34,11 +34,29 @@ class Checkpoint(NamedTuple):
 
   Attributes:
     state: the training state pytree (params, optimizer state, RNG keys; seed axis first).
-    meta: {"epoch", "global_step", "best_val_success", "best_epoch"}.
+    best_params: each seed's parameters at its own best validation epoch (seed axis first): the
+      seeds of a multi-seed run are independent runs, each selected as if it ran alone.
+    meta: {"epoch", "global_step", "best_epoch", "best_val_success"}, the last two per seed.
   """
 
   state: Any
+  best_params: Any
   meta: dict[str, Any]
+
+  def params(self, which: str) -> Any:
+    """The "best" (per seed) or the "latest" parameters."""
+    _check_which(which)
+    return self.best_params if which == "best" else self.state.params
+
+  def epochs(self, which: str) -> list[int]:
+    """The epoch of each seed's "best" or "latest" parameters."""
+    _check_which(which)
+    return list(self.meta["best_epoch"]) if which == "best" else [self.meta["epoch"]] * len(self.meta["best_epoch"])
+
+
+def _check_which(which: str) -> None:
+  if which not in CHECKPOINTS:
+    raise ValueError(f"checkpoint must be one of {CHECKPOINTS}, got {which!r}")
 
 
 def config_path(workdir: str) -> str:
@@ -87,46 +105,45 @@ def write_or_check_config(workdir: str, config: Config) -> None:
 
 
 def manager(workdir: str, read_only: bool = False) -> ocp.CheckpointManager:
-  """Orbax manager of `workdir/checkpoints` keeping the latest and the best epoch."""
-  best = lambda metrics: metrics[VAL_METRIC]
-  options = ocp.CheckpointManagerOptions(
-    best_fn=best,
-    best_mode="max",
-    read_only=read_only,
-    enable_async_checkpointing=False,
-    preservation_policy=ocp.checkpoint_managers.AnyPreservationPolicy(
-      [
-        ocp.checkpoint_managers.LatestN(n=1),
-        ocp.checkpoint_managers.BestN(get_metric_fn=best, n=1),
-      ]
-    ),
-  )
+  """Orbax manager of `workdir/checkpoints`, keeping the latest epoch (which carries the best parameters)."""
+  options = ocp.CheckpointManagerOptions(max_to_keep=1, read_only=read_only, enable_async_checkpointing=False)
   return ocp.CheckpointManager(os.path.abspath(os.path.join(workdir, "checkpoints")), options=options)
 
 
-def save(mngr: ocp.CheckpointManager, epoch: int, state: Any, meta: dict[str, Any], val_success: float) -> None:
-  """Saves the state after `epoch` completed epochs."""
+def save(mngr: ocp.CheckpointManager, epoch: int, checkpoint: Checkpoint) -> None:
+  """Saves `checkpoint` as the one after `epoch` completed epochs."""
   mngr.save(
     epoch,
-    args=ocp.args.Composite(state=ocp.args.StandardSave(state), meta=ocp.args.JsonSave(meta)),
-    metrics={VAL_METRIC: val_success},
+    args=ocp.args.Composite(
+      state=ocp.args.StandardSave(checkpoint.state),
+      best_params=ocp.args.StandardSave(checkpoint.best_params),
+      meta=ocp.args.JsonSave(checkpoint.meta),
+    ),
   )
   mngr.wait_until_finished()
 
 
-def restore(mngr: ocp.CheckpointManager, template: Any, which: str = "latest") -> Checkpoint:
-  """Restores the "latest" or "best" checkpoint into the structure of `template`.
+def restore(mngr: ocp.CheckpointManager, template: Any) -> Checkpoint:
+  """Restores the latest checkpoint into the structure of `template` (a training state).
 
   Raises:
-    FileNotFoundError: no checkpoint in the manager's directory.
-    ValueError: `which` is neither "latest" nor "best".
+    FileNotFoundError: no checkpoint in the manager's directory, or one written before the
+      checkpoints kept each seed's best parameters.
   """
-  if which not in ("latest", "best"):
-    raise ValueError(f"checkpoint must be 'latest' or 'best', got {which!r}")
-  step = mngr.latest_step() if which == "latest" else mngr.best_step()
+  step = mngr.latest_step()
   if step is None:
     raise FileNotFoundError(f"no checkpoint in {mngr.directory}")
+  if not os.path.isdir(os.path.join(str(mngr.directory), str(step), "best_params")):
+    raise FileNotFoundError(
+      f"{mngr.directory}/{step} has no per-seed best parameters (a checkpoint of an older version); "
+      "train the run again in a new directory"
+    )
   restored = mngr.restore(
-    step, args=ocp.args.Composite(state=ocp.args.StandardRestore(template), meta=ocp.args.JsonRestore())
+    step,
+    args=ocp.args.Composite(
+      state=ocp.args.StandardRestore(template),
+      best_params=ocp.args.StandardRestore(template.params),
+      meta=ocp.args.JsonRestore(),
+    ),
   )
-  return Checkpoint(state=restored["state"], meta=dict(restored["meta"]))
+  return Checkpoint(state=restored["state"], best_params=restored["best_params"], meta=dict(restored["meta"]))

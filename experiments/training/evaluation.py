@@ -121,12 +121,12 @@ def evaluate_run(
     data_path: dataset file; "" uses the run's own dataset. Its task and torus wrap must be
       the run's; its map size may differ (the planners are convolutional).
     k_fwd: test-time forward budget (explicit planners: K); None keeps the training one.
-    which: "best" or "latest" checkpoint.
+    which: "best" (each seed's best epoch) or "latest" parameters (`checkpoints.CHECKPOINTS`).
     out: JSON path; "" names it `eval_filename` in ``workdir``; None writes nothing.
 
   Returns:
-    The `evaluate_split` summary plus "checkpoint_epoch", "data", "split", "size", "k_fwd" and
-    "out" (the file written, or None).
+    The `evaluate_split` summary plus "checkpoint", "checkpoint_epochs" (per seed), "data",
+    "split", "size", "k_fwd" and "out" (the file written, or None).
 
   Raises:
     data.DataMismatchError: the dataset's task or wrap differs from the run's.
@@ -144,15 +144,15 @@ def evaluate_run(
     logging.info("Evaluating a planner trained on %dx%d maps on %dx%d maps", config.size, config.size, size, size)
   planner = model.make_planner(config, k_fwd)
   template = model.checkpoint_template(planner, config, device_split)
-  restored = checkpoints.restore(checkpoints.manager(workdir, read_only=True), template, which)
+  restored = checkpoints.restore(checkpoints.manager(workdir, read_only=True), template)
   summary = evaluate_split(
-    make_eval_fn(planner, config.wrap), restored.state.params, device_split, config.eval_batch_size
+    make_eval_fn(planner, config.wrap), restored.params(which), device_split, config.eval_batch_size
   )
   if out == "":
     out = os.path.join(workdir, eval_filename(split, data_path, k_fwd, which))
   summary.update(
     checkpoint=which,
-    checkpoint_epoch=restored.meta["epoch"],
+    checkpoint_epochs=restored.epochs(which),
     data=path,
     split=split,
     size=size,

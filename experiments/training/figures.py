@@ -90,8 +90,8 @@ def policy_figure(
     raise IndexError(f"--index={index}: the {split} split has {data.num_maps(device_split)} maps")
   planner = model.make_planner(config)
   template = model.checkpoint_template(planner, config, device_split)
-  state = checkpoints.restore(checkpoints.manager(workdir, read_only=True), template, which).state
-  params = jax.tree.map(lambda x: x[0], state.params)
+  restored = checkpoints.restore(checkpoints.manager(workdir, read_only=True), template)
+  params = jax.tree.map(lambda x: x[0], restored.params(which))
   one = {name: array[index : index + 1] for name, array in device_split.items()}
   logits, values, reward = plan_with_reward(planner, params, one)
   actions = metrics.greedy_actions(logits)

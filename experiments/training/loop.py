@@ -164,8 +164,18 @@ def _train_epoch(
   return state, records, EpochTiming(time.time() - start, timed_steps, compile_s)
 
 
+@jax.jit
+def keep_improved(improved: jax.Array, params: Any, best_params: Any) -> Any:
+  """Each seed's slice of `params` where it `improved` (``[seeds]`` bools), else of `best_params`."""
+
+  def select(new: jax.Array, old: jax.Array) -> jax.Array:
+    return jnp.where(improved.reshape((-1,) + (1,) * (new.ndim - 1)), new, old)
+
+  return jax.tree.map(select, params, best_params)
+
+
 def train_and_evaluate(config: Config, workdir: str) -> dict[str, Any]:
-  """Trains (or resumes) the configured run in `workdir`, then tests its best checkpoint.
+  """Trains (or resumes) the configured run in `workdir`, then tests each seed's best parameters.
 
   Re-running with the same config resumes from the latest checkpoint; a workdir made with a
   different config (outside `config.resume_free_fields`) is refused.
@@ -175,9 +185,10 @@ def train_and_evaluate(config: Config, workdir: str) -> dict[str, Any]:
     workdir: run directory (layout in `checkpoints`).
 
   Returns:
-    The contents of `workdir/results.json`: config, best epoch and its validation %Success,
-    test scores of the best checkpoint (mean ± std over seeds), this invocation's wall time
-    (`wall_time_s`; a resumed run counts only its own part) and the compile time.
+    The contents of `workdir/results.json`: config, each seed's best epoch and its validation
+    %Success, test scores of each seed's best parameters (mean ± std over seeds), this
+    invocation's wall time (`wall_time_s`; a resumed run counts only its own part) and the
+    compile time.
 
   Raises:
     ConfigError: the training split is smaller than one batch.
@@ -204,9 +215,10 @@ def train_and_evaluate(config: Config, workdir: str) -> dict[str, Any]:
   optimizer = model.make_optimizer(config, steps_per_epoch)
   state = model.init_state(planner, optimizer, config, train)
   mngr = checkpoints.manager(workdir)
-  meta = {"epoch": 0, "global_step": 0, "best_val_success": -1.0, "best_epoch": 0}
+  meta = {"epoch": 0, "global_step": 0, "best_epoch": [0] * config.seeds, "best_val_success": [-1.0] * config.seeds}
+  best_params = state.params
   if mngr.latest_step() is not None:
-    state, meta = checkpoints.restore(mngr, state, "latest")
+    state, best_params, meta = checkpoints.restore(mngr, state)
     logging.info("Resuming %s from epoch %d", workdir, meta["epoch"])
   metrics_path = os.path.join(workdir, "metrics.jsonl")
   _truncate_log(metrics_path, meta["epoch"])
@@ -257,21 +269,25 @@ def train_and_evaluate(config: Config, workdir: str) -> dict[str, Any]:
       }
       if config.diagnose_every and (epoch + 1) % config.diagnose_every == 0:
         record.update(diagnose(state.params))
-      if record["val_success"] > meta["best_val_success"]:
-        meta.update(best_val_success=record["val_success"], best_epoch=epoch + 1)
-      meta.update(epoch=epoch + 1, global_step=record["global_step"])
+      improved = np.asarray(record["val_success_per_seed"]) > np.asarray(meta["best_val_success"])
+      best_params = keep_improved(improved, state.params, best_params)
+      meta.update(
+        epoch=epoch + 1,
+        global_step=record["global_step"],
+        best_epoch=np.where(improved, epoch + 1, meta["best_epoch"]).tolist(),
+        best_val_success=np.where(improved, record["val_success_per_seed"], meta["best_val_success"]).tolist(),
+      )
       # Log first: a kill between the two leaves a line that resuming truncates and redoes.
       logs.log_epoch(record, config, planner.spec.implicit, writer, metrics_path)
-      checkpoints.save(mngr, epoch + 1, state, meta, record["val_success"])
+      checkpoints.save(mngr, epoch + 1, checkpoints.Checkpoint(state, best_params, meta))
   finally:
     bar.close()
     writer.close()
 
-  best = checkpoints.restore(mngr, state, "best")
-  test_summary = evaluation.evaluate_split(eval_fn, best.state.params, test, config.eval_batch_size)
+  test_summary = evaluation.evaluate_split(eval_fn, best_params, test, config.eval_batch_size)
   results = {
     "config": config.to_dict(),
-    "best_epoch": best.meta["epoch"],
+    "best_epoch": meta["best_epoch"],
     "best_val_success": meta["best_val_success"],
     "test": test_summary,
     "epochs": meta["epoch"],
@@ -283,8 +299,8 @@ def train_and_evaluate(config: Config, workdir: str) -> dict[str, Any]:
     json.dump(results, f, indent=2)
   figures.training_curve(metrics_path, os.path.join(workdir, "training_curve.png"))
   logging.info(
-    "Test (best epoch %d): %%Optimal %.2f ± %.2f, %%Success %.2f ± %.2f over %d seed(s)",
-    best.meta["epoch"],
+    "Test (best epochs %s): %%Optimal %.2f ± %.2f, %%Success %.2f ± %.2f over %d seed(s)",
+    meta["best_epoch"],
     test_summary["optimal"]["mean"],
     test_summary["optimal"]["std"],
     test_summary["success"]["mean"],

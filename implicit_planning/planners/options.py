@@ -26,6 +26,8 @@ from implicit_planning.ops import CONV_IMPLS, GROUPS
 
 CONTRACTION_FORMS: tuple[str, ...] = ("normalize", "squash")
 """How a contraction ``γ`` bounds each value kernel's ℓ1 norm (`vin.contract_kernel`)."""
+VALUE_INITS: tuple[str, ...] = ("default", "shift")
+"""How VIN and SymVIN initialise their value kernels (`vin.value_kernel_init`)."""
 BACKWARD_CHOICES: tuple[str, ...] = (*SOLVERS, "phantom")
 """Backward solvers of the implicit function theorem, or ``"phantom"``: backpropagation through
 ``k_bwd`` damped steps from the equilibrium (`equilibrium.Phantom`)."""
@@ -70,6 +72,11 @@ class PlannerOptions:
   learned_discount: bool = _option(
     False, "With a contraction gamma: each Q channel's discount is learned, gamma * sigmoid(theta_c), up to gamma."
   )
+  value_init: str = _option(
+    "default",
+    "VIN/SymVIN value kernels start as the paper's (zeros; random when normalised) or shift: each Q channel "
+    "copies one neighbour's value, discounted by 0.9 (a value-iteration step from the start).",
+  )
   conv_impl: str = _option("auto", f"Convolution formulation: one of {CONV_IMPLS}.")
   dtype: str = _option("float32", "Parameter and activation dtype (float64 needs jax_enable_x64).")
 
@@ -82,6 +89,7 @@ class PlannerOptions:
       raise ValueError(f"kernel_size must be a positive odd number, got {self.kernel_size!r}.")
     choices = {
       "contraction_form": CONTRACTION_FORMS,
+      "value_init": VALUE_INITS,
       "forward_solver": SOLVERS,
       "backward_solver": BACKWARD_CHOICES,
       "group": GROUPS,

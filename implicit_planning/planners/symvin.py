@@ -102,6 +102,7 @@ class SymVINCell(RewardsAsContext, nn.Module):
   impl: ConvImpl = "auto"
   learned_discount: bool = False
   contraction_form: str = "normalize"
+  value_init: str = "default"
 
   def setup(self):
     order = get_group(self.group).order
@@ -109,7 +110,10 @@ class SymVINCell(RewardsAsContext, nn.Module):
     k = self.kernel_size
     self.reward_kernel = self.param("reward_kernel", init, (k, k, 1, self.l_q), self.dtype)
     self.value_kernel = self.param(
-      "value_kernel", value_kernel_init(self.contraction, self.contraction_form), (k, k, order, self.l_q), self.dtype
+      "value_kernel",
+      value_kernel_init(self.contraction, self.contraction_form, self.value_init),
+      (k, k, order, self.l_q),
+      self.dtype,
     )
     self.discount_logit = None
     if self.learned_discount and self.contraction:  # one discount per Q field: invariant
@@ -191,6 +195,7 @@ def _cell(options: PlannerOptions, **kwargs) -> nn.Module:
     options.conv_impl,
     options.learned_discount,
     options.contraction_form,
+    options.value_init,
     **kwargs,
   )
 
@@ -203,5 +208,5 @@ SYMVIN = CellFamily(
   encoder=_encoder,
   cell=_cell,
   head=_head,
-  options=("l_h", "l_q", "kernel_size", "group", "contraction", "contraction_form", "learned_discount"),
+  options=("l_h", "l_q", "kernel_size", "group", "contraction", "contraction_form", "learned_discount", "value_init"),
 )

@@ -16,7 +16,7 @@ from implicit_planning.ops import ConvImpl, conv2d, conv2d_max
 from implicit_planning.planners.encoder import RewardEncoder
 from implicit_planning.planners.family import CellFamily, RewardsAsContext
 from implicit_planning.planners.layers import GridConv
-from implicit_planning.planners.options import CONTRACTION_FORMS
+from implicit_planning.planners.options import CONTRACTION_FORMS, VALUE_INITS
 
 
 def contract_kernel(kernel: jax.Array, gamma: float | jax.Array, form: str = "normalize") -> jax.Array:
@@ -57,16 +57,51 @@ def channel_discounts(contraction: float, discount_logit: jax.Array | None) -> f
   return contraction if discount_logit is None else contraction * jax.nn.sigmoid(discount_logit)
 
 
-def value_kernel_init(contraction: float, form: str = "normalize") -> nn.initializers.Initializer:
-  """Initialiser of a transition (value) kernel: zeros for the unconstrained or squashed cell, as VIN does.
+SHIFT_DISCOUNT = 0.9
+"""The discount of a shift-initialised value kernel (`shift_kernel_init`) without a contraction."""
 
-  With random value weights the unconstrained max-cell expands (each step multiplies values by
-  a few), so the first losses are huge (~1e5 for VIN, ~1e8 for SymVIN at K = 30), the forward
-  residual stalls at 0.2–0.5 and ID-VIN learned to 27 % success on the quick preset instead of
-  55 % with zeros. A contracted kernel is normalised, so it starts random (zeros have no
-  direction to normalise); a squashed kernel starts at zeros like the paper's.
+
+def value_kernel_init(contraction: float, form: str = "normalize", scheme: str = "default") -> nn.initializers.Initializer:
+  """Initialiser of a transition (value) kernel ``[F, F, C_in, l_q]``.
+
+  ``scheme="default"``: zeros for the unconstrained or squashed cell, as VIN does. With random
+  value weights the unconstrained max-cell expands (each step multiplies values by a few), so
+  the first losses are huge (~1e5 for VIN, ~1e8 for SymVIN at K = 30), the forward residual
+  stalls at 0.2–0.5 and ID-VIN learned to 27 % success on the quick preset instead of 55 % with
+  zeros. A contracted kernel is normalised, so it starts random (zeros have no direction to
+  normalise); a squashed kernel starts at zeros like the paper's.
+
+  ``scheme="shift"``: `shift_kernel_init`, a value-iteration step from the start.
   """
+  if scheme == "shift":
+    return shift_kernel_init(contraction, form)
+  if scheme != "default":
+    raise ValueError(f"Unknown value_init {scheme!r}; expected one of {VALUE_INITS}.")
   return nn.initializers.lecun_normal() if contraction and form == "normalize" else nn.initializers.zeros
+
+
+def shift_kernel_init(contraction: float, form: str = "normalize") -> nn.initializers.Initializer:
+  """Each output channel ``c`` reads one neighbour: a single weight at spatial offset ``c mod F²``
+  and input channel ``c mod C_in``, the rest zeros.
+
+  Then ``V ← max_c (R_c + δ V(x + offset_c))``: the cell starts as value iteration with discount
+  ``δ`` over the moves of its kernel, values travel one cell per step from the first batch, and
+  training only has to learn the rewards, where zeros leave the cell blind to ``V`` until its
+  value weights grow. The weight is sized so that the contracted kernel has norm ``δ``:
+  `SHIFT_DISCOUNT` without a contraction, `initial_discount` with one.
+  """
+  discount = initial_discount(contraction) if contraction else SHIFT_DISCOUNT
+  weight = contraction * np.arctanh(discount / contraction) if contraction and form == "squash" else discount
+
+  def init(key: jax.Array, shape: tuple[int, ...], dtype=jnp.float32) -> jax.Array:
+    del key  # deterministic: the reward weights break the symmetry between channels
+    height, width, channels_in, channels_out = shape
+    outputs = np.arange(channels_out)
+    kernel = np.zeros((height * width, channels_in, channels_out))
+    kernel[outputs % (height * width), outputs % channels_in, outputs] = weight
+    return jnp.asarray(kernel.reshape(shape), dtype)
+
+  return init
 
 
 class VINCell(RewardsAsContext, nn.Module):
@@ -96,6 +131,7 @@ class VINCell(RewardsAsContext, nn.Module):
   impl: ConvImpl = "auto"
   learned_discount: bool = False
   contraction_form: str = "normalize"
+  value_init: str = "default"
 
   def setup(self):
     shape = (self.kernel_size, self.kernel_size, self.reward_channels + 1, self.l_q)
@@ -111,7 +147,8 @@ class VINCell(RewardsAsContext, nn.Module):
     reward_shape = shape[:2] + (self.reward_channels,) + shape[3:]
     value_shape = shape[:2] + (shape[2] - self.reward_channels,) + shape[3:]
     reward_part = nn.initializers.lecun_normal()(reward_key, reward_shape, dtype)
-    value_part = value_kernel_init(self.contraction, self.contraction_form)(value_key, value_shape, dtype)
+    value_init = value_kernel_init(self.contraction, self.contraction_form, self.value_init)
+    value_part = value_init(value_key, value_shape, dtype)
     return jnp.concatenate([reward_part, value_part], axis=2)
 
   def split_kernel(self) -> tuple[jax.Array, jax.Array]:
@@ -158,6 +195,7 @@ def _vin_cell(options, **kwargs) -> nn.Module:
     options.conv_impl,
     options.learned_discount,
     options.contraction_form,
+    options.value_init,
     **kwargs,
   )
 
@@ -170,5 +208,5 @@ VIN = CellFamily(
   encoder=_vin_encoder,
   cell=_vin_cell,
   head=_policy_head,
-  options=("l_h", "l_q", "kernel_size", "contraction", "contraction_form", "learned_discount"),
+  options=("l_h", "l_q", "kernel_size", "contraction", "contraction_form", "learned_discount", "value_init"),
 )

@@ -57,4 +57,4 @@ def _final_params(workdir, config):
     data.load_checked(config.data or data.dataset_path(config), config.task, config.wrap, config.size).train
   )
   template = model.checkpoint_template(model.make_planner(config), config, split)
-  return checkpoints.restore(checkpoints.manager(workdir, read_only=True), template, "latest").state.params
+  return checkpoints.restore(checkpoints.manager(workdir, read_only=True), template).state.params

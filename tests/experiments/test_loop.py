@@ -16,6 +16,7 @@ from experiments.training import (
   data,
   evaluation,
   figures,
+  loop,
   train_and_evaluate,
 )
 from implicit_planning import grad_check
@@ -67,7 +68,7 @@ def test_train_then_evaluate_end_to_end(planner, tiny, vin_run, tmp_path):
   summary = evaluation.evaluate_run(workdir, split="test")
   assert summary["success"] == results["test"]["success"]  # same checkpoint, same data
   with open(os.path.join(workdir, "eval_test.json")) as f:
-    assert json.load(f)["checkpoint_epoch"] == results["best_epoch"]
+    assert json.load(f)["checkpoint_epochs"] == results["best_epoch"]
   longer = evaluation.evaluate_run(workdir, split="val", k_fwd=9, which="latest")
   assert longer["k_fwd"] == 9 and longer["out"] == os.path.join(workdir, "eval_val_k9_latest.json")
   assert os.path.exists(longer["out"])
@@ -97,7 +98,26 @@ def test_resume_after_kill_gives_identical_parameters(tiny, final_params, tmp_pa
     assert x.shape[0] == 2  # the seed axis
     np.testing.assert_array_equal(x, y)
   with open(os.path.join(killed, "metrics.jsonl")) as f:
-    assert [json.loads(line)["epoch"] for line in f] == [1, 2]
+    records = [json.loads(line) for line in f]
+  assert [record["epoch"] for record in records] == [1, 2]
+
+  # Each seed keeps its own best epoch (the first with its highest validation score) ...
+  results = train_and_evaluate(config, killed)  # finished: only tests again
+  per_seed = np.array([record["val_success_per_seed"] for record in records])  # [epochs, seeds]
+  assert results["best_epoch"] == (np.argmax(per_seed, axis=0) + 1).tolist()
+  assert results["best_val_success"] == per_seed.max(axis=0).tolist()
+  # ... and its parameters from that epoch score what they scored then.
+  val = evaluation.evaluate_run(killed, split="val", out=None)
+  np.testing.assert_allclose(val["success"]["per_seed"], results["best_val_success"], atol=1e-9)
+  assert val["checkpoint_epochs"] == results["best_epoch"]
+
+
+def test_each_seed_keeps_the_parameters_of_its_own_best_epoch():
+  params = {"w": np.stack([np.full((2, 3), s, np.float32) for s in range(3)]), "b": np.arange(3.0)}
+  best = jax.tree.map(lambda x: x - 10, params)
+  kept = jax.tree.map(np.asarray, loop.keep_improved(np.array([True, False, True]), params, best))
+  np.testing.assert_array_equal(kept["w"][:, 0, 0], [0, -9, 2])
+  np.testing.assert_array_equal(kept["b"], [0, -9, 2])
 
 
 def test_changed_config_in_the_same_workdir_is_refused(vin_run):
