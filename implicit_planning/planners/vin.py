@@ -87,8 +87,9 @@ def shift_kernel_init(contraction: float, form: str = "normalize") -> nn.initial
   Then ``V ← max_c (R_c + δ V(x + offset_c))``: the cell starts as value iteration with discount
   ``δ`` over the moves of its kernel, values travel one cell per step from the first batch, and
   training only has to learn the rewards, where zeros leave the cell blind to ``V`` until its
-  value weights grow. The weight is sized so that the contracted kernel has norm ``δ``:
-  `SHIFT_DISCOUNT` without a contraction, `initial_discount` with one.
+  value weights grow. ``δ`` is `SHIFT_DISCOUNT` without a contraction and `initial_discount`
+  under a squash (the weight is sized for it); a normalised kernel has the norm its contraction
+  gives it (``γ``, or the learned discount's start).
   """
   discount = initial_discount(contraction) if contraction else SHIFT_DISCOUNT
   weight = contraction * np.arctanh(discount / contraction) if contraction and form == "squash" else discount

@@ -7,7 +7,7 @@ import pytest
 from jax.flatten_util import ravel_pytree
 
 import implicit_planning as ip
-from implicit_planning.planners.vin import contract_kernel
+from implicit_planning.planners.vin import VINCell, contract_kernel
 
 SMALL = dict(l_h=4, l_q=4, k=5, k_fwd=5, k_bwd=3)
 
@@ -318,3 +318,30 @@ def test_a_learned_discount_needs_the_normalised_form():
     ip.make_planner("id_vin", contraction=0.9, learned_discount=True, contraction_form="squash")
   with pytest.raises(ValueError, match="Unknown contraction_form"):
     ip.make_planner("id_vin", contraction=0.9, contraction_form="clip")
+
+
+@pytest.mark.parametrize(
+  "contraction, form, discount", [(0.0, "normalize", 0.9), (0.99, "squash", 0.9), (0.9, "squash", 0.855), (0.8, "normalize", 0.8)]
+)
+def test_a_shift_initialised_vin_cell_starts_as_value_iteration(contraction, form, discount):
+  """With 9 Q channels and no reward, the step is ``δ ·`` the 3×3 neighbourhood max (zero padding)."""
+  cell = VINCell(l_q=9, contraction=contraction, contraction_form=form, value_init="shift")
+  v = jax.random.normal(jax.random.key(0), (6, 7, 1))
+  r = jnp.zeros((6, 7, 1))
+  params = cell.init(jax.random.key(1), v, r)
+  padded = np.pad(np.asarray(v[..., 0]), 1)
+  neighbourhood_max = np.max([padded[i : i + 6, j : j + 7] for i in range(3) for j in range(3)], axis=0)
+  np.testing.assert_allclose(cell.apply(params, v, r)[..., 0], discount * neighbourhood_max, rtol=1e-5)
+  _, value_part = cell.apply(params, method=VINCell.split_kernel)
+  np.testing.assert_allclose(jnp.sum(jnp.abs(value_part), axis=(0, 1, 2)), discount, rtol=1e-5)
+  assert np.count_nonzero(value_part) == 9  # one neighbour per channel
+
+
+def test_a_shift_initialised_symvin_field_reads_one_neighbour_of_one_group_element():
+  planner = ip.make_planner("id_symvin", **SMALL, contraction=0.99, contraction_form="squash", value_init="shift")
+  kernel = planner.init(jax.random.key(0), random_problems())["params"]["cell"]["value_kernel"]
+  contracted = contract_kernel(kernel, 0.99, "squash")
+  np.testing.assert_allclose(jnp.sum(jnp.abs(contracted), axis=(0, 1, 2)), 0.9, rtol=1e-5)
+  assert np.count_nonzero(kernel) == kernel.shape[-1]
+  with pytest.raises(ValueError, match="Unknown value_init"):
+    ip.make_planner("vin", value_init="random")
