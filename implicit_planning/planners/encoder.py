@@ -8,6 +8,7 @@ import jax.numpy as jnp
 
 from implicit_planning.ops import ConvImpl, conv2d
 from implicit_planning.planners.layers import ConvWeights
+from implicit_planning.planners.options import REWARD_INITS
 
 
 def observation(maps: jax.Array, goals: jax.Array, dtype=jnp.float32) -> jax.Array:
@@ -28,6 +29,19 @@ def observation(maps: jax.Array, goals: jax.Array, dtype=jnp.float32) -> jax.Arr
   return jnp.stack([maps.astype(dtype), (rows & cols).astype(dtype)], axis=-1)
 
 
+def reward_layer_init(scheme: str) -> nn.initializers.Initializer:
+  """The reward encoder's last layer: LeCun-normal (``"default"``, the paper's) or ``"zeros"``.
+
+  Zeros start the reward map at 0 everywhere. A random last layer gives a random reward map
+  whose free-space level can dwarf the goal's: with a value kernel that already propagates
+  (``value_init="shift"``) the values then saturate everywhere alike and the goal is lost.
+  The first gradient steps move only this layer (the hidden layer's gradient is scaled by it).
+  """
+  if scheme not in REWARD_INITS:
+    raise ValueError(f"Unknown reward_init {scheme!r}; expected one of {REWARD_INITS}.")
+  return nn.initializers.zeros if scheme == "zeros" else nn.initializers.lecun_normal()
+
+
 class RewardEncoder(nn.Module):
   """VIN's reward map: 3×3 conv to ``hidden`` channels (with bias), then 1×1 conv to ``out``.
 
@@ -44,11 +58,13 @@ class RewardEncoder(nn.Module):
   out: int = 1
   wrap: bool = False
   impl: ConvImpl = "auto"
+  reward_init: str = "default"
 
   @nn.compact
   def __call__(self, obs: jax.Array) -> jax.Array:
     channels = obs.shape[-1]
     w1, b1 = ConvWeights((3, 3, channels, self.hidden), True, obs.dtype, name="hidden")()
-    w2, _ = ConvWeights((1, 1, self.hidden, self.out), False, obs.dtype, name="reward")()
+    init = reward_layer_init(self.reward_init)
+    w2, _ = ConvWeights((1, 1, self.hidden, self.out), False, obs.dtype, init, name="reward")()
     reward_map = w2[0, 0]  # [hidden, out]
     return conv2d(obs, w1 @ reward_map, wrap=self.wrap, impl=self.impl) + b1 @ reward_map

@@ -10,18 +10,19 @@ from implicit_planning.ops import ConvImpl, conv2d
 
 
 class ConvWeights(nn.Module):
-  """The kernel (LeCun-normal) and optional bias of a `GridConv`, without applying them.
+  """The kernel (LeCun-normal unless told) and optional bias of a `GridConv`, without applying them.
 
-  Same parameter names, shapes and initial values as ``GridConv`` at the same path.
+  Same parameter names, shapes and (by default) initial values as ``GridConv`` at the same path.
   """
 
   shape: tuple[int, int, int, int]
   use_bias: bool = True
   dtype: jnp.dtype = jnp.float32
+  kernel_init: nn.initializers.Initializer = nn.initializers.lecun_normal()
 
   @nn.compact
   def __call__(self) -> tuple[jax.Array, jax.Array | None]:
-    kernel = self.param("kernel", nn.initializers.lecun_normal(), self.shape, self.dtype)
+    kernel = self.param("kernel", self.kernel_init, self.shape, self.dtype)
     if not self.use_bias:
       return kernel, None
     return kernel, self.param("bias", nn.initializers.zeros, (self.shape[-1],), self.dtype)

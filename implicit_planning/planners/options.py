@@ -28,6 +28,8 @@ CONTRACTION_FORMS: tuple[str, ...] = ("normalize", "squash")
 """How a contraction ``γ`` bounds each value kernel's ℓ1 norm (`vin.contract_kernel`)."""
 VALUE_INITS: tuple[str, ...] = ("default", "shift")
 """How VIN and SymVIN initialise their value kernels (`vin.value_kernel_init`)."""
+REWARD_INITS: tuple[str, ...] = ("default", "zeros")
+"""How VIN and SymVIN initialise the last (1×1) layer of their reward encoder."""
 BACKWARD_CHOICES: tuple[str, ...] = (*SOLVERS, "phantom")
 """Backward solvers of the implicit function theorem, or ``"phantom"``: backpropagation through
 ``k_bwd`` damped steps from the equilibrium (`equilibrium.Phantom`)."""
@@ -77,6 +79,11 @@ class PlannerOptions:
     "VIN/SymVIN value kernels start as the paper's (zeros; random when normalised) or shift: each Q channel "
     "copies one neighbour's value, discounted by 0.9 (a value-iteration step from the start).",
   )
+  reward_init: str = _option(
+    "default",
+    "VIN/SymVIN reward encoder's last (1x1) layer starts LeCun-normal (the paper's) or at zeros: the reward "
+    "map starts at 0 instead of a random map that can outweigh the goal everywhere.",
+  )
   conv_impl: str = _option("auto", f"Convolution formulation: one of {CONV_IMPLS}.")
   dtype: str = _option("float32", "Parameter and activation dtype (float64 needs jax_enable_x64).")
 
@@ -90,6 +97,7 @@ class PlannerOptions:
     choices = {
       "contraction_form": CONTRACTION_FORMS,
       "value_init": VALUE_INITS,
+      "reward_init": REWARD_INITS,
       "forward_solver": SOLVERS,
       "backward_solver": BACKWARD_CHOICES,
       "group": GROUPS,

@@ -41,6 +41,7 @@ import numpy as np
 
 from implicit_planning.ops import ConvImpl, conv2d, conv2d_max, expand_kernel, get_group, invariant_kernel
 from implicit_planning.ops.groups import element_actions
+from implicit_planning.planners.encoder import reward_layer_init
 from implicit_planning.planners.family import CellFamily, RewardsAsContext
 from implicit_planning.planners.options import PlannerOptions
 from implicit_planning.planners.vin import channel_discounts, contract_kernel, discount_logit_init, value_kernel_init
@@ -65,13 +66,14 @@ class SymRewardEncoder(nn.Module):
   group: str = "d4"
   wrap: bool = False
   impl: ConvImpl = "auto"
+  reward_init: str = "default"
 
   @nn.compact
   def __call__(self, obs: jax.Array) -> jax.Array:
     init = nn.initializers.lecun_normal()
     hidden_kernel = self.param("hidden_kernel", init, (3, 3, obs.shape[-1], self.hidden), obs.dtype)
     hidden_bias = self.param("hidden_bias", nn.initializers.zeros, (self.hidden,), obs.dtype)
-    reward_weights = self.param("reward_weights", init, (self.hidden, 1), obs.dtype)
+    reward_weights = self.param("reward_weights", reward_layer_init(self.reward_init), (self.hidden, 1), obs.dtype)
     kernel = invariant_kernel(hidden_kernel, get_group(self.group)) @ reward_weights
     return conv2d(obs, kernel, wrap=self.wrap, impl=self.impl) + hidden_bias @ reward_weights
 
@@ -181,7 +183,7 @@ class EquivariantPolicyHead(nn.Module):
 
 
 def _encoder(options: PlannerOptions, **kwargs) -> nn.Module:
-  return SymRewardEncoder(options.l_h, options.group, options.wrap, options.conv_impl, **kwargs)
+  return SymRewardEncoder(options.l_h, options.group, options.wrap, options.conv_impl, options.reward_init, **kwargs)
 
 
 def _cell(options: PlannerOptions, **kwargs) -> nn.Module:
@@ -208,5 +210,15 @@ SYMVIN = CellFamily(
   encoder=_encoder,
   cell=_cell,
   head=_head,
-  options=("l_h", "l_q", "kernel_size", "group", "contraction", "contraction_form", "learned_discount", "value_init"),
+  options=(
+    "l_h",
+    "l_q",
+    "kernel_size",
+    "group",
+    "contraction",
+    "contraction_form",
+    "learned_discount",
+    "value_init",
+    "reward_init",
+  ),
 )

@@ -182,7 +182,7 @@ class VINCell(RewardsAsContext, nn.Module):
 
 
 def _vin_encoder(options, **kwargs) -> nn.Module:
-  return RewardEncoder(options.l_h, 1, options.wrap, options.conv_impl, **kwargs)
+  return RewardEncoder(options.l_h, 1, options.wrap, options.conv_impl, options.reward_init, **kwargs)
 
 
 def _vin_cell(options, **kwargs) -> nn.Module:
@@ -209,5 +209,14 @@ VIN = CellFamily(
   encoder=_vin_encoder,
   cell=_vin_cell,
   head=_policy_head,
-  options=("l_h", "l_q", "kernel_size", "contraction", "contraction_form", "learned_discount", "value_init"),
+  options=(
+    "l_h",
+    "l_q",
+    "kernel_size",
+    "contraction",
+    "contraction_form",
+    "learned_discount",
+    "value_init",
+    "reward_init",
+  ),
 )

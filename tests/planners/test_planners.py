@@ -345,3 +345,22 @@ def test_a_shift_initialised_symvin_field_reads_one_neighbour_of_one_group_eleme
   assert np.count_nonzero(kernel) == kernel.shape[-1]
   with pytest.raises(ValueError, match="Unknown value_init"):
     ip.make_planner("vin", value_init="random")
+
+
+@pytest.mark.parametrize("name, layer", [("id_vin", ("reward", "kernel")), ("symvin", ("reward_weights",))])
+def test_a_zero_reward_layer_starts_every_value_at_zero_and_is_the_first_to_learn(name, layer):
+  batch = random_problems()
+  planner = ip.make_planner(name, **SMALL, reward_init="zeros", value_init="shift")
+  params = planner.init(jax.random.key(0), batch)
+  logits, values, _ = planner.apply(params, batch)
+  np.testing.assert_array_equal(values, 0.0)
+  np.testing.assert_array_equal(logits, 0.0)
+
+  def loss(params):
+    return jnp.mean(jax.nn.log_softmax(planner.apply(params, batch).logits, axis=1)[:, 0])
+
+  grads = jax.grad(loss)(params)["params"]["encoder"]
+  reward_grad = grads[layer[0]] if len(layer) == 1 else grads[layer[0]][layer[1]]
+  assert np.any(reward_grad != 0)  # the zero layer gets a gradient: training can start
+  with pytest.raises(ValueError, match="Unknown reward_init"):
+    ip.make_planner(name, reward_init="ones")
