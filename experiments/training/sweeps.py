@@ -73,6 +73,11 @@ IMPLICIT_LEVERS = Sweep(
       {"planner": "vin", "value_init": "shift", "reward_init": "zeros"},
       "explicit twin, value kernels start as shifts, the reward layer at zeros",
     ),
+    Run(
+      "vin_shift_lr_3e-3",
+      {"planner": "vin", "value_init": "shift", "learning_rate": 3e-3},
+      "explicit twin, K = 30, value kernels start as shifts, learning rate 3e-3",
+    ),
     Run("vin_cosine", {"planner": "vin", **COSINE}, "explicit twin, K = 30, learning-rate warm-up and cosine decay"),
     _id_vin("id_vin", "the paper's unconstrained cell, 30 plain forward iterations"),
     _id_vin("contraction_0.9", "fixed contraction 0.9", contraction=0.9),
