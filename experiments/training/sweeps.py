@@ -140,6 +140,13 @@ IMPLICIT_LEVERS = Sweep(
       learning_rate=3e-3,
     ),
     _id_vin(
+      "squash_converged_shift_lr_3e-3",
+      "squashed below 0.99, converged solves, value kernels start as shifts, learning rate 3e-3",
+      **SQUASHED_CONVERGED,
+      value_init="shift",
+      learning_rate=3e-3,
+    ),
+    _id_vin(
       "squash_converged_cosine",
       "squashed below 0.99, converged solves, learning-rate warm-up and cosine decay",
       **SQUASHED_CONVERGED,
