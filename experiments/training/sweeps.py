@@ -111,6 +111,14 @@ IMPLICIT_LEVERS = Sweep(
       learning_rate=3e-3,
     ),
     _id_vin(
+      "squash_shift_lr_3e-3_cosine",
+      "squashed below 0.99, value kernels start as shifts, learning rate 3e-3 decayed by a half cosine",
+      **SQUASHED,
+      value_init="shift",
+      learning_rate=3e-3,
+      lr_schedule="cosine",
+    ),
+    _id_vin(
       "squash_zero_reward",
       "squashed below 0.99, the reward layer starts at zeros",
       **SQUASHED,
