@@ -54,6 +54,8 @@ SQUASHED_CONVERGED = {**SQUASHED, **CONVERGED_FORWARD, "k_bwd": 40}
 """The squashed cell with converged solves: Anderson forward (80, tolerance 1e-4), backward 40."""
 COSINE = {"lr_schedule": "cosine", "warmup_epochs": 1}
 """A one-epoch linear warm-up of the learning rate, then a half cosine down to 0."""
+SHIFT_LR_3E3 = {"value_init": "shift", "learning_rate": 3e-3}
+"""Value kernels that start as value iteration (discount 0.9), learning rate 3e-3 (study round 4)."""
 
 IMPLICIT_LEVERS = Sweep(
   preset="mid",
@@ -67,7 +69,9 @@ IMPLICIT_LEVERS = Sweep(
       "explicit twin, K = 30, learning rate 3e-3 decayed by a half cosine",
     ),
     Run("vin_shift", {"planner": "vin", "value_init": "shift"}, "explicit twin, K = 30, value kernels start as shifts"),
-    Run("vin_zero_reward", {"planner": "vin", "reward_init": "zeros"}, "explicit twin, the reward layer starts at zeros"),
+    Run(
+      "vin_zero_reward", {"planner": "vin", "reward_init": "zeros"}, "explicit twin, the reward layer starts at zeros"
+    ),
     Run(
       "vin_shift_zero_reward",
       {"planner": "vin", "value_init": "shift", "reward_init": "zeros"},
@@ -75,7 +79,7 @@ IMPLICIT_LEVERS = Sweep(
     ),
     Run(
       "vin_shift_lr_3e-3",
-      {"planner": "vin", "value_init": "shift", "learning_rate": 3e-3},
+      {"planner": "vin", **SHIFT_LR_3E3},
       "explicit twin, K = 30, value kernels start as shifts, learning rate 3e-3",
     ),
     Run("vin_cosine", {"planner": "vin", **COSINE}, "explicit twin, K = 30, learning-rate warm-up and cosine decay"),
@@ -102,20 +106,23 @@ IMPLICIT_LEVERS = Sweep(
       "squashed below 0.99, Anderson forward (80, tolerance 1e-4) and backward (40)",
       **SQUASHED_CONVERGED,
     ),
-    _id_vin("squash_shift", "squashed below 0.99, value kernels start as shifts (discount 0.9)", **SQUASHED, value_init="shift"),
+    _id_vin(
+      "squash_shift",
+      "squashed below 0.99, value kernels start as shifts (discount 0.9)",
+      **SQUASHED,
+      value_init="shift",
+    ),
     _id_vin(
       "squash_shift_lr_3e-3",
       "squashed below 0.99, value kernels start as shifts, learning rate 3e-3",
       **SQUASHED,
-      value_init="shift",
-      learning_rate=3e-3,
+      **SHIFT_LR_3E3,
     ),
     _id_vin(
       "squash_shift_lr_3e-3_cosine",
       "squashed below 0.99, value kernels start as shifts, learning rate 3e-3 decayed by a half cosine",
       **SQUASHED,
-      value_init="shift",
-      learning_rate=3e-3,
+      **SHIFT_LR_3E3,
       lr_schedule="cosine",
     ),
     _id_vin(
@@ -151,8 +158,7 @@ IMPLICIT_LEVERS = Sweep(
       "squash_converged_shift_lr_3e-3",
       "squashed below 0.99, converged solves, value kernels start as shifts, learning rate 3e-3",
       **SQUASHED_CONVERGED,
-      value_init="shift",
-      learning_rate=3e-3,
+      **SHIFT_LR_3E3,
     ),
     _id_vin(
       "squash_converged_cosine",
@@ -186,6 +192,24 @@ PAPER_TWINS = Sweep(
     Run("id_symvin_squash", {"planner": "id_symvin", **SQUASHED}, "squashed below 0.99, K_fwd = 30"),
     Run("conv_gppn", {"planner": "conv_gppn"}, "K = 30"),
     Run("id_conv_gppn", {"planner": "id_conv_gppn"}, "K_fwd = 30"),
+    Run("vin_shift_lr_3e-3", {"planner": "vin", **SHIFT_LR_3E3}, "K = 30, shift start, learning rate 3e-3"),
+    Run("vin_k80_shift_lr_3e-3", {"planner": "vin", "k": 80, **SHIFT_LR_3E3}, "K = 80, shift start, 3e-3"),
+    _id_vin("squash_shift_lr_3e-3", "squashed, K_fwd = 30, shift start, 3e-3", **SQUASHED, **SHIFT_LR_3E3),
+    _id_vin(
+      "squash_k80_shift_lr_3e-3", "squashed, K_fwd = 80, shift start, 3e-3", **SQUASHED, k_fwd=80, **SHIFT_LR_3E3
+    ),
+    _id_vin(
+      "squash_converged_shift_lr_3e-3",
+      "squashed, Anderson forward (80, tolerance 1e-4) and backward (40), shift start, 3e-3",
+      **SQUASHED_CONVERGED,
+      **SHIFT_LR_3E3,
+    ),
+    Run("symvin_shift_lr_3e-3", {"planner": "symvin", **SHIFT_LR_3E3}, "K = 30, shift start, 3e-3"),
+    Run(
+      "id_symvin_squash_shift_lr_3e-3",
+      {"planner": "id_symvin", **SQUASHED, **SHIFT_LR_3E3},
+      "squashed, K_fwd = 30, shift start, 3e-3",
+    ),
   ),
 )
 

@@ -61,7 +61,9 @@ SHIFT_DISCOUNT = 0.9
 """The discount of a shift-initialised value kernel (`shift_kernel_init`) without a contraction."""
 
 
-def value_kernel_init(contraction: float, form: str = "normalize", scheme: str = "default") -> nn.initializers.Initializer:
+def value_kernel_init(
+  contraction: float, form: str = "normalize", scheme: str = "default"
+) -> nn.initializers.Initializer:
   """Initialiser of a transition (value) kernel ``[F, F, C_in, l_q]``.
 
   ``scheme="default"``: zeros for the unconstrained or squashed cell, as VIN does. With random

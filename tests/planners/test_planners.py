@@ -321,7 +321,8 @@ def test_a_learned_discount_needs_the_normalised_form():
 
 
 @pytest.mark.parametrize(
-  "contraction, form, discount", [(0.0, "normalize", 0.9), (0.99, "squash", 0.9), (0.9, "squash", 0.855), (0.8, "normalize", 0.8)]
+  "contraction, form, discount",
+  [(0.0, "normalize", 0.9), (0.99, "squash", 0.9), (0.9, "squash", 0.855), (0.8, "normalize", 0.8)],
 )
 def test_a_shift_initialised_vin_cell_starts_as_value_iteration(contraction, form, discount):
   """With 9 Q channels and no reward, the step is ``δ ·`` the 3×3 neighbourhood max (zero padding)."""
