@@ -7,6 +7,7 @@ import pytest
 from jax.flatten_util import ravel_pytree
 
 import implicit_planning as ip
+from implicit_planning.planners.symvin import SymVINCell
 from implicit_planning.planners.vin import VINCell, contract_kernel
 
 SMALL = dict(l_h=4, l_q=4, k=5, k_fwd=5, k_bwd=3)
@@ -339,8 +340,9 @@ def test_a_shift_initialised_vin_cell_starts_as_value_iteration(contraction, for
 
 
 def test_a_shift_initialised_symvin_field_reads_one_neighbour_of_one_group_element():
-  planner = ip.make_planner("id_symvin", **SMALL, contraction=0.99, contraction_form="squash", value_init="shift")
-  kernel = planner.init(jax.random.key(0), random_problems())["params"]["cell"]["value_kernel"]
+  cell = SymVINCell(l_q=4, contraction=0.99, contraction_form="squash", value_init="shift")
+  v, r = jnp.zeros((5, 5, 8)), jnp.zeros((5, 5, 1))
+  kernel = cell.init(jax.random.key(0), v, r)["params"]["value_kernel"]
   contracted = contract_kernel(kernel, 0.99, "squash")
   np.testing.assert_allclose(jnp.sum(jnp.abs(contracted), axis=(0, 1, 2)), 0.9, rtol=1e-5)
   assert np.count_nonzero(kernel) == kernel.shape[-1]
@@ -348,19 +350,20 @@ def test_a_shift_initialised_symvin_field_reads_one_neighbour_of_one_group_eleme
     ip.make_planner("vin", value_init="random")
 
 
-@pytest.mark.parametrize("name, layer", [("id_vin", ("reward", "kernel")), ("symvin", ("reward_weights",))])
+@pytest.mark.parametrize("name, layer", [("vin", ("reward", "kernel")), ("symvin", ("reward_weights",))])
 def test_a_zero_reward_layer_starts_every_value_at_zero_and_is_the_first_to_learn(name, layer):
   batch = random_problems()
-  planner = ip.make_planner(name, **SMALL, reward_init="zeros", value_init="shift")
-  params = planner.init(jax.random.key(0), batch)
-  logits, values, _ = planner.apply(params, batch)
-  np.testing.assert_array_equal(values, 0.0)
-  np.testing.assert_array_equal(logits, 0.0)
+  planner = ip.make_planner(name, **{**SMALL, "k": 2}, reward_init="zeros", value_init="shift")
+  params = jax.jit(planner.init)(jax.random.key(0), batch)
 
   def loss(params):
-    return jnp.mean(jax.nn.log_softmax(planner.apply(params, batch).logits, axis=1)[:, 0])
+    logits, values, _ = planner.apply(params, batch)
+    return jnp.mean(jax.nn.log_softmax(logits, axis=1)[:, 0]), (logits, values)
 
-  grads = jax.grad(loss)(params)["params"]["encoder"]
+  grads, (logits, values) = jax.jit(jax.grad(loss, has_aux=True))(params)
+  np.testing.assert_array_equal(values, 0.0)
+  np.testing.assert_array_equal(logits, 0.0)
+  grads = grads["params"]["encoder"]
   reward_grad = grads[layer[0]] if len(layer) == 1 else grads[layer[0]][layer[1]]
   assert np.any(reward_grad != 0)  # the zero layer gets a gradient: training can start
   with pytest.raises(ValueError, match="Unknown reward_init"):
