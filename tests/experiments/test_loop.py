@@ -90,7 +90,7 @@ def test_resume_after_kill_gives_identical_parameters(tiny, final_params, tmp_pa
     # Killed in the middle of the second epoch, after the first epoch's checkpoint.
     train_and_evaluate(config.replace(stop_after_steps=steps_per_epoch + 2), killed)
   assert checkpoints.manager(killed, read_only=True).latest_step() == 1
-  train_and_evaluate(config, killed)  # same command again: resumes
+  results = train_and_evaluate(config, killed)  # same command again: resumes
 
   a, b = final_params(straight, config), final_params(killed, config)
   assert jax.tree.structure(a) == jax.tree.structure(b)
@@ -102,7 +102,6 @@ def test_resume_after_kill_gives_identical_parameters(tiny, final_params, tmp_pa
   assert [record["epoch"] for record in records] == [1, 2]
 
   # Each seed keeps its own best epoch (the first with its highest validation score) ...
-  results = train_and_evaluate(config, killed)  # finished: only tests again
   per_seed = np.array([record["val_success_per_seed"] for record in records])  # [epochs, seeds]
   assert results["best_epoch"] == (np.argmax(per_seed, axis=0) + 1).tolist()
   assert results["best_val_success"] == per_seed.max(axis=0).tolist()
