@@ -69,6 +69,11 @@ class Config(ip.PlannerOptions):
   warmup_epochs: float = _field(
     0.0, "Epochs over which the learning rate rises linearly from 0 (RMSprop's first steps are large)."
   )
+  decay_epochs: float = _field(
+    0.0,
+    "cosine: epochs the half cosine spans at the end of the run, at the peak before them "
+    "(0: every epoch after the warm-up).",
+  )
   rmsprop_decay: float = _field(0.99, "RMSprop decay (PyTorch's alpha; eps is added outside the root).")
   rmsprop_eps: float = _field(1e-6, "RMSprop epsilon, added outside the square root as in PyTorch.")
   clip_norm: float = _field(40.0, "Gradients are clipped to this global norm before RMSprop.")
@@ -125,6 +130,13 @@ class Config(ip.PlannerOptions):
       raise ConfigError(f"seed_batch must be -1 (auto), 0 (all seeds) or a group size, got {self.seed_batch}")
     if not 0 <= self.warmup_epochs < self.epochs:
       raise ConfigError(f"warmup_epochs must be in [0, epochs={self.epochs}), got {self.warmup_epochs}")
+    if self.decay_epochs and self.lr_schedule != "cosine":
+      raise ConfigError("decay_epochs is the length of a cosine decay; it needs lr_schedule=cosine")
+    if not 0 <= self.decay_epochs <= self.epochs - self.warmup_epochs:
+      raise ConfigError(
+        f"decay_epochs must be in [0, epochs - warmup_epochs = {self.epochs - self.warmup_epochs}], "
+        f"got {self.decay_epochs}"
+      )
 
   @property
   def resume_free_fields(self) -> frozenset[str]:

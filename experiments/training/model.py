@@ -42,18 +42,22 @@ def make_planner(config: Config, k_fwd: int | None = None) -> ip.Planner:
 def learning_rate(config: Config, steps_per_epoch: int) -> optax.ScalarOrSchedule:
   """The configured learning rate: a constant, or a schedule of the global step.
 
-  A linear warm-up from 0 over ``warmup_epochs``, then the constant or a half cosine that reaches
-  0 at the end of ``epochs``.
+  A linear warm-up from 0 over ``warmup_epochs``, then the constant, or the peak until a half
+  cosine that reaches 0 at the end of ``epochs`` over its last ``decay_epochs`` (0: all of them).
   """
   warmup_steps = round(config.warmup_epochs * steps_per_epoch)
   if config.lr_schedule == "constant" and warmup_steps == 0:
     return config.learning_rate
-  peak = config.learning_rate
-  if config.lr_schedule == "cosine":
-    return optax.warmup_cosine_decay_schedule(0.0, peak, warmup_steps, config.epochs * steps_per_epoch)
-  return optax.join_schedules(
-    [optax.linear_schedule(0.0, peak, warmup_steps), optax.constant_schedule(peak)], [warmup_steps]
+  peak, total_steps = config.learning_rate, config.epochs * steps_per_epoch
+  schedules, boundaries = (
+    [optax.linear_schedule(0.0, peak, warmup_steps), optax.constant_schedule(peak)],
+    [warmup_steps],
   )
+  if config.lr_schedule == "cosine":
+    decay_steps = round(config.decay_epochs * steps_per_epoch) or total_steps - warmup_steps
+    schedules.append(optax.cosine_decay_schedule(peak, decay_steps))
+    boundaries.append(total_steps - decay_steps)
+  return optax.join_schedules(schedules, boundaries)
 
 
 def make_optimizer(config: Config, steps_per_epoch: int) -> optax.GradientTransformation:

@@ -56,6 +56,8 @@ COSINE = {"lr_schedule": "cosine", "warmup_epochs": 1}
 """A one-epoch linear warm-up of the learning rate, then a half cosine down to 0."""
 SHIFT_LR_3E3 = {"value_init": "shift", "learning_rate": 3e-3}
 """Value kernels that start as value iteration (discount 0.9), learning rate 3e-3 (study round 4)."""
+LATE_DECAY = {"lr_schedule": "cosine", "decay_epochs": 5}
+"""The learning rate at its peak until a half cosine over the last 5 epochs takes it to 0."""
 
 IMPLICIT_LEVERS = Sweep(
   preset="mid",
@@ -81,6 +83,16 @@ IMPLICIT_LEVERS = Sweep(
       "vin_shift_lr_3e-3",
       {"planner": "vin", **SHIFT_LR_3E3},
       "explicit twin, K = 30, value kernels start as shifts, learning rate 3e-3",
+    ),
+    Run(
+      "vin_shift_lr_3e-3_decay_5",
+      {"planner": "vin", **SHIFT_LR_3E3, **LATE_DECAY},
+      "explicit twin, K = 30, value kernels start as shifts, learning rate 3e-3 decayed over the last 5 epochs",
+    ),
+    Run(
+      "vin_shift_greedy_lr_3e-3_decay_5",
+      {"planner": "vin", **SHIFT_LR_3E3, **LATE_DECAY, "head_init": "greedy"},
+      "explicit twin, K = 30, shift start, greedy head, learning rate 3e-3 decayed over the last 5 epochs",
     ),
     Run("vin_cosine", {"planner": "vin", **COSINE}, "explicit twin, K = 30, learning-rate warm-up and cosine decay"),
     _id_vin("id_vin", "the paper's unconstrained cell, 30 plain forward iterations"),
@@ -124,6 +136,28 @@ IMPLICIT_LEVERS = Sweep(
       **SQUASHED,
       **SHIFT_LR_3E3,
       lr_schedule="cosine",
+    ),
+    _id_vin(
+      "squash_shift_lr_3e-3_decay_5",
+      "squashed below 0.99, value kernels start as shifts, learning rate 3e-3 decayed over the last 5 epochs",
+      **SQUASHED,
+      **SHIFT_LR_3E3,
+      **LATE_DECAY,
+    ),
+    _id_vin(
+      "squash_shift_lr_5e-3_decay_5",
+      "squashed below 0.99, value kernels start as shifts, learning rate 5e-3 decayed over the last 5 epochs",
+      **SQUASHED,
+      **{**SHIFT_LR_3E3, "learning_rate": 5e-3},
+      **LATE_DECAY,
+    ),
+    _id_vin(
+      "squash_shift_greedy_lr_3e-3_decay_5",
+      "squashed below 0.99, shift start, greedy head, learning rate 3e-3 decayed over the last 5 epochs",
+      **SQUASHED,
+      **SHIFT_LR_3E3,
+      **LATE_DECAY,
+      head_init="greedy",
     ),
     _id_vin(
       "squash_zero_reward",
@@ -225,7 +259,39 @@ SEED_MODES = Sweep(
   ),
 )
 
-SWEEPS: dict[str, Sweep] = {"implicit_levers": IMPLICIT_LEVERS, "paper_twins": PAPER_TWINS, "seed_modes": SEED_MODES}
+SMALL_SYMVIN = {"l_q": 20}
+"""SymVIN at 20 regular Q fields (the paper: 100), for two CPU cores."""
+SMALL_CONV_GPPN = {"l_h": 32}
+"""ConvGPPN with 32 hidden channels (the paper: 150), for two CPU cores."""
+
+FAMILY_TWINS = Sweep(
+  preset="quick",
+  description="SymVIN and ConvGPPN against their implicit twins at stated smaller sizes (README, 'Training "
+  "implicit planners'): the paper's recipe and the shift start at 3e-3.",
+  runs=(
+    Run("symvin", {"planner": "symvin", **SMALL_SYMVIN}, "20 fields, K = 30"),
+    Run("id_symvin_squash", {"planner": "id_symvin", **SMALL_SYMVIN, **SQUASHED}, "20 fields, squashed below 0.99"),
+    Run("symvin_shift_lr_3e-3", {"planner": "symvin", **SMALL_SYMVIN, **SHIFT_LR_3E3}, "20 fields, shift start, 3e-3"),
+    Run(
+      "id_symvin_squash_shift_lr_3e-3",
+      {"planner": "id_symvin", **SMALL_SYMVIN, **SQUASHED, **SHIFT_LR_3E3},
+      "20 fields, squashed, shift start, 3e-3",
+    ),
+    Run("conv_gppn", {"planner": "conv_gppn", **SMALL_CONV_GPPN}, "hidden 32, K = 30"),
+    Run("id_conv_gppn", {"planner": "id_conv_gppn", **SMALL_CONV_GPPN}, "hidden 32, K_fwd = 30"),
+    Run("conv_gppn_lr_3e-3", {"planner": "conv_gppn", **SMALL_CONV_GPPN, "learning_rate": 3e-3}, "hidden 32, 3e-3"),
+    Run(
+      "id_conv_gppn_lr_3e-3", {"planner": "id_conv_gppn", **SMALL_CONV_GPPN, "learning_rate": 3e-3}, "hidden 32, 3e-3"
+    ),
+  ),
+)
+
+SWEEPS: dict[str, Sweep] = {
+  "implicit_levers": IMPLICIT_LEVERS,
+  "paper_twins": PAPER_TWINS,
+  "seed_modes": SEED_MODES,
+  "family_twins": FAMILY_TWINS,
+}
 
 
 def get_sweep(name: str) -> Sweep:

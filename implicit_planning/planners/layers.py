@@ -29,7 +29,7 @@ class ConvWeights(nn.Module):
 
 
 class GridConv(nn.Module):
-  """A `conv2d` layer with its own kernel (LeCun-normal) and optional bias.
+  """A `conv2d` layer with its own kernel (LeCun-normal unless ``kernel_init``) and optional bias.
 
   Attributes:
     features: output channels.
@@ -37,6 +37,7 @@ class GridConv(nn.Module):
     wrap: circular padding.
     use_bias: add a learned bias.
     impl: convolution formulation (`ops.conv`).
+    kernel_init: the kernel's initialiser.
   """
 
   features: int
@@ -44,11 +45,12 @@ class GridConv(nn.Module):
   wrap: bool = False
   use_bias: bool = True
   impl: ConvImpl = "auto"
+  kernel_init: nn.initializers.Initializer = nn.initializers.lecun_normal()
 
   @nn.compact
   def __call__(self, x: jax.Array) -> jax.Array:
     shape = (self.kernel_size, self.kernel_size, x.shape[-1], self.features)
-    kernel = self.param("kernel", nn.initializers.lecun_normal(), shape, x.dtype)
+    kernel = self.param("kernel", self.kernel_init, shape, x.dtype)
     y = conv2d(x, kernel, wrap=self.wrap, impl=self.impl)
     if self.use_bias:
       y = y + self.param("bias", nn.initializers.zeros, (self.features,), x.dtype)

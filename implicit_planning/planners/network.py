@@ -117,7 +117,9 @@ class PlannerNet(nn.Module):
       state0 = cell.zero_state(rewards)
     if probe is None:
       probe = backward_probe(rewards.shape[0], dtype)
-    state, stats = self.mode(step, state0, cell_params, context, probe=probe, batched=True)
+    # No parameter depends on the solve: `init` makes one step, so it costs the same at any K.
+    mode = Unrolled(1) if self.is_initializing() else self.mode
+    state, stats = mode(step, state0, cell_params, context, probe=probe, batched=True)
     radius = None
     if radius_key is not None:
       frozen = jax.lax.stop_gradient((state, cell_params, context))

@@ -28,6 +28,8 @@ CONTRACTION_FORMS: tuple[str, ...] = ("normalize", "squash")
 """How a contraction ``γ`` bounds each value kernel's ℓ1 norm (`vin.contract_kernel`)."""
 VALUE_INITS: tuple[str, ...] = ("default", "shift")
 """How VIN and SymVIN initialise their value kernels (`vin.value_kernel_init`)."""
+HEAD_INITS: tuple[str, ...] = ("default", "greedy")
+"""How VIN initialises its policy head (`vin.policy_head_init`)."""
 REWARD_INITS: tuple[str, ...] = ("default", "zeros")
 """How VIN and SymVIN initialise the last (1×1) layer of their reward encoder."""
 BACKWARD_CHOICES: tuple[str, ...] = (*SOLVERS, "phantom")
@@ -84,6 +86,11 @@ class PlannerOptions:
     "VIN/SymVIN reward encoder's last (1x1) layer starts LeCun-normal (the paper's) or at zeros: the reward "
     "map starts at 0 instead of a random map that can outweigh the goal everywhere.",
   )
+  head_init: str = _option(
+    "default",
+    "VIN policy head starts LeCun-normal (the paper's) or greedy: each move's logit averages the Q channels "
+    "that value_init=shift points at the neighbour it reaches (needs it), so the first policy is greedy in V.",
+  )
   conv_impl: str = _option("auto", f"Convolution formulation: one of {CONV_IMPLS}.")
   dtype: str = _option("float32", "Parameter and activation dtype (float64 needs jax_enable_x64).")
 
@@ -98,6 +105,7 @@ class PlannerOptions:
       "contraction_form": CONTRACTION_FORMS,
       "value_init": VALUE_INITS,
       "reward_init": REWARD_INITS,
+      "head_init": HEAD_INITS,
       "forward_solver": SOLVERS,
       "backward_solver": BACKWARD_CHOICES,
       "group": GROUPS,
@@ -116,6 +124,8 @@ class PlannerOptions:
       raise ValueError("learned_discount needs a contraction gamma in (0, 1): the discount is learned up to gamma.")
     if self.learned_discount and self.contraction_form != "normalize":
       raise ValueError("learned_discount learns a normalised kernel's norm; it needs contraction_form=normalize.")
+    if self.head_init == "greedy" and self.value_init != "shift":
+      raise ValueError("head_init=greedy reads the Q channels value_init=shift lays out; it needs value_init=shift.")
     if not jnp.issubdtype(jnp.dtype(self.dtype), jnp.floating):
       raise ValueError(f"dtype must be a floating dtype, got {self.dtype!r}.")
     object.__setattr__(self, "dtype", jnp.dtype(self.dtype).name)  # jnp.float32 → "float32"

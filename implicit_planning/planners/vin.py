@@ -12,11 +12,11 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from implicit_planning.ops import ConvImpl, conv2d, conv2d_max
+from implicit_planning.ops import ACTION_DELTAS, ConvImpl, conv2d, conv2d_max
 from implicit_planning.planners.encoder import RewardEncoder
 from implicit_planning.planners.family import CellFamily, RewardsAsContext
 from implicit_planning.planners.layers import GridConv
-from implicit_planning.planners.options import CONTRACTION_FORMS, VALUE_INITS
+from implicit_planning.planners.options import CONTRACTION_FORMS, HEAD_INITS, VALUE_INITS
 
 
 def contract_kernel(kernel: jax.Array, gamma: float | jax.Array, form: str = "normalize") -> jax.Array:
@@ -102,6 +102,32 @@ def shift_kernel_init(contraction: float, form: str = "normalize") -> nn.initial
     outputs = np.arange(channels_out)
     kernel = np.zeros((height * width, channels_in, channels_out))
     kernel[outputs % (height * width), outputs % channels_in, outputs] = weight
+    return jnp.asarray(kernel.reshape(shape), dtype)
+
+  return init
+
+
+def policy_head_init(scheme: str, kernel_size: int) -> nn.initializers.Initializer:
+  """Initialiser of the 1×1 policy head ``[1, 1, l_q, 4]``: LeCun-normal (``"default"``) or
+  ``"greedy"``.
+
+  Greedy pairs with `shift_kernel_init`, whose channel ``c`` reads the neighbour at offset
+  ``c mod F²`` of an ``F×F`` kernel: each move's logit is the mean of the channels that read the
+  neighbour it reaches, ``δ V(x + move)`` plus the mean of their reward terms. The first policy is
+  then value iteration's, greedy in ``V``, and training has the rewards left to learn, where a
+  random head mixes all nine neighbours into every move.
+  """
+  if scheme not in HEAD_INITS:
+    raise ValueError(f"Unknown head_init {scheme!r}; expected one of {HEAD_INITS}.")
+  if scheme == "default":
+    return nn.initializers.lecun_normal()
+
+  def init(key: jax.Array, shape: tuple[int, ...], dtype=jnp.float32) -> jax.Array:
+    del key  # deterministic, like the shift it reads
+    channels, moves = shape[2], shape[3]
+    offsets = np.stack(np.divmod(np.arange(channels) % kernel_size**2, kernel_size), axis=-1) - kernel_size // 2
+    reads = np.all(offsets[:, None, :] == ACTION_DELTAS[None, :moves], axis=-1).astype(np.float64)  # [l_q, 4]
+    kernel = reads / np.maximum(reads.sum(axis=0, keepdims=True), 1.0)
     return jnp.asarray(kernel.reshape(shape), dtype)
 
   return init
@@ -204,7 +230,8 @@ def _vin_cell(options, **kwargs) -> nn.Module:
 
 
 def _policy_head(options, **kwargs) -> nn.Module:
-  return GridConv(4, 1, options.wrap, use_bias=False, impl=options.conv_impl, **kwargs)
+  init = policy_head_init(options.head_init, options.kernel_size)
+  return GridConv(4, 1, options.wrap, use_bias=False, impl=options.conv_impl, kernel_init=init, **kwargs)
 
 
 VIN = CellFamily(
@@ -220,5 +247,6 @@ VIN = CellFamily(
     "learned_discount",
     "value_init",
     "reward_init",
+    "head_init",
   ),
 )

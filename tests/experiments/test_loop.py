@@ -172,6 +172,11 @@ def test_unknown_names_and_bad_values_are_refused_when_the_config_is_made(tiny):
     ({"jacobian_reg": -1.0}, "jacobian_reg must be >= 0"),
     ({"lr_schedule": "linear"}, "unknown lr_schedule"),
     ({"warmup_epochs": 2}, r"warmup_epochs must be in \[0, epochs=2\)"),
+    ({"decay_epochs": 1}, "needs lr_schedule=cosine"),
+    (
+      {"lr_schedule": "cosine", "warmup_epochs": 1, "decay_epochs": 1.5},
+      r"decay_epochs must be in \[0, epochs - warmup",
+    ),
   ):
     with pytest.raises(ConfigError, match=message):
       tiny(**change)

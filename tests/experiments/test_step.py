@@ -27,6 +27,7 @@ def test_train_step_compiles_once_for_every_epoch_and_step(tiny):
 
 
 def test_learning_rate_warms_up_linearly_then_stays_or_follows_a_half_cosine(tiny):
+  """Over all epochs after the warm-up, or over the last ``decay_epochs``."""
   peak, steps_per_epoch = 1e-3, 10  # tiny: 2 epochs, 20 steps
   assert model.learning_rate(tiny(learning_rate=peak), steps_per_epoch) == peak  # the paper's constant
   warm = model.learning_rate(tiny(learning_rate=peak, warmup_epochs=0.5), steps_per_epoch)
@@ -37,6 +38,11 @@ def test_learning_rate_warms_up_linearly_then_stays_or_follows_a_half_cosine(tin
   # After the warm-up, peak * (1 + cos(pi * t / 15)) / 2 over the remaining 15 steps.
   t = np.array([5.0, 10.0, 15.0])
   np.testing.assert_allclose([cosine(5 + s) for s in t], peak * (1 + np.cos(np.pi * t / 15)) / 2, atol=1e-9)
+  # decay_epochs = 1: the peak until step 10, then the half cosine over the last 10 steps.
+  late = model.learning_rate(tiny(learning_rate=peak, lr_schedule="cosine", decay_epochs=1), steps_per_epoch)
+  t = np.array([0.0, 5.0, 10.0])
+  np.testing.assert_allclose([late(0), late(9)], [peak, peak], rtol=1e-6)
+  np.testing.assert_allclose([late(10 + s) for s in t], peak * (1 + np.cos(np.pi * t / 10)) / 2, atol=1e-9)
 
 
 @pytest.mark.parametrize("scope", ["all", "init", "order"])

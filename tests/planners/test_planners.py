@@ -100,6 +100,21 @@ def test_with_mode_changes_the_budget_not_the_parameters():
   assert np.all(stats.forward.iterations > 5)  # VIN's max-plus iteration may converge exactly before 40.
 
 
+@pytest.mark.parametrize("name", ["id_vin", "conv_gppn"])
+def test_init_makes_one_cell_step_at_any_budget(name):
+  """No parameter depends on the solve, so ``init``'s program has no loop over the K steps and
+  gives the same parameters at any K."""
+  batch = random_problems()
+  short, long = (ip.make_planner(name, **{**SMALL, "k": k, "k_fwd": k}) for k in (2, 10_000))
+  program = str(jax.make_jaxpr(long.init)(jax.random.key(0), batch))
+  assert "while[" not in program
+  assert all(int(word[len("length=") :]) <= 1 for word in program.split() if word.startswith("length="))
+  for a, b in zip(
+    jax.tree.leaves(short.init(jax.random.key(0), batch)), jax.tree.leaves(long.init(jax.random.key(0), batch))
+  ):
+    np.testing.assert_array_equal(a, b)
+
+
 @pytest.mark.parametrize(
   "name, param_scale",
   [("vin", 1.0), ("conv_gppn", 0.1), ("gppn", 0.1)],
@@ -188,7 +203,8 @@ def test_circular_padding_really_wraps(wrap, expected):
 
 
 def temp_bytes(planner, batch):
-  params = planner.init(jax.random.key(0), batch)
+  """XLA's temporary bytes for a loss's value and gradient (compiled from parameter shapes only)."""
+  params = jax.eval_shape(planner.init, jax.random.key(0), batch)
 
   def loss(params):
     return jnp.sum(planner.apply(params, batch)[0] ** 2)
@@ -348,6 +364,25 @@ def test_a_shift_initialised_symvin_field_reads_one_neighbour_of_one_group_eleme
   assert np.count_nonzero(kernel) == kernel.shape[-1]
   with pytest.raises(ValueError, match="Unknown value_init"):
     ip.make_planner("vin", value_init="random")
+
+
+@pytest.mark.parametrize("l_q", [9, 20])
+def test_a_greedy_head_scores_each_move_by_the_value_of_the_neighbour_it_reaches(l_q):
+  """With the shift start, no reward term in Q and a greedy head, logit ``a`` at ``x`` is
+  ``0.9 · V(x + move_a)`` (0 off the grid): the first policy is greedy in the values."""
+  batch = random_problems(size=6)
+  options = dict(SMALL, l_q=l_q, value_init="shift", head_init="greedy")
+  planner = ip.make_planner("vin", **options)
+  params = planner.init(jax.random.key(0), batch)
+  cell = params["params"]["cell"]
+  params = {"params": {**params["params"], "cell": {"kernel": cell["kernel"].at[:, :, 0].set(0.0)}}}
+  logits, values, _ = planner.apply(params, batch)
+  padded = np.pad(np.asarray(values), ((0, 0), (1, 1), (1, 1)))
+  for a, (di, dj) in enumerate(ip.ops.ACTION_DELTAS):
+    neighbour = padded[:, 1 + di : 7 + di, 1 + dj : 7 + dj]
+    np.testing.assert_allclose(logits[:, a], 0.9 * neighbour, rtol=1e-5, atol=1e-6)
+  with pytest.raises(ValueError, match="needs value_init=shift"):
+    ip.make_planner("vin", head_init="greedy")
 
 
 @pytest.mark.parametrize("name, layer", [("vin", ("reward", "kernel")), ("symvin", ("reward_weights",))])
