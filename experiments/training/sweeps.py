@@ -152,6 +152,14 @@ IMPLICIT_LEVERS = Sweep(
       **LATE_DECAY,
     ),
     _id_vin(
+      "squash_shift_lr_3e-3_warmup_decay_5",
+      "squashed below 0.99, shift start, learning rate 3e-3 after a one-epoch warm-up, decayed over the last 5 epochs",
+      **SQUASHED,
+      **SHIFT_LR_3E3,
+      **LATE_DECAY,
+      warmup_epochs=1,
+    ),
+    _id_vin(
       "squash_shift_greedy_lr_3e-3_decay_5",
       "squashed below 0.99, shift start, greedy head, learning rate 3e-3 decayed over the last 5 epochs",
       **SQUASHED,
