@@ -168,6 +168,15 @@ IMPLICIT_LEVERS = Sweep(
       head_init="greedy",
     ),
     _id_vin(
+      "squash_shift_greedy_zero_reward_lr_3e-3_decay_5",
+      "squashed below 0.99, shift start, greedy head, the reward layer at zeros, 3e-3 decayed over the last 5 epochs",
+      **SQUASHED,
+      **SHIFT_LR_3E3,
+      **LATE_DECAY,
+      head_init="greedy",
+      reward_init="zeros",
+    ),
+    _id_vin(
       "squash_zero_reward",
       "squashed below 0.99, the reward layer starts at zeros",
       **SQUASHED,
