@@ -46,18 +46,15 @@ def learning_rate(config: Config, steps_per_epoch: int) -> optax.ScalarOrSchedul
   cosine that reaches 0 at the end of ``epochs`` over its last ``decay_epochs`` (0: all of them).
   """
   warmup_steps = round(config.warmup_epochs * steps_per_epoch)
-  if config.lr_schedule == "constant" and warmup_steps == 0:
-    return config.learning_rate
   peak, total_steps = config.learning_rate, config.epochs * steps_per_epoch
-  schedules, boundaries = (
-    [optax.linear_schedule(0.0, peak, warmup_steps), optax.constant_schedule(peak)],
-    [warmup_steps],
-  )
+  phases = [(0, optax.linear_schedule(0.0, peak, warmup_steps))] if warmup_steps else []
+  phases.append((warmup_steps, optax.constant_schedule(peak)))
   if config.lr_schedule == "cosine":
     decay_steps = round(config.decay_epochs * steps_per_epoch) or total_steps - warmup_steps
-    schedules.append(optax.cosine_decay_schedule(peak, decay_steps))
-    boundaries.append(total_steps - decay_steps)
-  return optax.join_schedules(schedules, boundaries)
+    phases.append((total_steps - decay_steps, optax.cosine_decay_schedule(peak, decay_steps)))
+  if len(phases) == 1:
+    return peak
+  return optax.join_schedules([schedule for _, schedule in phases], [start for start, _ in phases[1:]])
 
 
 def make_optimizer(config: Config, steps_per_epoch: int) -> optax.GradientTransformation:
