@@ -76,6 +76,11 @@ class Config(ip.PlannerOptions):
   )
   rmsprop_decay: float = _field(0.99, "RMSprop decay (PyTorch's alpha; eps is added outside the root).")
   rmsprop_eps: float = _field(1e-6, "RMSprop epsilon, added outside the square root as in PyTorch.")
+  rmsprop_bias_correction: bool = _field(
+    False,
+    "Divide RMSprop's second-moment estimate by 1 - decay^t (Adam's correction, no momentum): its first steps "
+    "are then about the learning rate, not up to 10x it as in PyTorch's RMSprop, whose estimate starts at 0.",
+  )
   clip_norm: float = _field(40.0, "Gradients are clipped to this global norm before RMSprop.")
   batch_size: int = _field(32, "Maps per step; each epoch drops the last num_train % batch_size maps.")
   epochs: int = _field(60, "Passes over the training split.")

@@ -62,7 +62,9 @@ def make_optimizer(config: Config, steps_per_epoch: int) -> optax.GradientTransf
 
   `torch.optim.RMSprop` divides by `sqrt(v) + eps` with `v` started at 0 and decay
   alpha = 0.99; optax's default adds eps *inside* the square root and decays with 0.9,
-  so both are set explicitly (`eps_in_sqrt=False`, `decay=config.rmsprop_decay`).
+  so both are set explicitly (`eps_in_sqrt=False`, `decay=config.rmsprop_decay`). With `v`
+  started at 0 the first step is 1 / sqrt(1 - alpha) = 10 times the learning rate per weight;
+  `rmsprop_bias_correction` divides `v` by `1 - alpha^t` instead.
   """
   return optax.chain(
     optax.clip_by_global_norm(config.clip_norm),
@@ -71,6 +73,7 @@ def make_optimizer(config: Config, steps_per_epoch: int) -> optax.GradientTransf
       decay=config.rmsprop_decay,
       eps=config.rmsprop_eps,
       eps_in_sqrt=False,
+      bias_correction=config.rmsprop_bias_correction,
     ),
   )
 

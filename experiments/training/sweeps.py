@@ -160,6 +160,14 @@ IMPLICIT_LEVERS = Sweep(
       warmup_epochs=1,
     ),
     _id_vin(
+      "squash_shift_lr_3e-3_debiased_decay_5",
+      "squashed below 0.99, shift start, bias-corrected RMSprop at 3e-3 decayed over the last 5 epochs",
+      **SQUASHED,
+      **SHIFT_LR_3E3,
+      **LATE_DECAY,
+      rmsprop_bias_correction=True,
+    ),
+    _id_vin(
       "squash_shift_greedy_lr_3e-3_decay_5",
       "squashed below 0.99, shift start, greedy head, learning rate 3e-3 decayed over the last 5 epochs",
       **SQUASHED,

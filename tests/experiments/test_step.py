@@ -45,6 +45,25 @@ def test_learning_rate_warms_up_linearly_then_stays_or_follows_a_half_cosine(tin
   np.testing.assert_allclose([late(10 + s) for s in t], peak * (1 + np.cos(np.pi * t / 10)) / 2, atol=1e-9)
 
 
+@pytest.mark.parametrize("bias_correction", [False, True])
+def test_optimizer_is_pytorchs_rmsprop_with_an_optional_bias_correction(tiny, bias_correction):
+  """Three steps against PyTorch's recurrence written out: v ← α v + (1 − α) g², Δ = −lr g / (√v̂ + ε),
+  v̂ = v (PyTorch: the first step is 1/√(1 − α) = 10× lr per weight) or v / (1 − αᵗ)."""
+  config = tiny(learning_rate=1e-3, rmsprop_bias_correction=bias_correction)
+  optimizer = model.make_optimizer(config, steps_per_epoch=10)
+  params = {"w": jnp.array([0.5, -1.0, 2.0])}
+  state = optimizer.init(params)
+  grads = [np.array([0.1, -0.2, 0.3]), np.array([0.3, 0.1, -0.1]), np.array([-0.2, 0.2, 0.05])]
+  v, alpha, eps = np.zeros(3), config.rmsprop_decay, config.rmsprop_eps
+  for t, g in enumerate(grads, start=1):
+    updates, state = optimizer.update({"w": jnp.asarray(g, jnp.float32)}, state, params)
+    v = alpha * v + (1 - alpha) * g**2
+    v_hat = v / (1 - alpha**t) if bias_correction else v
+    np.testing.assert_allclose(updates["w"], -1e-3 * g / (np.sqrt(v_hat) + eps), rtol=1e-5)
+    if t == 1:
+      np.testing.assert_allclose(np.abs(updates["w"]), 1e-3 * (1.0 if bias_correction else 10.0), rtol=1e-4)
+
+
 @pytest.mark.parametrize("scope", ["all", "init", "order"])
 def test_seed_scope_decides_what_the_seeds_vary(tiny, scope):
   """Seeds differ in their initial parameters, their data-order keys or both; a shared part is seed 0's."""
