@@ -296,6 +296,11 @@ FAMILY_TWINS = Sweep(
   runs=(
     Run("symvin", {"planner": "symvin", **SMALL_SYMVIN}, "20 fields, K = 30"),
     Run("id_symvin_squash", {"planner": "id_symvin", **SMALL_SYMVIN, **SQUASHED}, "20 fields, squashed below 0.99"),
+    Run(
+      "id_symvin_squash_decay_5",
+      {"planner": "id_symvin", **SMALL_SYMVIN, **SQUASHED, **LATE_DECAY},
+      "20 fields, squashed below 0.99, 1e-3 decayed over the last 5 epochs",
+    ),
     Run("symvin_shift_lr_3e-3", {"planner": "symvin", **SMALL_SYMVIN, **SHIFT_LR_3E3}, "20 fields, shift start, 3e-3"),
     Run(
       "id_symvin_squash_shift_lr_3e-3",
