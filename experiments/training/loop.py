@@ -220,6 +220,9 @@ def train_and_evaluate(config: Config, workdir: str) -> dict[str, Any]:
   if mngr.latest_step() is not None:
     state, best_params, meta = checkpoints.restore(mngr, state)
     logging.info("Resuming %s from epoch %d", workdir, meta["epoch"])
+  # Orbax restores arrays committed to a device; commit a fresh state too, so that a resumed run
+  # calls the same compiled step (and hits the persistent compilation cache) as a fresh one.
+  state, best_params = jax.device_put((state, best_params), jax.devices()[0])
   metrics_path = os.path.join(workdir, "metrics.jsonl")
   _truncate_log(metrics_path, meta["epoch"])
 
