@@ -288,6 +288,9 @@ SMALL_SYMVIN = {"l_q": 20}
 """SymVIN at 20 regular Q fields (the paper: 100), for two CPU cores."""
 SMALL_CONV_GPPN = {"l_h": 32}
 """ConvGPPN with 32 hidden channels (the paper: 150), for two CPU cores."""
+BOUNDED_GRU = {"contraction": 0.8, "contraction_form": "squash"}
+"""ConvGRU state kernels squashed below ℓ1 norm 0.8: a contraction wherever the update gates are closed
+(γ(1 + γ/4) = 0.96), a cap on the expansion elsewhere (`conv_gppn`)."""
 
 FAMILY_TWINS = Sweep(
   preset="quick",
@@ -301,6 +304,11 @@ FAMILY_TWINS = Sweep(
       {"planner": "id_symvin", **SMALL_SYMVIN, **SQUASHED, **LATE_DECAY},
       "20 fields, squashed below 0.99, 1e-3 decayed over the last 5 epochs",
     ),
+    Run(
+      "symvin_decay_5",
+      {"planner": "symvin", **SMALL_SYMVIN, **LATE_DECAY},
+      "20 fields, K = 30, 1e-3 decayed over the last 5 epochs",
+    ),
     Run("symvin_shift_lr_3e-3", {"planner": "symvin", **SMALL_SYMVIN, **SHIFT_LR_3E3}, "20 fields, shift start, 3e-3"),
     Run(
       "id_symvin_squash_shift_lr_3e-3",
@@ -312,6 +320,26 @@ FAMILY_TWINS = Sweep(
     Run("conv_gppn_lr_3e-3", {"planner": "conv_gppn", **SMALL_CONV_GPPN, "learning_rate": 3e-3}, "hidden 32, 3e-3"),
     Run(
       "id_conv_gppn_lr_3e-3", {"planner": "id_conv_gppn", **SMALL_CONV_GPPN, "learning_rate": 3e-3}, "hidden 32, 3e-3"
+    ),
+    Run(
+      "id_conv_gppn_bounded",
+      {"planner": "id_conv_gppn", **SMALL_CONV_GPPN, **BOUNDED_GRU},
+      "hidden 32, state kernels squashed below 0.8",
+    ),
+    Run(
+      "id_conv_gppn_bounded_0.99",
+      {"planner": "id_conv_gppn", **SMALL_CONV_GPPN, **BOUNDED_GRU, "contraction": 0.99},
+      "hidden 32, state kernels squashed below 0.99",
+    ),
+    Run(
+      "id_conv_gppn_phantom",
+      {"planner": "id_conv_gppn", **SMALL_CONV_GPPN, "backward_solver": "phantom", "k_bwd": 5},
+      "hidden 32, phantom gradient (5 damped steps)",
+    ),
+    Run(
+      "id_conv_gppn_anderson_80",
+      {"planner": "id_conv_gppn", **SMALL_CONV_GPPN, **CONVERGED_FORWARD, "k_bwd": 40},
+      "hidden 32, Anderson forward (80, tolerance 1e-4) and backward (40)",
     ),
   ),
 )

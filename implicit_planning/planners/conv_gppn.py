@@ -4,6 +4,15 @@ The paper's modified GPPN: a GRU instead of GPPN's LSTM (one state, so it is a
 fixed-point map ``h ← f(h, R)``), convolutions instead of fully connected
 gates, and no max. The same cell is unrolled (``conv_gppn``) or solved for its
 equilibrium (``id_conv_gppn``).
+
+A ``contraction`` γ bounds the ℓ1 norm of every output channel of the three
+state-to-state kernels (update, reset, candidate) by γ, as VIN's value kernel
+(`vin.contract_kernel`). With ``|h|∞ ≤ 1`` (the GRU keeps it from zeros) the step's
+sup-norm Lipschitz constant at a cell with update gate ``z`` is then at most
+``1 − (1 − z)(1 − γ(1 + γ/4)) + γ/2``: the bound caps how expansive the learned
+cell can get, but it is no proof of contraction, since a gate that saturates at
+``z → 1`` leaves the state as it is (Lipschitz 1) and the gate's own dependence on
+``h`` adds ``γ/2``. `tests/planners` checks the bound where the gates are closed.
 """
 
 from __future__ import annotations
@@ -16,6 +25,7 @@ from implicit_planning.ops import ConvImpl, conv2d
 from implicit_planning.planners.encoder import RewardEncoder
 from implicit_planning.planners.family import CellFamily
 from implicit_planning.planners.layers import GridConv
+from implicit_planning.planners.vin import contract_kernel
 
 
 class ConvGRUCell(nn.Module):
@@ -31,6 +41,9 @@ class ConvGRUCell(nn.Module):
     reward_channels: channels of ``R``.
     dtype: parameter dtype.
     impl: convolution formulation.
+    contraction: ``γ`` in (0, 1) bounds each state-to-state kernel channel's ℓ1 norm (module
+      docstring); 0 keeps the paper's cell.
+    contraction_form: how (`options.CONTRACTION_FORMS`).
   """
 
   hidden: int = 150
@@ -39,6 +52,8 @@ class ConvGRUCell(nn.Module):
   reward_channels: int = 1
   dtype: jnp.dtype = jnp.float32
   impl: ConvImpl = "auto"
+  contraction: float = 0.0
+  contraction_form: str = "normalize"
 
   def setup(self):
     k, c_in = self.kernel_size, self.reward_channels + self.hidden
@@ -66,13 +81,22 @@ class ConvGRUCell(nn.Module):
       conv2d(r, self.candidate_kernel[:, :, :c_r], **conv) + self.candidate_bias,
     )
 
+  def state_kernels(self) -> tuple[jax.Array, jax.Array]:
+    """The state-to-state parts of the gate and candidate kernels, contracted if asked."""
+    c_r = self.reward_channels
+    kernels = self.gates_kernel[:, :, c_r:], self.candidate_kernel[:, :, c_r:]
+    if not self.contraction:
+      return kernels
+    return tuple(contract_kernel(kernel, self.contraction, self.contraction_form) for kernel in kernels)
+
   def __call__(self, h: jax.Array, drive: tuple[jax.Array, jax.Array]) -> jax.Array:
     """One GRU step: ``[H, W, hidden]`` and `prepare`'s output → ``[H, W, hidden]``."""
     gate_drive, candidate_drive = drive
-    c_r, conv = self.reward_channels, dict(wrap=self.wrap, impl=self.impl)
-    gates = jax.nn.sigmoid(gate_drive + conv2d(h, self.gates_kernel[:, :, c_r:], **conv))
+    gates_kernel, candidate_kernel = self.state_kernels()
+    conv = dict(wrap=self.wrap, impl=self.impl)
+    gates = jax.nn.sigmoid(gate_drive + conv2d(h, gates_kernel, **conv))
     update, reset = jnp.split(gates, 2, axis=-1)
-    candidate = jnp.tanh(candidate_drive + conv2d(reset * h, self.candidate_kernel[:, :, c_r:], **conv))
+    candidate = jnp.tanh(candidate_drive + conv2d(reset * h, candidate_kernel, **conv))
     return (1.0 - update) * candidate + update * h
 
   def readout(self, h: jax.Array, r: jax.Array) -> tuple[jax.Array, None]:
@@ -86,7 +110,17 @@ def _encoder(options, **kwargs) -> nn.Module:
 
 
 def _cell(options, **kwargs) -> nn.Module:
-  return ConvGRUCell(options.l_h, options.kernel_size, options.wrap, 1, options.jax_dtype, options.conv_impl, **kwargs)
+  return ConvGRUCell(
+    options.l_h,
+    options.kernel_size,
+    options.wrap,
+    1,
+    options.jax_dtype,
+    options.conv_impl,
+    options.contraction,
+    options.contraction_form,
+    **kwargs,
+  )
 
 
 def _head(options, **kwargs) -> nn.Module:
@@ -101,6 +135,6 @@ CONV_GPPN = CellFamily(
   encoder=_encoder,
   cell=_cell,
   head=_head,
-  options=("l_h", "kernel_size"),
+  options=("l_h", "kernel_size", "contraction", "contraction_form"),
   initial_state=_initial_state,
 )

@@ -25,7 +25,7 @@ from implicit_planning.equilibrium import DEFAULT_TOL, SOLVERS
 from implicit_planning.ops import CONV_IMPLS, GROUPS
 
 CONTRACTION_FORMS: tuple[str, ...] = ("normalize", "squash")
-"""How a contraction ``γ`` bounds each value kernel's ℓ1 norm (`vin.contract_kernel`)."""
+"""How a contraction ``γ`` bounds each value (or ConvGRU state) kernel's ℓ1 norm (`vin.contract_kernel`)."""
 VALUE_INITS: tuple[str, ...] = ("default", "shift")
 """How VIN and SymVIN initialise their value kernels (`vin.value_kernel_init`)."""
 HEAD_INITS: tuple[str, ...] = ("default", "greedy")
@@ -66,7 +66,9 @@ class PlannerOptions:
   group: str = _option("d4", f"Symmetry group of SymVIN: one of {GROUPS}.")
   wrap: bool = _option(False, "Circular padding in every convolution (torus tasks).")
   contraction: float = _option(
-    0.0, "gamma in (0, 1) makes the VIN/SymVIN cell a provable gamma-contraction; 0 keeps the paper's cell."
+    0.0,
+    "gamma in (0, 1) makes the VIN/SymVIN cell a provable gamma-contraction and bounds the ConvGRU cell's "
+    "state-to-state kernels by gamma (a cap on its expansion, not a proof); 0 keeps the paper's cell.",
   )
   contraction_form: str = _option(
     "normalize",
