@@ -295,7 +295,8 @@ BOUNDED_GRU = {"contraction": 0.8, "contraction_form": "squash"}
 FAMILY_TWINS = Sweep(
   preset="quick",
   description="SymVIN and ConvGPPN against their implicit twins at stated smaller sizes (README, 'Training "
-  "implicit planners'): the paper's recipe and the shift start at 3e-3.",
+  "implicit planners'): the paper's recipe, the shift start at 3e-3, the late decay, and ConvGPPN's levers "
+  "(a bound on the ConvGRU's state kernels, the phantom gradient, a converged forward solve).",
   runs=(
     Run("symvin", {"planner": "symvin", **SMALL_SYMVIN}, "20 fields, K = 30"),
     Run("id_symvin_squash", {"planner": "id_symvin", **SMALL_SYMVIN, **SQUASHED}, "20 fields, squashed below 0.99"),
