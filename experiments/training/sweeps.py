@@ -292,6 +292,9 @@ BOUNDED_GRU = {"contraction": 0.8, "contraction_form": "squash"}
 """ConvGRU state kernels squashed below ℓ1 norm 0.8: a contraction wherever the update gates are closed
 (γ(1 + γ/4) = 0.96), a cap on the expansion elsewhere (`conv_gppn`)."""
 
+PHANTOM_5 = {"backward_solver": "phantom", "k_bwd": 5}
+"""The phantom gradient: five damped cell steps from the forward solve's point, differentiated."""
+
 FAMILY_TWINS = Sweep(
   preset="quick",
   description="SymVIN and ConvGPPN against their implicit twins at stated smaller sizes (README, 'Training "
@@ -334,8 +337,18 @@ FAMILY_TWINS = Sweep(
     ),
     Run(
       "id_conv_gppn_phantom",
-      {"planner": "id_conv_gppn", **SMALL_CONV_GPPN, "backward_solver": "phantom", "k_bwd": 5},
+      {"planner": "id_conv_gppn", **SMALL_CONV_GPPN, **PHANTOM_5},
       "hidden 32, phantom gradient (5 damped steps)",
+    ),
+    Run(
+      "id_conv_gppn_phantom_lr_3e-3",
+      {"planner": "id_conv_gppn", **SMALL_CONV_GPPN, **PHANTOM_5, "learning_rate": 3e-3},
+      "hidden 32, phantom gradient (5 damped steps), 3e-3",
+    ),
+    Run(
+      "id_conv_gppn_phantom_10",
+      {"planner": "id_conv_gppn", **SMALL_CONV_GPPN, "backward_solver": "phantom", "k_bwd": 10},
+      "hidden 32, phantom gradient (10 damped steps)",
     ),
     Run(
       "id_conv_gppn_anderson_80",
