@@ -59,6 +59,8 @@ __all__ = [
 SPLITS = ("train", "val", "test")
 TASK_WRAP = {"maze2d": False, "manip_cspace": True, "manip_workspace": True}
 WORKSPACE_TASKS = ("manip_workspace",)
+TASK_OBSERVATION = {task: "workspace" for task in WORKSPACE_TASKS}
+"""The observation a task's maps are made from when the planner is not given them (a mapper's input)."""
 META_FIELDS = ("task", "size", "actions", "wrap", "counts")
 """The minimal ``meta`` of any dataset file (imported ones included)."""
 GENERATED_FIELDS = ("seed", "generator_version", "generator_options")

@@ -8,6 +8,7 @@ printing a table and writing JSON and PNG under ``--out_dir``:
   * ``conv``: the convolution formulations.
   * ``grad_accuracy``: implicit gradients against a converged float64 backward solve.
   * ``seeds``: the training step with 1, 3 and 5 seeds in one program, beside N × one seed.
+  * ``mapper``: the workspace mapper's step, and each planner's step with and without it in front.
 
 Times are reported as wall clock and as this process's CPU time; on a shared machine the CPU time
 is the steadier of the two. Wall times on the 2-core development machine:
@@ -18,6 +19,7 @@ is the steadier of the two. Wall times on the 2-core development machine:
   python -m experiments.benchmark --suite=conv --single_thread          # ~3 min
   python -m experiments.benchmark --suite=grad_accuracy --single_thread # ~10 min
   python -m experiments.benchmark --suite=seeds --single_thread         # ~1 h (ConvGPPN, 5 seeds)
+  python -m experiments.benchmark --suite=mapper --single_thread        # ~10 min
 """
 
 from __future__ import annotations
@@ -35,14 +37,21 @@ import matplotlib
 from absl import app, flags
 
 from experiments import cpu, huge_pages
-from experiments.benchmarks import conv, grad_accuracy, scaling, seeds, step
+from experiments.benchmarks import conv, grad_accuracy, mapper, scaling, seeds, step
 from experiments.benchmarks.problems import Settings
 from implicit_planning import ops
 
 matplotlib.use("Agg")  # files only; no display needed
 import matplotlib.pyplot as plt  # pylint: disable=g-import-not-at-top,wrong-import-position
 
-SUITES = {"scaling": scaling, "step": step, "conv": conv, "grad_accuracy": grad_accuracy, "seeds": seeds}
+SUITES = {
+  "scaling": scaling,
+  "step": step,
+  "conv": conv,
+  "grad_accuracy": grad_accuracy,
+  "seeds": seeds,
+  "mapper": mapper,
+}
 
 _SUITE = flags.DEFINE_enum("suite", "scaling", list(SUITES), "What to measure.")
 _PRESET = flags.DEFINE_enum("preset", "quick", ["quick", "full"], "scaling: grid of sizes, K and repeats.")
@@ -64,6 +73,7 @@ _REFERENCE_K_BWD = flags.DEFINE_integer("reference_k_bwd", 500, "grad_accuracy: 
 _GRAD_BATCH = flags.DEFINE_integer("grad_batch", 8, "grad_accuracy: maps in the checked batch.")
 _SEED_COUNTS = flags.DEFINE_list("seed_counts", ["1", "3", "5"], "seeds: seed counts (the first should be 1).")
 _SEED_BATCHES = flags.DEFINE_list("seed_batches", ["0", "1"], "seeds: seed_batch values (0: all vectorised).")
+_MAPPER_WIDTH = flags.DEFINE_integer("mapper_width", 8, "mapper: channels of the mapper's first level.")
 _SEED = flags.DEFINE_integer("seed", 0, "Seed of the mazes and the initial weights.")
 _OUT_DIR = flags.DEFINE_string("out_dir", "results/benchmarks", "Where JSON and PNG files are written.")
 
@@ -95,6 +105,8 @@ def run_suite(suite: str, settings: Settings, preset: ScalingPreset) -> list[dic
     return step.run(settings, planners, ks or step.KS)
   if suite == "conv":
     return conv.run(settings)
+  if suite == "mapper":
+    return mapper.run(settings, planners, (ks or (30,))[0], _MAPPER_WIDTH.value)
   if suite == "seeds":
     counts, batches = tuple(map(int, _SEED_COUNTS.value)), tuple(map(int, _SEED_BATCHES.value))
     return seeds.run(settings, planners or seeds.PLANNERS, counts, batches, (ks or (30,))[0])
@@ -133,6 +145,8 @@ def plot(suite: str, rows: list[dict[str, Any]], base: str) -> None:
       base + ".png",
       log=False,
     )
+  elif suite == "mapper":
+    plot_bars([r["model"] for r in rows], [r["wall_s"] for r in rows], "training step, s", base + ".png", log=True)
   elif suite == "conv":
     plot_bars(
       [f"{r['impl']} {r['c_in']}→{r['c_out']}" for r in rows],

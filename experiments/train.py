@@ -18,6 +18,8 @@ from absl import app, flags, logging
 from experiments import huge_pages
 from experiments.training import USER_ERRORS, logs, presets, train_and_evaluate
 from experiments.training import config as config_lib
+from experiments.training.loop import test_text
+from experiments.training.phases import train_phases
 
 _PRESET = flags.DEFINE_enum("preset", "paper", list(presets.PRESETS), "Base configuration.")
 _WORKDIR = flags.DEFINE_string(
@@ -53,17 +55,20 @@ def main(argv: list[str]) -> None:
     config = presets.get_config(_PRESET.value).replace(**overrides)
     workdir = _WORKDIR.value or default_workdir(config, _PRESET.value)
     logging.info("Run directory %s; config %s", workdir, json.dumps(config.to_dict()))
-    results = train_and_evaluate(config, workdir)
+    if config.mapper:
+      runs = {
+        f"{phase} phase": (run, os.path.join(workdir, phase)) for phase, run in train_phases(config, workdir).items()
+      }
+    else:
+      runs = {"": (train_and_evaluate(config, workdir), workdir)}
   except USER_ERRORS as error:
     raise SystemExit(f"{type(error).__name__}: {error}") from error
-  test = results["test"]
-  print(
-    f"{config.planner} {config.task} {config.size}x{config.size}: test %Optimal "
-    f"{test['optimal']['mean']:.2f} ± {test['optimal']['std']:.2f}, %Success "
-    f"{test['success']['mean']:.2f} ± {test['success']['std']:.2f} "
-    f"({config.seeds} seed(s), best epoch {results['best_epoch']}, "
-    f"{results['wall_time_s']:.0f} s) -> {workdir}/results.json"
-  )
+  for name, (results, run_dir) in runs.items():
+    print(
+      f"{config.planner} {config.task} {config.size}x{config.size}{' ' + name if name else ''}: test "
+      f"{test_text(results['test'])} ({config.seeds} seed(s), best epoch {results['best_epoch']}, "
+      f"{results['wall_time_s']:.0f} s) -> {run_dir}/results.json"
+    )
 
 
 if __name__ == "__main__":

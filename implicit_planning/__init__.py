@@ -5,11 +5,11 @@ The public surface; the layers, each importing only those above it in this list:
     statistics, the Jacobian's spectral radius;
   * `ops`: grid convolutions, the Bellman max op, symmetry groups, the action convention;
   * `planners`: the families, the network composing them, the registry and ``make_planner``;
-  * `mappers`: observation → map models (filled by the mapper tasks);
+  * `mappers`: observation → map models, and `with_mapper` composing one with a planner;
   * `metrics` (exact policy scores) and `grad_check` (implicit-gradient accuracy).
 """
 
-from implicit_planning import metrics
+from implicit_planning import mappers, metrics
 from implicit_planning.equilibrium import (
   SOLVERS,
   Anderson,
@@ -23,6 +23,7 @@ from implicit_planning.equilibrium import (
   solve,
   unroll,
 )
+from implicit_planning.mappers import make_mapper, with_mapper
 from implicit_planning.metrics import PolicyMetrics, policy_metrics
 from implicit_planning.planners import (
   PLANNERS,
@@ -58,8 +59,10 @@ __all__ = [
   "Unrolled",
   "backward_probe",
   "fixed_point",
+  "make_mapper",
   "make_planner",
   "make_solver",
+  "mappers",
   "metrics",
   "planner_spec",
   "policy_metrics",
@@ -67,5 +70,6 @@ __all__ = [
   "register_planner",
   "solve",
   "unroll",
+  "with_mapper",
   "with_mode",
 ]

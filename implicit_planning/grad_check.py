@@ -29,7 +29,8 @@ def _differentiate(net: PlannerNet, loss_fn: Callable, params: Any, batch: Batch
   """Jitted once per (net, loss_fn): a later check of the same planner reuses the compilation."""
 
   def loss(params, probe):
-    logits, _, stats = net.apply(params, batch, probe)
+    out = net.apply(params, batch, probe)
+    logits, stats = out.logits, out.stats
     return loss_fn(logits), stats.forward
 
   return jax.grad(loss, argnums=(0, 1), has_aux=True)(params, probe)

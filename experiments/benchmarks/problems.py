@@ -91,8 +91,8 @@ def iterations(planner: ip.Planner, params: Any, batch: ip.Batch, labels: jax.Ar
   """Forward and backward solver iterations (max over the batch: what a batched solve runs)."""
 
   def loss(params, probe):
-    logits, _, stats = planner.apply(params, batch, probe)
-    return cross_entropy(logits, labels), stats.forward.iterations
+    out = planner.apply(params, batch, probe)
+    return cross_entropy(out.logits, labels), out.stats.forward.iterations
 
   (_, forward), backward = jax.jit(jax.value_and_grad(loss, argnums=1, has_aux=True))(
     params, ip.backward_probe(batch["maps"].shape[0])

@@ -2,7 +2,8 @@
 
 `config` and `presets` (what to run), `data` (datasets as batch mappings on the device), `model`
 (planner, optimiser, state with a seed axis), `losses`, `step` (the jitted step), `loop` (the host
-loop, `train_and_evaluate`), `checkpoints`, `evaluation`, `logs` and `figures`.
+loop, `train_and_evaluate`), `phases` (a run with a mapper), `checkpoints`, `evaluation`, `logs`
+and `figures`.
 """
 
 from experiments.training import checkpoints, data

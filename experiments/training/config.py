@@ -12,12 +12,19 @@ import dataclasses
 from typing import Any
 
 import implicit_planning as ip
-from data_gen.dataset import TASK_WRAP  # task -> torus grid (moves wrap around the edges)
+from data_gen.dataset import (
+  TASK_OBSERVATION,  # task -> what its maps are made from, if not given
+  TASK_WRAP,  # task -> torus grid (moves wrap around the edges)
+)
 from experiments.training.losses import LABELS
 
 SEED_SCOPES = ("all", "init", "order")
 """What the seeds of a run vary: everything, only the initial parameters, or only the data
 order and label draws (the other part is seed 0's for every seed)."""
+PHASES = ("all", "mapper", "planner", "joint")
+"""The training phases of a run with a mapper (appendix D.1): the mapper alone on the true map
+(binary cross-entropy), the planner alone on the true map, then both together on the planner's
+input switched to the mapper's map; ``all`` runs the three in turn."""
 LR_SCHEDULES = ("constant", "cosine")
 """How the learning rate changes over the run (after `warmup_epochs`)."""
 
@@ -57,6 +64,21 @@ class Config(ip.PlannerOptions):
   num_val: int = _field(2_000, "Validation maps of a generated dataset.")
   num_test: int = _field(2_000, "Test maps of a generated dataset.")
   data_seed: int = _field(0, "Seed of a generated dataset.")
+  mapper: str = _field(
+    "",
+    "Mapper from the task's observation to the map the planner plans on (implicit_planning.mappers.MAPPERS); "
+    "empty: the planner reads the true map. The manip_workspace task needs one (workspace_unet).",
+  )
+  mapper_width: int = _field(8, "Channels of the mapper's first level, doubled at each of the next three.")
+  phase: str = _field(
+    "all",
+    f"With a mapper, which training phase: one of {PHASES} (all: mapper and planner pretrained for "
+    "pretrain_epochs each, then both jointly for epochs; each phase in its own subfolder of the workdir).",
+  )
+  pretrain_epochs: int = _field(15, "Epochs of each pretraining phase (mapper, planner) of a run with a mapper.")
+  map_loss_weight: float = _field(
+    1.0, "Joint phase: weight of the mapper's binary cross-entropy against the true map, added to the planner's loss."
+  )
   jacobian_reg: float = _field(
     0.0, "Weight of the Jacobian penalty ||df/dv||_F^2 / n at the returned state (Bai et al., 2021); 0: none."
   )
@@ -117,18 +139,31 @@ class Config(ip.PlannerOptions):
       "label": (self.label, LABELS),
       "lr_schedule": (self.lr_schedule, LR_SCHEDULES),
       "seed_scope": (self.seed_scope, SEED_SCOPES),
+      "phase": (self.phase, PHASES),
     }
+    if self.mapper:
+      choices["mapper"] = (self.mapper, tuple(ip.mappers.MAPPERS))
     for name, (value, known) in choices.items():
       if value not in known:
         raise ConfigError(f"unknown {name} {value!r}; known: {', '.join(known)}")
     object.__setattr__(self, "wrap", TASK_WRAP[self.task])
+    self._check_mapper()
     if self.jacobian_reg < 0:
       raise ConfigError(f"jacobian_reg must be >= 0, got {self.jacobian_reg}")
     try:
       super().__post_init__()
     except ValueError as error:
       raise ConfigError(str(error)) from error
-    for name in ("size", "batch_size", "epochs", "seeds", "log_every", "eval_batch_size"):
+    for name in (
+      "size",
+      "batch_size",
+      "epochs",
+      "seeds",
+      "log_every",
+      "eval_batch_size",
+      "pretrain_epochs",
+      "mapper_width",
+    ):
       if getattr(self, name) < 1:
         raise ConfigError(f"{name} must be >= 1, got {getattr(self, name)}")
     if self.seed_batch < -1:
@@ -142,6 +177,38 @@ class Config(ip.PlannerOptions):
         f"decay_epochs must be in [0, epochs - warmup_epochs = {self.epochs - self.warmup_epochs}], "
         f"got {self.decay_epochs}"
       )
+
+  def _check_mapper(self) -> None:
+    """A task whose maps come from an observation needs its mapper; a mapper needs its observation."""
+    observation = TASK_OBSERVATION.get(self.task)
+    if self.mapper:
+      reads = ip.mappers.MAPPERS[self.mapper][0]
+      if observation != reads:
+        tasks = ", ".join(task for task, seen in TASK_OBSERVATION.items() if seen == reads)
+        raise ConfigError(
+          f"mapper {self.mapper} maps the {reads!r} observation, which task {self.task} does not have "
+          f"(its planner is given the map): use --task={tasks}, or no --mapper"
+        )
+      if self.diagnose_every:
+        raise ConfigError("diagnose_every: the diagnostics are of a planner given its map, not yet of a mapped one")
+      if self.map_loss_weight < 0:
+        raise ConfigError(f"map_loss_weight must be >= 0, got {self.map_loss_weight}")
+    elif observation is not None:
+      mappers = ", ".join(name for name, (seen, _) in ip.mappers.MAPPERS.items() if seen == observation)
+      raise ConfigError(
+        f"task {self.task} plans on a map made from its {observation!r} observation: give it a mapper "
+        f"(--mapper={mappers}); the planner alone on the true map is that run's --phase=planner"
+      )
+
+  @property
+  def plans(self) -> bool:
+    """Whether the run trains a planner (all but a mapper's pretraining)."""
+    return not self.mapper or self.phase != "mapper"
+
+  @property
+  def maps(self) -> bool:
+    """Whether the run trains a mapper (its pretraining and the joint phase)."""
+    return bool(self.mapper) and self.phase != "planner"
 
   @property
   def resume_free_fields(self) -> frozenset[str]:

@@ -40,8 +40,9 @@ def make_diagnose(planner: ip.Planner, split: data.DeviceSplit, config: Config) 
 
   @jax.jit
   def forward(params, batch):
-    _, values, stats = planner.apply(params, batch, radius_key=jax.random.key(RADIUS_KEY))
-    horizon = metrics.effective_horizon(values, batch["dist"], config.wrap)
+    out = planner.apply(params, batch, radius_key=jax.random.key(RADIUS_KEY))
+    stats = out.stats
+    horizon = metrics.effective_horizon(out.values, batch["dist"], config.wrap)
     farthest = jnp.max(jnp.where(jnp.isfinite(batch["dist"]), batch["dist"], -jnp.inf), axis=(1, 2))
     return stats.jacobian_radius, stats.forward.best_residual, horizon, farthest
 

@@ -20,53 +20,42 @@ import implicit_planning as ip
 from experiments.training import checkpoints, data, model
 from implicit_planning import metrics
 
-EvalFn = Callable[[Any, data.DeviceSplit], tuple[metrics.PolicyMetrics, Any, tuple[jax.Array, jax.Array]]]
+EvalFn = Callable[[Any, data.DeviceSplit], dict[str, Any]]
 
 
-def make_eval_fn(planner: ip.Planner, wrap: bool, seed_batch: int = -1) -> EvalFn:
-  """Jitted ``(params [S], batch) -> (PolicyMetrics, forward SolveStats, success_by_distance)``.
+def make_eval_fn(
+  planner: ip.Planner, wrap: bool, seed_batch: int = -1, true_map_planner: ip.Planner | None = None
+) -> EvalFn:
+  """Jitted ``(params [S], batch) -> {part: [S, B, ...] arrays}``: what the model's output allows.
 
-  ``batch`` holds the planner's inputs and ``dist`` (scores are exact against it). Every output
-  field has shape [S, B] (the distance counts [S, B, bins]). ``seed_batch``: seeds vectorised
-  together (`model.over_seeds`).
+  ``"policy"`` (`PolicyMetrics`), ``"solve"`` (forward `SolveStats`) and ``"by_distance"``
+  (`metrics.success_by_distance`) for a model that plans; ``"map"`` (`mappers.MapScores`) for one
+  that maps; ``"true_map_policy"`` when ``true_map_planner`` (the same planner given the true map)
+  is given, for a mapped planner: what the mapper costs. ``batch`` holds the model's inputs and
+  ``dist`` (scores are exact against it). ``seed_batch``: seeds vectorised together (`model.over_seeds`).
   """
 
+  def policy(logits, batch):
+    return metrics.policy_metrics(metrics.greedy_actions(logits), batch["dist"], batch["goals"], wrap)
+
   def one_seed(params, batch):
-    logits, _, stats = planner.apply(params, batch)
-    actions = metrics.greedy_actions(logits)
-    policy = metrics.policy_metrics(actions, batch["dist"], batch["goals"], wrap)
-    return policy, stats.forward, metrics.success_by_distance(actions, batch["dist"], batch["goals"], wrap)
+    out, parts = planner.apply(params, batch), {}
+    if out.logits is not None:
+      actions = metrics.greedy_actions(out.logits)
+      parts["policy"] = policy(out.logits, batch)
+      parts["solve"] = out.stats.forward
+      parts["by_distance"] = metrics.success_by_distance(actions, batch["dist"], batch["goals"], wrap)
+    if out.map_logits is not None:
+      parts["map"] = ip.mappers.map_scores(out.map_logits, batch["maps"])
+    if true_map_planner is not None:
+      parts["true_map_policy"] = policy(true_map_planner.apply(params["planner"], batch).logits, batch)
+    return parts
 
   return jax.jit(lambda params, batch: model.over_seeds(one_seed, (params,), (batch,), seed_batch))
 
 
-def evaluate_split(eval_fn: EvalFn, params: Any, split: data.DeviceSplit, batch_size: int) -> dict[str, Any]:
-  """Exact metrics of every seed's greedy policy on every map of `split`.
-
-  The split is cut into batches of `batch_size` maps; the last batch is filled up with maps
-  from the start of the split (one compiled shape) and the fill-up is dropped.
-
-  Returns:
-    For "optimal", "success", "accuracy": {"mean", "std", "per_seed"} (%, averaged over the
-    maps that have counted cells); "maps", "skipped_maps" (maps without counted cells);
-    forward-solve "fwd_iterations_mean", "fwd_iterations_max", "fwd_residual_mean",
-    "fwd_residual_max" over maps and seeds; "success_by_distance": the distance bins' "edges",
-    their counted "cells" and the % of them that succeed, {"mean", "per_seed"} (cell-weighted).
-  """
-  num_maps = data.num_maps(split)
-  per_map, solves, by_distance = [], [], []
-  for start in range(0, num_maps, batch_size):
-    index = jnp.arange(start, start + batch_size) % num_maps
-    result = eval_fn(params, {name: array[index] for name, array in split.items()})
-    keep = min(batch_size, num_maps - start)
-    kept = jax.tree.map(lambda x, keep=keep: x[:, :keep], result)
-    per_map.append(kept[0])
-    solves.append(kept[1])
-    by_distance.append(kept[2])
-  per_map, solves, by_distance = jax.device_get((per_map, solves, by_distance))
-  per_map, solves, (successes, cells) = (
-    jax.tree.map(lambda *xs: np.concatenate(xs, axis=1), *parts) for parts in (per_map, solves, by_distance)
-  )
+def _policy_summary(per_map: metrics.PolicyMetrics) -> dict[str, Any]:
+  """{"optimal", "success", "accuracy"}: {"mean", "std", "per_seed"} (%); "maps", "skipped_maps"."""
   per_seed = [metrics.aggregate(jax.tree.map(lambda x, s=s: x[s], per_map)) for s in range(per_map.num_cells.shape[0])]
   summary: dict[str, Any] = {
     name: {
@@ -78,17 +67,58 @@ def evaluate_split(eval_fn: EvalFn, params: Any, split: data.DeviceSplit, batch_
   }
   summary["maps"] = per_seed[0]["maps"]
   summary["skipped_maps"] = per_seed[0]["skipped_maps"]
-  summary["fwd_iterations_mean"] = float(np.mean(solves.iterations))
-  summary["fwd_iterations_max"] = int(np.max(solves.iterations))
-  summary["fwd_residual_mean"] = float(np.mean(solves.residual))
-  summary["fwd_residual_max"] = float(np.max(solves.residual))
-  successes, cells = successes.sum(axis=1), cells.sum(axis=1)  # [S, bins]
-  per_seed_rate = 100.0 * successes / np.maximum(cells, 1)
-  summary["success_by_distance"] = {
-    "edges": [float(edge) if np.isfinite(edge) else None for edge in metrics.DISTANCE_EDGES],  # None: no bound
-    "cells": cells[0].tolist(),
-    "success": {"mean": per_seed_rate.mean(axis=0).tolist(), "per_seed": per_seed_rate.tolist()},
-  }
+  return summary
+
+
+def evaluate_split(eval_fn: EvalFn, params: Any, split: data.DeviceSplit, batch_size: int) -> dict[str, Any]:
+  """Exact metrics of every seed on every map of `split`.
+
+  The split is cut into batches of `batch_size` maps; the last batch is filled up with maps
+  from the start of the split (one compiled shape) and the fill-up is dropped.
+
+  Returns:
+    For a model that plans: "optimal", "success", "accuracy": {"mean", "std", "per_seed"} (%,
+    averaged over the maps that have counted cells); "maps", "skipped_maps" (maps without counted
+    cells); forward-solve "fwd_iterations_mean", "fwd_iterations_max", "fwd_residual_mean",
+    "fwd_residual_max" over maps and seeds; "success_by_distance": the distance bins' "edges",
+    their counted "cells" and the % of them that succeed, {"mean", "per_seed"} (cell-weighted).
+    For a model that maps: "map_accuracy" and "obstacle_iou", {"mean", "std", "per_seed"} (%,
+    over all cells of the split). With a true-map planner: "true_map", the policy scores of the
+    same planner given the true maps.
+  """
+  num_maps = data.num_maps(split)
+  batches = []
+  for start in range(0, num_maps, batch_size):
+    index = jnp.arange(start, start + batch_size) % num_maps
+    result = eval_fn(params, {name: array[index] for name, array in split.items()})
+    keep = min(batch_size, num_maps - start)
+    batches.append(jax.tree.map(lambda x, keep=keep: x[:, :keep], result))
+  parts = jax.tree.map(lambda *xs: np.concatenate(xs, axis=1), *jax.device_get(batches))
+  summary: dict[str, Any] = {}
+  if "policy" in parts:
+    summary.update(_policy_summary(parts["policy"]))
+    solves = parts["solve"]
+    summary["fwd_iterations_mean"] = float(np.mean(solves.iterations))
+    summary["fwd_iterations_max"] = int(np.max(solves.iterations))
+    summary["fwd_residual_mean"] = float(np.mean(solves.residual))
+    summary["fwd_residual_max"] = float(np.max(solves.residual))
+    successes, cells = (counts.sum(axis=1) for counts in parts["by_distance"])  # [S, bins]
+    per_seed_rate = 100.0 * successes / np.maximum(cells, 1)
+    summary["success_by_distance"] = {
+      "edges": [float(edge) if np.isfinite(edge) else None for edge in metrics.DISTANCE_EDGES],  # None: no bound
+      "cells": cells[0].tolist(),
+      "success": {"mean": per_seed_rate.mean(axis=0).tolist(), "per_seed": per_seed_rate.tolist()},
+    }
+  if "map" in parts:
+    scores = parts["map"]
+    per_seed = [
+      ip.mappers.scores.aggregate(jax.tree.map(lambda x, s=s: x[s], scores)) for s in range(scores.cells.shape[0])
+    ]
+    for name in ("map_accuracy", "obstacle_iou"):
+      values = [r[name] for r in per_seed]
+      summary[name] = {"mean": float(np.mean(values)), "std": float(np.std(values)), "per_seed": values}
+  if "true_map_policy" in parts:
+    summary["true_map"] = _policy_summary(parts["true_map_policy"])
   return summary
 
 
@@ -145,9 +175,8 @@ def evaluate_run(
   planner = model.make_planner(config, k_fwd)
   template = model.checkpoint_template(planner, config, device_split)
   restored = checkpoints.restore(checkpoints.manager(workdir, read_only=True), template)
-  summary = evaluate_split(
-    make_eval_fn(planner, config.wrap), restored.params(which), device_split, config.eval_batch_size
-  )
+  eval_fn = make_eval_fn(planner, config.wrap, true_map_planner=model.true_map_planner(config, k_fwd))
+  summary = evaluate_split(eval_fn, restored.params(which), device_split, config.eval_batch_size)
   if out == "":
     out = os.path.join(workdir, eval_filename(split, data_path, k_fwd, which))
   summary.update(

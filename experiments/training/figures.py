@@ -14,6 +14,7 @@ matplotlib.use("Agg")  # files only; no display needed
 import matplotlib.pyplot as plt  # pylint: disable=g-import-not-at-top
 
 import implicit_planning as ip  # pylint: disable=g-import-not-at-top
+from data_gen import manipulation  # pylint: disable=g-import-not-at-top
 from experiments.training import checkpoints, data, model  # pylint: disable=g-import-not-at-top
 from implicit_planning import metrics  # pylint: disable=g-import-not-at-top
 from implicit_planning.ops.actions import ACTION_DELTAS  # pylint: disable=g-import-not-at-top
@@ -28,9 +29,12 @@ def training_curve(metrics_path: str, out_path: str) -> None:
   loss_ax.plot(epochs, [r["loss"] for r in records], marker="o")
   # Log scale: an unstable first epoch can be orders of magnitude above the rest.
   loss_ax.set(xlabel="epoch", ylabel="train loss", title="Loss", yscale="log")
-  for name in ("train_success", "val_success", "val_optimal"):
-    success_ax.plot(epochs, [r[name] for r in records], marker="o", label=name)
-  success_ax.set(xlabel="epoch", ylabel="%", ylim=(0, 100), title="Greedy policy")
+  for name in ("train_success", "val_success", "val_optimal", "train_map_accuracy", "val_map_accuracy"):
+    if name in records[0]:
+      success_ax.plot(epochs, [r[name] for r in records], marker="o", label=name)
+  success_ax.set(
+    xlabel="epoch", ylabel="%", ylim=(0, 100), title="Greedy policy" if "val_success" in records[0] else "Map"
+  )
   success_ax.legend()
   for ax in (loss_ax, success_ax):
     ax.xaxis.get_major_locator().set_params(integer=True)
@@ -61,8 +65,8 @@ def plan_with_reward(planner: ip.Planner, params, batch: ip.Batch):
     return out
 
   with nn.intercept_methods(capture):
-    logits, values, _ = planner.apply(params, batch)
-  return logits, values, captured.get("reward")
+    out = planner.apply(params, batch)
+  return out.logits, out.values, captured.get("reward")
 
 
 def greedy_path(successor: np.ndarray, start: int, goal: int) -> list[int]:
@@ -78,12 +82,18 @@ def greedy_path(successor: np.ndarray, start: int, goal: int) -> list[int]:
 def policy_figure(
   workdir: str, out_path: str, index: int = 0, split: str = "test", num_starts: int = 3, which: str = "best"
 ) -> None:
-  """Saves the four-panel figure of map `index` of `split` for the run in `workdir`.
+  """Saves the four-panel figure of map `index` of `split` for the run in `workdir` (a run that
+  plans on a mapper's map: `mapped_policy_figure`).
 
   Raises:
     IndexError: `index` outside the split.
+    ValueError: the run is a mapper's pretraining (nothing plans).
   """
   config = checkpoints.read_config(workdir)
+  if config.maps:
+    if not config.plans:
+      raise ValueError(f"{workdir} is a mapper's pretraining: draw its joint phase (a planner on the mapper's map)")
+    return mapped_policy_figure(workdir, out_path, index, split, which)
   dataset = data.load_checked(config.data, config.task, config.wrap, config.size)
   device_split = data.to_device(getattr(dataset, split))
   if not 0 <= index < data.num_maps(device_split):
@@ -143,6 +153,99 @@ def policy_figure(
     ax.set_yticks([])
   fig.suptitle(f"{config.planner} ({workdir}, {which} checkpoint)")
   fig.tight_layout()
+  os.makedirs(os.path.dirname(os.path.abspath(out_path)), exist_ok=True)
+  fig.savefig(out_path, dpi=110)
+  plt.close(fig)
+
+
+def _arm_pixels(theta1: float, theta2: float, params: manipulation.ArmParams) -> np.ndarray:
+  """Base, elbow and tip of the arm at ``(θ1, θ2)`` in image coordinates ``[3, (col, row)]``."""
+  elbow, tip = manipulation.arm_points(np.asarray(theta1), np.asarray(theta2), params.link_lengths)
+  points = np.stack([np.zeros(2), elbow, tip])
+  pixel = 2 * params.extent / params.image_size
+  return np.stack([(points[:, 0] + params.extent) / pixel - 0.5, (params.extent - points[:, 1]) / pixel - 0.5], 1)
+
+
+def mapped_policy_figure(workdir: str, out_path: str, index: int = 0, split: str = "test", which: str = "best") -> None:
+  """Saves the four-panel figure of a planner on a mapper's map, for problem `index` of `split`.
+
+  Panels: the workspace with the arm's poses along one greedy path; the predicted configuration
+  space against the true one (cells it gets wrong marked); the value map on the predicted map;
+  the greedy policy, scored on the true configuration space, with the same path.
+  """
+  config = checkpoints.read_config(workdir)
+  dataset = data.load_checked(config.data, config.task, config.wrap, config.size)
+  device_split = data.to_device(getattr(dataset, split))
+  if not 0 <= index < data.num_maps(device_split):
+    raise IndexError(f"--index={index}: the {split} split has {data.num_maps(device_split)} maps")
+  planner = model.make_planner(config)
+  template = model.checkpoint_template(planner, config, device_split)
+  restored = checkpoints.restore(checkpoints.manager(workdir, read_only=True), template)
+  params = jax.tree.map(lambda x: x[0], restored.params(which))
+  one = {name: array[index : index + 1] for name, array in device_split.items()}
+  out = jax.jit(planner.apply)(params, one)
+  actions = metrics.greedy_actions(out.logits)
+  successor = np.asarray(metrics.successors(actions, one["dist"], config.wrap))[0]
+  cells = jax.tree.map(lambda x: np.asarray(x[0]), metrics.cell_outcomes(actions, one["dist"], one["goals"], True))
+  true_free = np.asarray(one["maps"][0]) > 0
+  predicted_free = np.asarray(out.map_logits[0]) <= 0
+  bins = true_free.shape[0]
+  goal_row, goal_col = (int(v) for v in one["goals"][0])
+  goal = goal_row * bins + goal_col
+  # The path drawn: from the farthest start the policy brings to the goal (any start, if none does).
+  candidates = np.flatnonzero(cells.success) if cells.success.any() else np.flatnonzero(cells.counted)
+  start = int(candidates[np.argmax(np.asarray(one["dist"][0]).ravel()[candidates])])
+  rows, cols = np.divmod(np.asarray(greedy_path(successor, start, goal)), bins)
+  arm = manipulation.ArmParams(**dataset.meta.get("generator_options", {}))
+
+  fig, axes = plt.subplots(1, 4, figsize=(19, 4.8))
+  axes[0].imshow(np.asarray(one["workspace"][0]), cmap="gray_r", vmin=0, vmax=1)
+  shades = plt.cm.viridis(np.linspace(0, 1, len(rows)))
+  for r, c, shade in zip(rows, cols, shades):
+    pose = _arm_pixels(2 * np.pi * r / bins, 2 * np.pi * c / bins, arm)
+    axes[0].plot(pose[:, 0], pose[:, 1], "-o", color=shade, markersize=2, linewidth=1.5)
+  axes[0].set_title(f"workspace {split}[{index}]: the arm along the path")
+  axes[0].set_xticks([])
+  axes[0].set_yticks([])
+  # Configuration space: white free in both, black blocked in both, red predicted free but
+  # blocked, blue predicted blocked but free.
+  picture = np.ones(true_free.shape + (3,))
+  picture[~true_free & ~predicted_free] = 0.0
+  picture[~true_free & predicted_free] = (0.9, 0.1, 0.1)
+  picture[true_free & ~predicted_free] = (0.2, 0.4, 1.0)
+  axes[1].imshow(picture)
+  wrong = int(np.sum(true_free != predicted_free))
+  axes[1].plot(cols, rows, "o", color="tab:green", markersize=3)
+  axes[1].set_title(f"predicted c-space: {wrong} cells wrong\n(red: obstacle missed, blue: obstacle invented)")
+  image = axes[2].imshow(np.where(predicted_free, np.asarray(out.values[0]), np.nan), cmap="magma")
+  axes[2].set_title("value map on the predicted c-space")
+  fig.colorbar(image, ax=axes[2], fraction=0.046)
+  axes[3].imshow(true_free, cmap="gray", vmin=0, vmax=1)
+  arrow_rows, arrow_cols = np.nonzero(cells.counted)
+  delta = ACTION_DELTAS[np.asarray(actions[0])[arrow_rows, arrow_cols]]
+  status = np.where(
+    ~cells.success[arrow_rows, arrow_cols],
+    "tab:red",
+    np.where(cells.optimal[arrow_rows, arrow_cols], "tab:green", "tab:orange"),
+  )
+  axes[3].quiver(
+    arrow_cols,
+    arrow_rows,
+    delta[:, 1],
+    delta[:, 0],
+    color=status,
+    angles="xy",
+    scale_units="xy",
+    scale=1.6,
+    width=0.006,
+  )
+  axes[3].plot(cols, rows, "o", color="tab:blue", markersize=3)
+  axes[3].set_title("policy on the true c-space:\noptimal / detour / fails")
+  for ax in axes[1:]:
+    ax.plot(goal_col, goal_row, "*", color="gold", markersize=14, markeredgecolor="black")
+    ax.set(xlabel="θ2 bin", ylabel="θ1 bin")
+  fig.suptitle(f"{config.planner} + {config.mapper} ({workdir}, {which} checkpoint)")
+  fig.tight_layout(rect=(0, 0, 1, 0.95))
   os.makedirs(os.path.dirname(os.path.abspath(out_path)), exist_ok=True)
   fig.savefig(out_path, dpi=110)
   plt.close(fig)

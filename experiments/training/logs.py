@@ -20,25 +20,22 @@ def log_epoch(
 ) -> None:
   """One epoch's record to absl logging, TensorBoard and `metrics.jsonl`."""
   r = record
-  solves = ["fwd", "bwd"] if implicit else ["fwd"]  # explicit planners have no backward solve
-  solver_text = "  ".join(
-    f"{p} iters {r[f'{p}_iterations_mean']:.1f} (max {r[f'{p}_iterations_max']:.0f}) res "
-    f"{r[f'{p}_residual_mean']:.2e} (max {r[f'{p}_residual_max']:.2e})"
-    for p in solves
-  )
-  logging.info(
-    "epoch %d/%d  loss %.4f  train %%Opt %.1f %%Succ %.1f  val %%Opt %.1f %%Succ %.1f  %s  %.3f s/step  %.0f ex/s",
-    r["epoch"],
-    config.epochs,
-    r["loss"],
-    r["train_optimal"],
-    r["train_success"],
-    r["val_optimal"],
-    r["val_success"],
-    solver_text,
-    r["step_time_s"],
-    r["examples_per_s"],
-  )
+  parts = [f"epoch {r['epoch']}/{config.epochs}", f"loss {r['loss']:.4f}"]
+  if "val_success" in r:
+    parts.append(f"train %Opt {r['train_optimal']:.1f} %Succ {r['train_success']:.1f}")
+    parts.append(f"val %Opt {r['val_optimal']:.1f} %Succ {r['val_success']:.1f}")
+  if "val_map_accuracy" in r:
+    parts.append(f"map %acc train {r['train_map_accuracy']:.2f} val {r['val_map_accuracy']:.2f}")
+    parts.append(f"IoU {r['val_obstacle_iou']:.1f}")
+  if "fwd_iterations_mean" in r:
+    solves = ["fwd", "bwd"] if implicit else ["fwd"]  # explicit planners have no backward solve
+    parts += [
+      f"{p} iters {r[f'{p}_iterations_mean']:.1f} (max {r[f'{p}_iterations_max']:.0f}) res "
+      f"{r[f'{p}_residual_mean']:.2e} (max {r[f'{p}_residual_max']:.2e})"
+      for p in solves
+    ]
+  parts.append(f"{r['step_time_s']:.3f} s/step  {r['examples_per_s']:.0f} ex/s")
+  logging.info("  ".join(parts))
   for name, value in record.items():
     if name not in ("epoch", "global_step") and np.isscalar(value):
       writer.add_scalar(name, value, record["epoch"])

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import os
 import time
+from collections.abc import Callable
 from typing import Any, NamedTuple
 
 import jax
@@ -33,6 +34,10 @@ FINITE_CHECKS = {
   "fwd_residual_max": "forward-solve residual (the forward solve diverged)",
   "bwd_residual_max": "backward-solve residual (the backward solve diverged)",
 }
+
+
+VAL_FIELDS = ("optimal", "success", "accuracy", "map_accuracy", "obstacle_iou")
+"""Validation scores logged each epoch (those the model's output allows: `evaluation.evaluate_split`)."""
 
 
 class TrainingDiverged(RuntimeError):
@@ -67,7 +72,7 @@ def check_finite(
     TrainingDiverged: naming the quantities, epoch, step, global step and seed.
   """
   for offset, record in enumerate(records):
-    bad = {name: np.flatnonzero(~np.isfinite(record[name])) for name in FINITE_CHECKS}
+    bad = {name: np.flatnonzero(~np.isfinite(record[name])) for name in FINITE_CHECKS if name in record}
     bad = {name: seeds for name, seeds in bad.items() if seeds.size}
     if bad:
       step = first_step + offset
@@ -82,6 +87,25 @@ def check_finite(
         f"{epoch + 1}, step {step + 1}/{steps_per_epoch} (global step "
         f"{epoch * steps_per_epoch + step + 1}), seed(s) {seeds}; {kept}"
       )
+
+
+def test_text(summary: dict[str, Any]) -> str:
+  """The headline scores of an `evaluation.evaluate_split` summary, mean ± std over seeds."""
+  names = {
+    "optimal": "%Optimal",
+    "success": "%Success",
+    "map_accuracy": "map %accuracy",
+    "obstacle_iou": "obstacle %IoU",
+  }
+  text = ", ".join(
+    f"{label} {summary[name]['mean']:.2f} ± {summary[name]['std']:.2f}"
+    for name, label in names.items()
+    if name in summary
+  )
+  if "true_map" in summary:
+    true_map = summary["true_map"]["success"]
+    text += f" (on the true maps: %Success {true_map['mean']:.2f} ± {true_map['std']:.2f})"
+  return text
 
 
 def summarize_epoch(records: list[dict[str, np.ndarray]]) -> dict[str, float]:
@@ -174,7 +198,7 @@ def keep_improved(improved: jax.Array, params: Any, best_params: Any) -> Any:
   return jax.tree.map(select, params, best_params)
 
 
-def train_and_evaluate(config: Config, workdir: str) -> dict[str, Any]:
+def train_and_evaluate(config: Config, workdir: str, initial_params: Callable[[], Any] | None = None) -> dict[str, Any]:
   """Trains (or resumes) the configured run in `workdir`, then tests each seed's best parameters.
 
   Re-running with the same config resumes from the latest checkpoint; a workdir made with a
@@ -183,6 +207,8 @@ def train_and_evaluate(config: Config, workdir: str) -> dict[str, Any]:
   Args:
     config: what to train; `config.data == ""` generates the dataset (once).
     workdir: run directory (layout in `checkpoints`).
+    initial_params: called when the run starts afresh (no checkpoint), it gives the parameters
+      (leading seed axis) to start from instead of random ones: a mapper run's joint phase.
 
   Returns:
     The contents of `workdir/results.json`: config, each seed's best epoch and its validation
@@ -220,15 +246,19 @@ def train_and_evaluate(config: Config, workdir: str) -> dict[str, Any]:
   if mngr.latest_step() is not None:
     state, best_params, meta = checkpoints.restore(mngr, state)
     logging.info("Resuming %s from epoch %d", workdir, meta["epoch"])
+  elif initial_params is not None:
+    state = model.start_from(initial_params(), optimizer, state)
+    best_params = state.params
   # Orbax restores arrays committed to a device; commit a fresh state too, so that a resumed run
   # calls the same compiled step (and hits the persistent compilation cache) as a fresh one.
   state, best_params = jax.device_put((state, best_params), jax.devices()[0])
+  select = "success" if config.plans else "map_accuracy"  # what picks each seed's best epoch
   metrics_path = os.path.join(workdir, "metrics.jsonl")
   _truncate_log(metrics_path, meta["epoch"])
 
   train_step = make_train_step(planner, optimizer, config)
   permutations = jax.jit(epoch_permutations, static_argnums=2)
-  eval_fn = evaluation.make_eval_fn(planner, config.wrap, config.seed_batch)
+  eval_fn = evaluation.make_eval_fn(planner, config.wrap, config.seed_batch, model.true_map_planner(config))
   diagnose = diagnostics.make_diagnose(planner, val, config)
   writer = tensorboardX.SummaryWriter(os.path.join(workdir, "tensorboard"))
   bar = tqdm.tqdm(
@@ -262,8 +292,8 @@ def train_and_evaluate(config: Config, workdir: str) -> dict[str, Any]:
         "epoch": epoch + 1,
         "global_step": (epoch + 1) * steps_per_epoch,
         **summarize_epoch(records),
-        **{f"val_{name}": val_summary[name]["mean"] for name in ("optimal", "success", "accuracy")},
-        "val_success_per_seed": val_summary["success"]["per_seed"],
+        **{f"val_{name}": val_summary[name]["mean"] for name in VAL_FIELDS if name in val_summary},
+        f"val_{select}_per_seed": val_summary[select]["per_seed"],
         "step_time_s": timing.seconds / timing.steps,
         "examples_per_s": timing.steps * config.batch_size * config.seeds / timing.seconds,
         "val_time_s": time.time() - val_start,
@@ -272,13 +302,13 @@ def train_and_evaluate(config: Config, workdir: str) -> dict[str, Any]:
       }
       if config.diagnose_every and (epoch + 1) % config.diagnose_every == 0:
         record.update(diagnose(state.params))
-      improved = np.asarray(record["val_success_per_seed"]) > np.asarray(meta["best_val_success"])
+      improved = np.asarray(val_summary[select]["per_seed"]) > np.asarray(meta["best_val_success"])
       best_params = keep_improved(improved, state.params, best_params)
       meta.update(
         epoch=epoch + 1,
         global_step=record["global_step"],
         best_epoch=np.where(improved, epoch + 1, meta["best_epoch"]).tolist(),
-        best_val_success=np.where(improved, record["val_success_per_seed"], meta["best_val_success"]).tolist(),
+        best_val_success=np.where(improved, val_summary[select]["per_seed"], meta["best_val_success"]).tolist(),
       )
       # Log first: a kill between the two leaves a line that resuming truncates and redoes.
       logs.log_epoch(record, config, planner.spec.implicit, writer, metrics_path)
@@ -291,6 +321,7 @@ def train_and_evaluate(config: Config, workdir: str) -> dict[str, Any]:
   results = {
     "config": config.to_dict(),
     "best_epoch": meta["best_epoch"],
+    "selection_metric": select,
     "best_val_success": meta["best_val_success"],
     "test": test_summary,
     "epochs": meta["epoch"],
@@ -301,13 +332,5 @@ def train_and_evaluate(config: Config, workdir: str) -> dict[str, Any]:
   with open(os.path.join(workdir, "results.json"), "w") as f:
     json.dump(results, f, indent=2)
   figures.training_curve(metrics_path, os.path.join(workdir, "training_curve.png"))
-  logging.info(
-    "Test (best epochs %s): %%Optimal %.2f ± %.2f, %%Success %.2f ± %.2f over %d seed(s)",
-    meta["best_epoch"],
-    test_summary["optimal"]["mean"],
-    test_summary["optimal"]["std"],
-    test_summary["success"]["mean"],
-    test_summary["success"]["std"],
-    config.seeds,
-  )
+  logging.info("Test (best epochs %s): %s over %d seed(s)", meta["best_epoch"], test_text(test_summary), config.seeds)
   return results

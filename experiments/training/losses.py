@@ -41,3 +41,9 @@ def cell_loss(logits: jax.Array, opt_actions: jax.Array, labels: jax.Array, labe
     per_cell = -jax.nn.logsumexp(jnp.where(opt_actions, log_p, -jnp.inf), axis=1)
   labelled = opt_actions.any(axis=1)
   return jnp.sum(jnp.where(labelled, per_cell, 0.0)) / jnp.maximum(labelled.sum(), 1)
+
+
+def map_loss(map_logits: jax.Array, maps: jax.Array) -> jax.Array:
+  """Mean binary cross-entropy of obstacle logits ``[B, H, W]`` against the true maps (1 = free)."""
+  blocked = (maps == 0).astype(map_logits.dtype)
+  return jnp.mean(jnp.logaddexp(0.0, map_logits) - blocked * map_logits)

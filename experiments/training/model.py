@@ -34,9 +34,24 @@ class TrainState(NamedTuple):
 
 
 def make_planner(config: Config, k_fwd: int | None = None) -> ip.Planner:
-  """The configured planner; ``k_fwd`` overrides the forward budget (and K of explicit planners)."""
+  """The configured model; ``k_fwd`` overrides the forward budget (and K of explicit planners).
+
+  Without a mapper, the planner. With one (`Config.mapper`), the phase's model: the mapper alone
+  (``phase="mapper"``), the planner alone on the true map (``"planner"``), or the planner on the
+  mapper's map (``"joint"``, ``"all"``), parameters ``{"mapper", "planner"}``.
+  """
   planner = ip.make_planner(config.planner, config.planner_options)
-  return planner if k_fwd is None else ip.with_mode(planner, k=k_fwd, k_fwd=k_fwd)
+  if k_fwd is not None:
+    planner = ip.with_mode(planner, k=k_fwd, k_fwd=k_fwd)
+  if not config.maps:
+    return planner
+  observation, mapper = ip.make_mapper(config.mapper, config.size, config.mapper_width, config.jax_dtype)
+  return ip.with_mapper(planner, mapper, observation, plan=config.plans)
+
+
+def true_map_planner(config: Config, k_fwd: int | None = None) -> ip.Planner | None:
+  """The planner of a joint (mapper + planner) run alone, to score it on the true maps; else None."""
+  return make_planner(config.replace(phase="planner"), k_fwd) if config.maps and config.plans else None
 
 
 def learning_rate(config: Config, steps_per_epoch: int) -> optax.ScalarOrSchedule:
@@ -121,6 +136,19 @@ def init_state(
 
   params, opt_state = jax.jit(jax.vmap(one_seed))(seed_keys(config, "init"))
   return TrainState(params=params, opt_state=opt_state, key=seed_keys(config, "order"))
+
+
+def start_from(params: Any, optimizer: optax.GradientTransformation, state: TrainState) -> TrainState:
+  """``state`` with the given parameters (leading seed axis) and a fresh optimiser state for them.
+
+  Raises:
+    ValueError: ``params`` do not have the structure and shapes of ``state.params``.
+  """
+  expected, given = jax.tree.structure(state.params), jax.tree.structure(params)
+  shapes = lambda tree: [leaf.shape for leaf in jax.tree.leaves(tree)]
+  if expected != given or shapes(state.params) != shapes(params):
+    raise ValueError(f"starting parameters do not fit the model: expected {expected}, got {given}")
+  return state._replace(params=params, opt_state=jax.jit(jax.vmap(optimizer.init))(params))
 
 
 def checkpoint_template(planner: ip.Planner, config: Config, sample: DeviceSplit) -> TrainState:

@@ -15,7 +15,7 @@ import implicit_planning as ip
 from experiments.training import model
 from experiments.training.config import Config
 from experiments.training.data import DeviceSplit
-from experiments.training.losses import cell_loss, sample_labels
+from experiments.training.losses import cell_loss, map_loss, sample_labels
 from experiments.training.model import JACOBIAN_STREAM, LABEL_STREAM, PERMUTATION_STREAM, TrainState
 from implicit_planning import metrics
 
@@ -34,12 +34,19 @@ def make_train_step(planner: ip.Planner, optimizer: optax.GradientTransformation
   """Jitted `(state, train, perms, epoch, step) -> (state, {name: [S] array})`.
 
   `train` is the training `DeviceSplit`, `perms` [S, N] this epoch's permutations, `epoch` and
-  `step` int32 scalars (traced: one compilation for the whole run). Reported per seed: loss,
-  gradient norm (before clipping), forward/backward solver iterations and last residuals
-  (mean and max over the batch), and the greedy policy's %Optimal/%Success/%Accuracy on the
-  batch (params before the update).
+  `step` int32 scalars (traced: one compilation for the whole run). Reported per seed: the loss and
+  its terms (``policy_loss``, ``map_loss``, ``jacobian_penalty``: those the run has), the gradient
+  norm (before clipping); for a run that plans, forward/backward solver iterations and last
+  residuals (mean and max over the batch) and the greedy policy's %Optimal/%Success/%Accuracy on
+  the batch; for a run that maps, the map's per-cell %accuracy (params before the update).
   """
   batch_size, wrap, label_mode = config.batch_size, config.wrap, config.label
+  # The joint phase adds the mapper's loss to the planner's; the mapper's pretraining has only it.
+  loss_weights = {
+    "policy_loss": 1.0,
+    "map_loss": config.map_loss_weight if config.plans else 1.0,
+    "jacobian_penalty": config.jacobian_reg,
+  }
 
   def one_seed(params, opt_state, key, perm, train, epoch, step):
     index = jax.lax.dynamic_slice(perm, (step * batch_size,), (batch_size,))
@@ -50,31 +57,38 @@ def make_train_step(planner: ip.Planner, optimizer: optax.GradientTransformation
     penalty_key = stream_key(JACOBIAN_STREAM) if config.jacobian_reg else None
 
     def loss_fn(params, probe):
-      logits, _, stats = planner.apply(params, batch, probe=probe, penalty_key=penalty_key)
-      loss = cell_loss(logits, opt_actions, labels, label_mode)
-      penalty = jnp.mean(stats.jacobian_penalty) if config.jacobian_reg else jnp.zeros(())
-      return loss + config.jacobian_reg * penalty, (loss, penalty, logits, stats.forward)
+      out = planner.apply(params, batch, probe=probe, penalty_key=penalty_key)
+      losses = {}
+      if config.plans:
+        losses["policy_loss"] = cell_loss(out.logits, opt_actions, labels, label_mode)
+      if config.maps:
+        losses["map_loss"] = map_loss(out.map_logits, batch["maps"])
+      if config.jacobian_reg:
+        losses["jacobian_penalty"] = jnp.mean(out.stats.jacobian_penalty)
+      total = sum(loss_weights[name] * value for name, value in losses.items())
+      return total, (losses, out)
 
-    (_, (loss, penalty, logits, forward)), (grads, backward) = jax.value_and_grad(
-      loss_fn, argnums=(0, 1), has_aux=True
-    )(params, ip.backward_probe(batch_size))
+    (loss, (losses, out)), (grads, backward) = jax.value_and_grad(loss_fn, argnums=(0, 1), has_aux=True)(
+      params, ip.backward_probe(batch_size)
+    )
     updates, opt_state = optimizer.update(grads, opt_state, params)
     params = optax.apply_updates(params, updates)
-    policy = metrics.policy_metrics(metrics.greedy_actions(logits), batch["dist"], batch["goals"], wrap)
-    out = {
-      "loss": loss,
-      "jacobian_penalty": penalty,
-      "grad_norm": optax.tree.norm(grads),
-      "train_optimal": jnp.nanmean(policy.optimal),
-      "train_success": jnp.nanmean(policy.success),
-      "train_accuracy": jnp.nanmean(policy.accuracy),
-    }
-    for prefix, stats in (("fwd", forward), ("bwd", backward)):
-      for field in ("iterations", "residual"):
-        value = jnp.asarray(getattr(stats, field), jnp.float32)
-        out[f"{prefix}_{field}_mean"] = jnp.mean(value)
-        out[f"{prefix}_{field}_max"] = jnp.max(value)
-    return params, opt_state, out
+    reported = {"loss": loss, **losses, "grad_norm": optax.tree.norm(grads)}
+    if config.plans:
+      policy = metrics.policy_metrics(metrics.greedy_actions(out.logits), batch["dist"], batch["goals"], wrap)
+      reported.update(
+        train_optimal=jnp.nanmean(policy.optimal),
+        train_success=jnp.nanmean(policy.success),
+        train_accuracy=jnp.nanmean(policy.accuracy),
+      )
+      for prefix, stats in (("fwd", out.stats.forward), ("bwd", backward)):
+        for field in ("iterations", "residual"):
+          value = jnp.asarray(getattr(stats, field), jnp.float32)
+          reported[f"{prefix}_{field}_mean"] = jnp.mean(value)
+          reported[f"{prefix}_{field}_max"] = jnp.max(value)
+    if config.maps:
+      reported["train_map_accuracy"] = jnp.mean(ip.mappers.map_scores(out.map_logits, batch["maps"]).accuracy)
+    return params, opt_state, reported
 
   @jax.jit
   def train_step(state: TrainState, train: DeviceSplit, perms, epoch, step):

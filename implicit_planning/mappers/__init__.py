@@ -1,7 +1,56 @@
 """Mappers: learned maps from what an agent observes to the occupancy grid a planner plans on.
 
-Empty for now. The workspace-manipulation U-Net (96×96 workspace image → configuration-space
-obstacle logits) and the visual-navigation panorama CNN will live here, each a pure Flax module
-composed with any planner into one model (the mapper differentiated explicitly, the planner in
-either mode). See WORKSPACE.md, "How to add a task / mapper".
+* `workspace.WorkspaceMapper`: the workspace-manipulation U-Net (96×96 workspace image →
+  configuration-space obstacle logits), on a polar grid about the arm's base (`polar`);
+* `compose.with_mapper`: a mapper and any planner as one model (the mapper differentiated
+  explicitly, the planner in its own mode);
+* `scores`: per-cell accuracy and obstacle IoU of a mapper's map.
+
+`make_mapper` builds one by name.
 """
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import flax.linen as nn
+import jax.numpy as jnp
+
+from implicit_planning.mappers.compose import free_space, with_mapper
+from implicit_planning.mappers.polar import PolarGrid, to_polar
+from implicit_planning.mappers.scores import MapScores, map_scores
+from implicit_planning.mappers.workspace import WorkspaceMapper
+
+MAPPERS: dict[str, tuple[str, Callable[..., nn.Module]]] = {
+  "workspace_unet": (
+    "workspace",
+    lambda bins, width, dtype: WorkspaceMapper(
+      bins=bins, widths=tuple(width * 2**level for level in range(4)), dtype=dtype
+    ),
+  ),
+}
+"""Each mapper by name: the batch entry it reads and its factory ``(bins, width, dtype) -> module``."""
+
+
+def make_mapper(name: str, bins: int, width: int = 8, dtype: jnp.dtype = jnp.float32) -> tuple[str, nn.Module]:
+  """The batch entry the mapper ``name`` reads and the module, mapping to ``bins × bins`` logits.
+
+  ``width``: channels of the mapper's first level, doubled at each of the next (U-Net).
+  """
+  if name not in MAPPERS:
+    raise ValueError(f"Unknown mapper {name!r}; expected one of {', '.join(MAPPERS)}.")
+  observation, factory = MAPPERS[name]
+  return observation, factory(bins, width, dtype)
+
+
+__all__ = [
+  "MAPPERS",
+  "MapScores",
+  "PolarGrid",
+  "WorkspaceMapper",
+  "free_space",
+  "make_mapper",
+  "map_scores",
+  "to_polar",
+  "with_mapper",
+]

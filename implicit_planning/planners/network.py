@@ -61,11 +61,14 @@ class PlannerOutput(NamedTuple):
     logits: ``[B, 4, H, W]`` action scores (north, west, south, east).
     values: ``[B, H, W]`` the value map (VIN family: ``V``; others: the best logit).
     stats: `PlannerStats`.
+    map_logits: ``[B, H, W]`` obstacle logits of the map the planner planned on, when a mapper
+      made it (`implicit_planning.mappers.with_mapper`); None for a planner given the map.
   """
 
   logits: jax.Array
   values: jax.Array
   stats: PlannerStats
+  map_logits: jax.Array | None = None
 
 
 def check_inputs(batch: Batch, inputs: tuple[str, ...] = INPUTS) -> None:

@@ -41,8 +41,8 @@ def test_shapes_dtypes_and_single_trace(name):
     return planner.apply(params, batch)
 
   for seed in range(3):
-    logits, values, stats = apply(params, random_problems(seed=seed))
-  assert len(traces) == 1
+    logits, values, stats, map_logits = apply(params, random_problems(seed=seed))
+  assert len(traces) == 1 and map_logits is None
   assert logits.shape == (2, 4, 7, 7) and logits.dtype == jnp.float32
   assert values.shape == (2, 7, 7) and values.dtype == jnp.float32
   assert stats.forward.iterations.shape == (2,)
@@ -56,7 +56,7 @@ def test_gradients_are_finite_and_reach_every_parameter(name):
   params = planner.init(jax.random.key(1), batch)
 
   def loss(params, probe):
-    logits, _, _ = planner.apply(params, batch, probe)
+    logits = planner.apply(params, batch, probe).logits
     return jnp.mean(jax.nn.log_softmax(logits, axis=1)[:, 0])
 
   grads, probe_grad = jax.grad(loss, argnums=(0, 1))(params, ip.backward_probe(2))
@@ -96,7 +96,7 @@ def test_with_mode_changes_the_budget_not_the_parameters():
   # Random value weights (a contracted cell's initialisation): the zero-initialised cell converges at once.
   params = ip.make_planner("id_vin", contraction=0.5, **SMALL).init(jax.random.key(0), batch)
   longer = ip.with_mode(planner, k_fwd=40, forward_tol=0.0)
-  _, _, stats = longer.apply(params, batch)
+  stats = longer.apply(params, batch).stats
   assert planner.mode.forward.max_iter == 5 and longer.mode.forward.max_iter == 40
   assert np.all(stats.forward.iterations > 5)  # VIN's max-plus iteration may converge exactly before 40.
 
@@ -158,15 +158,15 @@ def test_torus_planners_commute_with_circular_shifts(name):
   planner = ip.make_planner(name, wrap=True, **SMALL)
   params = planner.init(jax.random.key(0), batch)
   shift = (2, 3)
-  logits, values, _ = planner.apply(params, batch)
+  out = planner.apply(params, batch)
   shifted = {"maps": jnp.roll(batch["maps"], shift, axis=(1, 2)), "goals": (batch["goals"] + jnp.array(shift)) % 6}
-  shifted_logits, shifted_values, _ = planner.apply(params, shifted)
-  np.testing.assert_allclose(shifted_values, jnp.roll(values, shift, axis=(1, 2)), atol=1e-5)
-  np.testing.assert_allclose(shifted_logits, jnp.roll(logits, shift, axis=(2, 3)), atol=1e-5)
+  shifted_out = planner.apply(params, shifted)
+  np.testing.assert_allclose(shifted_out.values, jnp.roll(out.values, shift, axis=(1, 2)), atol=1e-5)
+  np.testing.assert_allclose(shifted_out.logits, jnp.roll(out.logits, shift, axis=(2, 3)), atol=1e-5)
 
   zero_padded = ip.make_planner(name, wrap=False, **SMALL)
-  _, unwrapped_values, _ = zero_padded.apply(params, batch)
-  assert not np.allclose(unwrapped_values, values, atol=1e-3)
+  unwrapped_values = zero_padded.apply(params, batch).values
+  assert not np.allclose(unwrapped_values, out.values, atol=1e-3)
 
 
 def value_iteration_params(size, gamma=0.9):
@@ -199,7 +199,7 @@ def test_circular_padding_really_wraps(wrap, expected):
   maps[0, 4, :] = 1  # one free corridor row
   goals = jnp.array([[4, 0]], jnp.int32)
   planner = ip.make_planner("id_vin", k_fwd=60, l_h=2, l_q=4, wrap=wrap)
-  logits, _, _ = planner.apply(value_iteration_params(size), {"maps": jnp.asarray(maps), "goals": goals})
+  logits = planner.apply(value_iteration_params(size), {"maps": jnp.asarray(maps), "goals": goals}).logits
   assert int(jnp.argmax(logits[0, :, 4, size - 1])) == expected
 
 
@@ -411,7 +411,8 @@ def test_a_greedy_head_scores_each_move_by_the_value_of_the_neighbour_it_reaches
   params = planner.init(jax.random.key(0), batch)
   cell = params["params"]["cell"]
   params = {"params": {**params["params"], "cell": {"kernel": cell["kernel"].at[:, :, 0].set(0.0)}}}
-  logits, values, _ = planner.apply(params, batch)
+  out = planner.apply(params, batch)
+  logits, values = out.logits, out.values
   padded = np.pad(np.asarray(values), ((0, 0), (1, 1), (1, 1)))
   for a, (di, dj) in enumerate(ip.ops.ACTION_DELTAS):
     neighbour = padded[:, 1 + di : 7 + di, 1 + dj : 7 + dj]
@@ -427,8 +428,8 @@ def test_a_zero_reward_layer_starts_every_value_at_zero_and_is_the_first_to_lear
   params = jax.jit(planner.init)(jax.random.key(0), batch)
 
   def loss(params):
-    logits, values, _ = planner.apply(params, batch)
-    return jnp.mean(jax.nn.log_softmax(logits, axis=1)[:, 0]), (logits, values)
+    out = planner.apply(params, batch)
+    return jnp.mean(jax.nn.log_softmax(out.logits, axis=1)[:, 0]), (out.logits, out.values)
 
   grads, (logits, values) = jax.jit(jax.grad(loss, has_aux=True))(params)
   np.testing.assert_array_equal(values, 0.0)

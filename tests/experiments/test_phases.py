@@ -1,0 +1,94 @@
+"""A planner trained with a mapper: the three phases, their inputs, resuming, and the bad-input errors."""
+
+import json
+import os
+
+import jax
+import numpy as np
+import pytest
+
+from experiments.training import ConfigError, TrainingInterrupted, checkpoints, data, figures, model, phases
+
+
+@pytest.fixture(scope="module")
+def workspace_run(tiny, tmp_path_factory):
+  """A tiny workspace run killed in its joint phase's second epoch, then run again to the end.
+
+  Returns (config, workdir, results of the second invocation, starts): ``starts`` counts the
+  calls of `phases.joint_start` (the joint phase's switch to the pretrained parameters).
+  """
+  config = tiny(task="manip_workspace", size=18, mapper="workspace_unet", planner="vin", pretrain_epochs=1, epochs=2)
+  workdir = str(tmp_path_factory.mktemp("workspace_run"))
+  steps_per_epoch = config.num_train // config.batch_size
+  starts = []
+  joint_start = phases.joint_start
+
+  def counted(*args):
+    starts.append(args)
+    return joint_start(*args)
+
+  with pytest.MonkeyPatch.context() as patch:
+    patch.setattr(phases, "joint_start", counted)
+    with pytest.raises(TrainingInterrupted):
+      # Each phase counts its own steps: the kill falls in the joint phase's second epoch.
+      phases.train_phases(config.replace(stop_after_steps=steps_per_epoch + 1), workdir)
+    assert checkpoints.manager(os.path.join(workdir, "joint"), read_only=True).latest_step() == 1
+    results = phases.train_phases(config, workdir)
+  return config, workdir, results, starts
+
+
+def test_the_phases_train_the_mapper_then_the_planner_then_both(workspace_run):
+  config, workdir, results, _ = workspace_run
+  assert list(results) == ["mapper", "planner", "joint"]
+  mapper, planner, joint = (results[phase]["test"] for phase in phases.ORDER)
+  assert "map_accuracy" in mapper and "success" not in mapper
+  assert "success" in planner and "map_accuracy" not in planner
+  assert {"success", "map_accuracy", "obstacle_iou", "true_map"} <= set(joint)
+  assert 0 <= joint["map_accuracy"]["mean"] <= 100 and 0 <= joint["true_map"]["success"]["mean"] <= 100
+  with open(os.path.join(workdir, "results.json")) as f:
+    assert json.load(f)["joint"]["test"] == joint
+  epochs = {phase: checkpoints.read_config(os.path.join(workdir, phase)).epochs for phase in phases.ORDER}
+  assert epochs == {"mapper": 1, "planner": 1, "joint": 2}
+
+
+def test_the_planners_input_switches_to_the_mappers_map_once(workspace_run):
+  config, *_ = workspace_run
+  inputs = {phase: model.make_planner(phases.phase_config(config, phase)).inputs for phase in phases.ORDER}
+  assert inputs == {"mapper": ("workspace", "goals"), "planner": ("maps", "goals"), "joint": ("workspace", "goals")}
+
+
+def test_the_joint_phase_starts_from_the_pretrained_parameters_once_and_resumes_its_own(workspace_run):
+  config, workdir, _, starts = workspace_run
+  assert len(starts) == 1  # the second invocation resumed the joint phase from its checkpoint
+  with open(os.path.join(workdir, "joint", "metrics.jsonl")) as f:
+    assert [json.loads(line)["epoch"] for line in f] == [1, 2]
+  sample = data.to_device(data.load_checked(data.dataset_path(config), config.task, config.wrap, config.size).val)
+  start = phases.joint_start(phases.phase_config(config, "joint"), workdir)
+  mapper = phases.best_params(phases.phase_config(config, "mapper"), os.path.join(workdir, "mapper"), sample)
+  planner = phases.best_params(phases.phase_config(config, "planner"), os.path.join(workdir, "planner"), sample)
+  for a, b in zip(jax.tree.leaves(start), jax.tree.leaves({"mapper": mapper["mapper"], "planner": planner})):
+    np.testing.assert_array_equal(a, b)
+
+
+def test_the_joint_phase_is_drawn_with_its_map_and_the_arm(workspace_run, tmp_path):
+  _, workdir, _, _ = workspace_run
+  out = str(tmp_path / "policy.png")
+  figures.policy_figure(os.path.join(workdir, "joint"), out, index=1)
+  assert os.path.getsize(out) > 10_000
+  with pytest.raises(ValueError, match="is a mapper's pretraining: draw its joint phase"):
+    figures.policy_figure(os.path.join(workdir, "mapper"), out)
+
+
+def test_the_joint_phase_needs_its_pretraining(tiny, tmp_path):
+  config = tiny(task="manip_workspace", size=18, mapper="workspace_unet", planner="vin", phase="joint")
+  with pytest.raises(ConfigError, match="holds no mapper run: run --phase=mapper"):
+    phases.train_phases(config, str(tmp_path))
+
+
+def test_a_workspace_task_without_a_mapper_and_a_mapper_without_a_workspace_are_refused(tiny):
+  with pytest.raises(ConfigError, match="task manip_workspace plans on a map made from its 'workspace' observation"):
+    tiny(task="manip_workspace", size=18)
+  with pytest.raises(ConfigError, match="mapper workspace_unet maps the 'workspace' observation, which task maze2d"):
+    tiny(mapper="workspace_unet")
+  with pytest.raises(ConfigError, match="which task manip_cspace does not have"):
+    tiny(task="manip_cspace", size=18, mapper="workspace_unet")

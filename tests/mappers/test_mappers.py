@@ -1,0 +1,149 @@
+"""Mappers: the polar resampling, the workspace U-Net's shapes and rotation equivariance, and a
+mapper composed with a planner (gradients through an implicit planner)."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from jax.flatten_util import ravel_pytree
+
+import implicit_planning as ip
+from data_gen import manipulation
+from implicit_planning.mappers import PolarGrid, WorkspaceMapper, to_polar
+from implicit_planning.mappers.polar import sampling_weights
+
+TINY = dict(widths=(4, 4, 4, 4), cspace_channels=2, image_size=24, radii=8)
+"""A workspace mapper small enough for float64 gradient checks."""
+
+
+def workspaces(num: int, seed: int = 0, rotation: float = 0.0, bins: int = 18):
+  """Random obstacle sets, optionally rotated about the base: ``(images, configuration spaces)``."""
+  params = manipulation.ArmParams()
+  obstacles = manipulation.random_obstacles(np.random.default_rng(seed), num, params)
+  turn = np.array([[np.cos(rotation), -np.sin(rotation)], [np.sin(rotation), np.cos(rotation)]])
+  obstacles = manipulation.Obstacles(obstacles.vertices @ turn.T, obstacles.present)
+  return manipulation.rasterize(obstacles, params), manipulation.configuration_space(obstacles, bins, params)
+
+
+@pytest.mark.parametrize("bins", manipulation.BIN_CHOICES)
+def test_rotating_the_workspace_by_one_bin_shifts_the_configuration_space_by_one_theta1_bin(bins):
+  _, cspace = workspaces(16, bins=bins)
+  _, rotated = workspaces(16, rotation=2 * np.pi / bins, bins=bins)
+  assert 0 < cspace.mean() < 1
+  np.testing.assert_array_equal(rotated, np.roll(cspace, 1, axis=1))
+
+
+def test_each_polar_cell_averages_the_image_inside_it():
+  grid = PolarGrid()
+  _, weight = sampling_weights(grid)
+  np.testing.assert_allclose(weight.sum(-1), 1.0, rtol=1e-6)
+  full = to_polar(jnp.ones((1, 96, 96), jnp.uint8), grid)
+  np.testing.assert_allclose(full, 1.0, rtol=1e-6)
+  # A disc of radius 2 about the base fills the cells inside radius 2 and none beyond 2 + a pixel.
+  centres = (np.arange(96) + 0.5) * 10 / 96 - 5
+  disc = (centres[None, :] ** 2 + centres[::-1, None] ** 2 <= 4.0).astype(np.uint8)
+  polar = np.asarray(to_polar(jnp.asarray(disc)[None], grid))[0]
+  radius = (np.arange(grid.radii) + 1) * grid.reach / grid.radii  # outer edge of each ring
+  assert np.all(polar[:, radius < 2 - 0.1] > 0.99)
+  assert np.all(polar[:, radius - grid.reach / grid.radii > 2 + 0.11] == 0)
+
+
+def test_the_polar_grid_turns_a_rotation_of_the_workspace_into_a_shift_of_the_angles():
+  """Up to the rasterisation: the rotated polygons are drawn on the same pixel grid."""
+  grid = PolarGrid()  # 72 angle cells: 4 per 20° bin
+  images, _ = workspaces(16)
+  rotated, _ = workspaces(16, rotation=2 * np.pi / 18)
+  polar, polar_rotated = to_polar(jnp.asarray(images), grid), to_polar(jnp.asarray(rotated), grid)
+  shifted_error = float(jnp.mean(jnp.abs(jnp.roll(polar, 4, axis=1) - polar_rotated)))
+  unshifted_error = float(jnp.mean(jnp.abs(polar - polar_rotated)))
+  assert shifted_error < 0.15 * unshifted_error
+
+
+@pytest.mark.parametrize("bins", manipulation.BIN_CHOICES)
+def test_the_workspace_mapper_is_exactly_equivariant_to_rotations_by_one_bin(x64, bins):
+  """A shift of 4 polar angle cells (one θ1 bin) shifts the logits by one θ1 bin, untrained."""
+  mapper = WorkspaceMapper(bins=bins, dtype=jnp.float64, **{**TINY, "image_size": 96})
+  images = jnp.asarray(workspaces(2, bins=bins)[0])
+  params = jax.jit(mapper.init)(jax.random.key(0), images)
+
+  @jax.jit
+  def logits_three_ways(params, images):
+    polar = to_polar(images, mapper.grid, jnp.float64)[..., None]
+    from_polar = lambda polar: mapper.apply(params, polar, method="from_polar")
+    return mapper.apply(params, images), from_polar(polar), from_polar(jnp.roll(polar, 4, axis=1))
+
+  logits, from_polar, shifted = logits_three_ways(params, images)
+  assert logits.shape == (2, bins, bins) and logits.dtype == jnp.float64
+  np.testing.assert_allclose(from_polar, logits, rtol=1e-12)
+  np.testing.assert_allclose(shifted, jnp.roll(logits, 1, axis=1), rtol=1e-10, atol=1e-12)
+  assert not np.allclose(shifted, logits, atol=1e-3)
+
+
+def test_the_workspace_mapper_refuses_images_of_another_size():
+  mapper = WorkspaceMapper(**TINY)
+  with pytest.raises(ValueError, match=r"workspace images must be \[..., 24, 24\], got shape \(2, 96, 96\)"):
+    mapper.init(jax.random.key(0), jnp.zeros((2, 96, 96), jnp.uint8))
+  with pytest.raises(ValueError, match="Unknown mapper 'unet'"):
+    ip.make_mapper("unet", bins=18)
+
+
+def mapped_batch(bins=18, num=2, image_size=24):
+  images, cspace = workspaces(num, bins=bins)
+  step = 96 // image_size
+  images = images.reshape(num, image_size, step, image_size, step).max(axis=(2, 4))  # coarser raster
+  goals = np.stack([np.flatnonzero(c)[0] for c in cspace.reshape(num, -1)])
+  return {
+    "workspace": jnp.asarray(images),
+    "maps": jnp.asarray(cspace),
+    "goals": jnp.asarray(np.stack(np.divmod(goals, bins), axis=1), jnp.int32),
+  }
+
+
+def test_a_mapped_planner_plans_on_the_mappers_map_and_a_mapper_alone_only_maps():
+  batch = mapped_batch()
+  planner = ip.make_planner("id_vin", l_h=4, l_q=4, k_fwd=5, wrap=True)
+  mapper = WorkspaceMapper(**TINY)
+  model, alone = ip.with_mapper(planner, mapper), ip.with_mapper(planner, mapper, plan=False)
+  assert model.inputs == ("workspace", "goals") and model.spec == planner.spec
+  params = jax.jit(model.init)(jax.random.key(0), batch)
+  assert set(params) == {"mapper", "planner"}
+  assert set(jax.eval_shape(alone.init, jax.random.key(0), batch)) == {"mapper"}
+
+  @jax.jit
+  def three_models(params, batch):
+    out = model.apply(params, batch)
+    on_its_map = planner.apply(
+      params["planner"], {"maps": ip.mappers.free_space(out.map_logits), "goals": batch["goals"]}
+    )
+    return out, on_its_map.logits, alone.apply({"mapper": params["mapper"]}, batch)
+
+  out, on_its_map, only_map = three_models(params, batch)
+  assert out.map_logits.shape == (2, 18, 18) and out.logits.shape == (2, 4, 18, 18)
+  np.testing.assert_allclose(out.logits, on_its_map, rtol=1e-6)
+  assert only_map.logits is None and only_map.stats is None
+  np.testing.assert_allclose(only_map.map_logits, out.map_logits, rtol=1e-6)
+  with pytest.raises(ValueError, match="reads batch entry 'workspace'"):
+    model.apply(params, {"maps": batch["maps"], "goals": batch["goals"]})
+
+
+def test_the_joint_gradient_reaches_the_mapper_through_an_implicit_planner(x64):
+  """Equal to backpropagation through the unrolled planner, in a contractive setting (float64)."""
+  bins = 6  # a 6×6 configuration space: the check is of the chain rule, not of the arm
+  batch = mapped_batch(bins=bins)
+  common = dict(l_h=4, l_q=4, wrap=True, contraction=0.6, dtype=jnp.float64)
+  mapper = WorkspaceMapper(bins=bins, dtype=jnp.float64, **TINY)
+  implicit = ip.with_mapper(
+    ip.make_planner("id_vin", k_fwd=500, k_bwd=500, forward_tol=1e-13, backward_tol=1e-13, **common), mapper
+  )
+  explicit = ip.with_mapper(ip.make_planner("vin", k=40, **common), mapper)
+  params = jax.jit(implicit.init)(jax.random.key(1), batch)
+  target = jax.random.normal(jax.random.key(2), (2, 4, bins, bins), jnp.float64)
+
+  @jax.jit
+  def mapper_gradients(params):
+    loss = lambda model: lambda params: jnp.sum(jnp.tanh(model.apply(params, batch).logits) * target)
+    return [ravel_pytree(jax.grad(loss(model))(params)["mapper"])[0] for model in (implicit, explicit)]
+
+  g_implicit, g_explicit = mapper_gradients(params)
+  assert float(jnp.linalg.norm(g_explicit)) > 1e-6
+  assert float(jnp.linalg.norm(g_implicit - g_explicit) / jnp.linalg.norm(g_explicit)) < 1e-9
