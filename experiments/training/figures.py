@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+from typing import Any
 
 import flax.linen as nn
 import jax
@@ -16,6 +17,7 @@ import matplotlib.pyplot as plt  # pylint: disable=g-import-not-at-top
 import implicit_planning as ip  # pylint: disable=g-import-not-at-top
 from data_gen import manipulation  # pylint: disable=g-import-not-at-top
 from experiments.training import checkpoints, data, model  # pylint: disable=g-import-not-at-top
+from experiments.training.config import Config  # pylint: disable=g-import-not-at-top
 from implicit_planning import metrics  # pylint: disable=g-import-not-at-top
 from implicit_planning.ops.actions import ACTION_DELTAS  # pylint: disable=g-import-not-at-top
 
@@ -69,6 +71,26 @@ def plan_with_reward(planner: ip.Planner, params, batch: ip.Batch):
   return out.logits, out.values, captured.get("reward")
 
 
+def first_seed_on_problem(
+  workdir: str, config: Config, index: int, split: str, which: str
+) -> tuple[ip.Planner, Any, dict[str, jax.Array], dict[str, Any]]:
+  """The run's model, its first seed's parameters (``which`` checkpoint), problem ``index`` of
+  ``split`` as a batch of one, and the dataset's ``meta``.
+
+  Raises:
+    IndexError: `index` outside the split.
+  """
+  dataset = data.load_checked(config.data, config.task, config.wrap, config.size)
+  device_split = data.to_device(getattr(dataset, split))
+  if not 0 <= index < data.num_maps(device_split):
+    raise IndexError(f"--index={index}: the {split} split has {data.num_maps(device_split)} maps")
+  planner = model.make_planner(config)
+  template = model.checkpoint_template(planner, config, device_split)
+  restored = checkpoints.restore(checkpoints.manager(workdir, read_only=True), template)
+  params = jax.tree.map(lambda x: x[0], restored.params(which))
+  return planner, params, {name: array[index : index + 1] for name, array in device_split.items()}, dataset.meta
+
+
 def greedy_path(successor: np.ndarray, start: int, goal: int) -> list[int]:
   """Flat cells visited from `start` until the goal or the first repeated cell."""
   path = [start]
@@ -94,15 +116,7 @@ def policy_figure(
     if not config.plans:
       raise ValueError(f"{workdir} is a mapper's pretraining: draw its joint phase (a planner on the mapper's map)")
     return mapped_policy_figure(workdir, out_path, index, split, which)
-  dataset = data.load_checked(config.data, config.task, config.wrap, config.size)
-  device_split = data.to_device(getattr(dataset, split))
-  if not 0 <= index < data.num_maps(device_split):
-    raise IndexError(f"--index={index}: the {split} split has {data.num_maps(device_split)} maps")
-  planner = model.make_planner(config)
-  template = model.checkpoint_template(planner, config, device_split)
-  restored = checkpoints.restore(checkpoints.manager(workdir, read_only=True), template)
-  params = jax.tree.map(lambda x: x[0], restored.params(which))
-  one = {name: array[index : index + 1] for name, array in device_split.items()}
+  planner, params, one, _ = first_seed_on_problem(workdir, config, index, split, which)
   logits, values, reward = plan_with_reward(planner, params, one)
   actions = metrics.greedy_actions(logits)
   successor = np.asarray(metrics.successors(actions, one["dist"], config.wrap))[0]
@@ -174,15 +188,7 @@ def mapped_policy_figure(workdir: str, out_path: str, index: int = 0, split: str
   the greedy policy, scored on the true configuration space, with the same path.
   """
   config = checkpoints.read_config(workdir)
-  dataset = data.load_checked(config.data, config.task, config.wrap, config.size)
-  device_split = data.to_device(getattr(dataset, split))
-  if not 0 <= index < data.num_maps(device_split):
-    raise IndexError(f"--index={index}: the {split} split has {data.num_maps(device_split)} maps")
-  planner = model.make_planner(config)
-  template = model.checkpoint_template(planner, config, device_split)
-  restored = checkpoints.restore(checkpoints.manager(workdir, read_only=True), template)
-  params = jax.tree.map(lambda x: x[0], restored.params(which))
-  one = {name: array[index : index + 1] for name, array in device_split.items()}
+  planner, params, one, meta = first_seed_on_problem(workdir, config, index, split, which)
   out = jax.jit(planner.apply)(params, one)
   actions = metrics.greedy_actions(out.logits)
   successor = np.asarray(metrics.successors(actions, one["dist"], config.wrap))[0]
@@ -196,7 +202,7 @@ def mapped_policy_figure(workdir: str, out_path: str, index: int = 0, split: str
   candidates = np.flatnonzero(cells.success) if cells.success.any() else np.flatnonzero(cells.counted)
   start = int(candidates[np.argmax(np.asarray(one["dist"][0]).ravel()[candidates])])
   rows, cols = np.divmod(np.asarray(greedy_path(successor, start, goal)), bins)
-  arm = manipulation.ArmParams(**dataset.meta.get("generator_options", {}))
+  arm = manipulation.ArmParams(**meta.get("generator_options", {}))
 
   fig, axes = plt.subplots(1, 4, figsize=(19, 4.8))
   axes[0].imshow(np.asarray(one["workspace"][0]), cmap="gray_r", vmin=0, vmax=1)

@@ -37,6 +37,7 @@ def workspace_run(tiny, tmp_path_factory):
   return config, workdir, results, starts
 
 
+@pytest.mark.slow
 def test_the_phases_train_the_mapper_then_the_planner_then_both(workspace_run):
   config, workdir, results, _ = workspace_run
   assert list(results) == ["mapper", "planner", "joint"]
@@ -51,12 +52,13 @@ def test_the_phases_train_the_mapper_then_the_planner_then_both(workspace_run):
   assert epochs == {"mapper": 1, "planner": 1, "joint": 2}
 
 
-def test_the_planners_input_switches_to_the_mappers_map_once(workspace_run):
-  config, *_ = workspace_run
+def test_the_planners_input_switches_to_the_mappers_map_once(tiny):
+  config = tiny(task="manip_workspace", size=18, mapper="workspace_unet", planner="vin")
   inputs = {phase: model.make_planner(phases.phase_config(config, phase)).inputs for phase in phases.ORDER}
   assert inputs == {"mapper": ("workspace", "goals"), "planner": ("maps", "goals"), "joint": ("workspace", "goals")}
 
 
+@pytest.mark.slow
 def test_the_joint_phase_starts_from_the_pretrained_parameters_once_and_resumes_its_own(workspace_run):
   config, workdir, _, starts = workspace_run
   assert len(starts) == 1  # the second invocation resumed the joint phase from its checkpoint
@@ -70,6 +72,7 @@ def test_the_joint_phase_starts_from_the_pretrained_parameters_once_and_resumes_
     np.testing.assert_array_equal(a, b)
 
 
+@pytest.mark.slow
 def test_the_joint_phase_is_drawn_with_its_map_and_the_arm(workspace_run, tmp_path):
   _, workdir, _, _ = workspace_run
   out = str(tmp_path / "policy.png")

@@ -59,7 +59,7 @@ def test_the_polar_grid_turns_a_rotation_of_the_workspace_into_a_shift_of_the_an
   assert shifted_error < 0.15 * unshifted_error
 
 
-@pytest.mark.parametrize("bins", manipulation.BIN_CHOICES)
+@pytest.mark.parametrize("bins", [18, pytest.param(36, marks=pytest.mark.slow)])
 def test_the_workspace_mapper_is_exactly_equivariant_to_rotations_by_one_bin(x64, bins):
   """A shift of 4 polar angle cells (one θ1 bin) shifts the logits by one θ1 bin, untrained."""
   mapper = WorkspaceMapper(bins=bins, dtype=jnp.float64, **{**TINY, "image_size": 96})
@@ -126,6 +126,7 @@ def test_a_mapped_planner_plans_on_the_mappers_map_and_a_mapper_alone_only_maps(
     model.apply(params, {"maps": batch["maps"], "goals": batch["goals"]})
 
 
+@pytest.mark.slow
 def test_the_joint_gradient_reaches_the_mapper_through_an_implicit_planner(x64):
   """Equal to backpropagation through the unrolled planner, in a contractive setting (float64)."""
   bins = 6  # a 6×6 configuration space: the check is of the chain rule, not of the arm
