@@ -143,14 +143,18 @@ def write_summary(
   if multiples:
     for row in rows:
       if row["status"] != "unfinished":
-        row["test_time"] = sweeps.test_time_compute(os.path.join(root, row["label"]), multiples, datasets)
+        row["test_time"] = sweeps.test_time_compute(row["workdir"], multiples, datasets)
   tables = sweeps.markdown_table(rows)
   evaluated = [row for row in rows if "test_time" in row]
   if evaluated:
     tables += "\nTest %Success with more planning steps than in training (K: the training budget)\n\n"
     tables += sweeps.test_time_table(evaluated)
+  mapped = sweeps.phase_rows(root, runs)
+  if mapped:
+    tables += "\nRuns with a mapper, by phase (test split; the mapper's scores are per cell)\n\n"
+    tables += sweeps.phase_table(mapped)
   with open(os.path.join(root, "summary.json"), "w") as f:
-    json.dump(rows, f, indent=1)
+    json.dump(rows + mapped, f, indent=1)
   with open(os.path.join(root, "summary.md"), "w") as f:
     f.write(tables)
   if rows:
@@ -173,7 +177,7 @@ def main(argv: Sequence[str]) -> None:
   root = _ROOT.value or os.path.join("runs", "sweeps", default_root)
   if not _SUMMARIZE.value:
     commands = [
-      (run.label, sweeps.train_command(preset, run, os.path.join(root, run.label), common))
+      (run.label, sweeps.train_command(preset, run, os.path.join(root, run.label), common, sweep.recipe))
       for run in runs
       if not is_finished(os.path.join(root, run.label))
     ]

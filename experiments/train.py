@@ -1,9 +1,11 @@
 r"""Trains a planner: `python -m experiments.train --planner=id_vin [--preset=quick]`.
 
-Flags left unset keep the preset's value (`experiments/training/presets.py`). Re-running the same
+Flags left unset keep the value of the recipe (`--recipe`, `experiments/training/recipes.py`) or
+else of the preset (`experiments/training/presets.py`). Re-running the same
 command resumes from the run directory's latest checkpoint. Examples:
 
   python -m experiments.train --preset=quick --planner=id_vin
+  python -m experiments.train --preset=quick --planner=id_vin --recipe=paper   # the paper's cell
   python -m experiments.train --preset=paper --planner=id_symvin --seeds=5
   python -m experiments.train --planner=vin --data=data/my_mazes.npz --workdir=runs/vin_mine
 """
@@ -16,12 +18,18 @@ import os
 from absl import app, flags, logging
 
 from experiments import huge_pages
-from experiments.training import USER_ERRORS, logs, presets, train_and_evaluate
+from experiments.training import USER_ERRORS, logs, presets, recipes, train_and_evaluate
 from experiments.training import config as config_lib
 from experiments.training.loop import test_text
 from experiments.training.phases import train_phases
 
 _PRESET = flags.DEFINE_enum("preset", "paper", list(presets.PRESETS), "Base configuration.")
+_RECIPE = flags.DEFINE_enum(
+  "recipe",
+  "stable",
+  list(recipes.RECIPES),
+  "Per-planner flags on top of the preset (experiments/training/recipes.py); paper: the paper's cell and optimiser.",
+)
 _WORKDIR = flags.DEFINE_string(
   "workdir", None, "Run directory; default runs/<task>_<size>/<planner>_<preset>_seed<seed>[_x<seeds>]."
 )
@@ -39,10 +47,11 @@ _FIELD_FLAGS = {
 }
 
 
-def default_workdir(config: config_lib.Config, preset: str) -> str:
-  """runs/<task>_<size>/<planner>_<preset>_seed<seed>[_x<seeds>]."""
+def default_workdir(config: config_lib.Config, preset: str, recipe: str) -> str:
+  """runs/<task>_<size>/<planner>_<preset>[_<recipe>]_seed<seed>[_x<seeds>] (the default recipe unnamed)."""
   seeds = f"_x{config.seeds}" if config.seeds > 1 else ""
-  return os.path.join("runs", f"{config.task}_{config.size}", f"{config.planner}_{preset}_seed{config.seed}{seeds}")
+  name = f"{config.planner}_{preset}{'' if recipe == _RECIPE.default else '_' + recipe}_seed{config.seed}{seeds}"
+  return os.path.join("runs", f"{config.task}_{config.size}", name)
 
 
 def main(argv: list[str]) -> None:
@@ -52,8 +61,8 @@ def main(argv: list[str]) -> None:
   logs.quiet_library_logs()
   overrides = {name: flag.value for name, flag in _FIELD_FLAGS.items() if flag.value is not None}
   try:
-    config = presets.get_config(_PRESET.value).replace(**overrides)
-    workdir = _WORKDIR.value or default_workdir(config, _PRESET.value)
+    config = recipes.configure(presets.get_config(_PRESET.value), _RECIPE.value, overrides)
+    workdir = _WORKDIR.value or default_workdir(config, _PRESET.value, _RECIPE.value)
     logging.info("Run directory %s; config %s", workdir, json.dumps(config.to_dict()))
     if config.mapper:
       runs = {

@@ -1,6 +1,6 @@
 """The pieces of a training run, composed by ``experiments.train`` / ``evaluate`` / ``visualize``.
 
-`config` and `presets` (what to run), `data` (datasets as batch mappings on the device), `model`
+`config`, `presets` and `recipes` (what to run), `data` (datasets as batch mappings on the device), `model`
 (planner, optimiser, state with a seed axis), `losses`, `step` (the jitted step), `loop` (the host
 loop, `train_and_evaluate`), `phases` (a run with a mapper), `checkpoints`, `evaluation`, `logs`
 and `figures`.

@@ -75,6 +75,12 @@ class Config(ip.PlannerOptions):
     f"With a mapper, which training phase: one of {PHASES} (all: mapper and planner pretrained for "
     "pretrain_epochs each, then both jointly for epochs; each phase in its own subfolder of the workdir).",
   )
+  mapper_from: str = _field(
+    "",
+    "A finished mapper-phase run (e.g. <workdir>/mapper of another run): the joint phase starts from its best "
+    "mapper instead of this run's own, and phase=all skips the mapper phase; a one-seed mapper run gives every seed "
+    "the same mapper.",
+  )
   pretrain_epochs: int = _field(15, "Epochs of each pretraining phase (mapper, planner) of a run with a mapper.")
   map_loss_weight: float = _field(
     1.0, "Joint phase: weight of the mapper's binary cross-entropy against the true map, added to the planner's loss."
@@ -193,6 +199,10 @@ class Config(ip.PlannerOptions):
         raise ConfigError("diagnose_every: the diagnostics are of a planner given its map, not yet of a mapped one")
       if self.map_loss_weight < 0:
         raise ConfigError(f"map_loss_weight must be >= 0, got {self.map_loss_weight}")
+      if self.mapper_from and self.phase == "mapper":
+        raise ConfigError(f"phase=mapper trains a mapper; mapper_from={self.mapper_from} gives one: choose one")
+    elif self.mapper_from:
+      raise ConfigError(f"mapper_from={self.mapper_from} needs a --mapper")
     elif observation is not None:
       mappers = ", ".join(name for name, (seen, _) in ip.mappers.MAPPERS.items() if seen == observation)
       raise ConfigError(

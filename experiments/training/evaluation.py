@@ -159,7 +159,8 @@ def evaluate_run(
     "split", "size", "k_fwd" and "out" (the file written, or None).
 
   Raises:
-    data.DataMismatchError: the dataset's task or wrap differs from the run's.
+    data.DataMismatchError: the dataset's task or wrap differs from the run's, or its workspace images from
+      what the mapper samples.
     FileNotFoundError: no run or no checkpoint in `workdir`.
     ValueError: unknown split or checkpoint name.
   """
@@ -168,6 +169,7 @@ def evaluate_run(
   config = checkpoints.read_config(workdir)
   path = data_path or config.data
   dataset = data.load_checked(path, config.task, config.wrap, size=None)
+  model.check_observation_fits(config, dataset.meta, path)
   device_split = data.to_device(getattr(dataset, split))
   size = int(device_split["maps"].shape[-1])
   if size != config.size:

@@ -232,6 +232,7 @@ def train_and_evaluate(config: Config, workdir: str, initial_params: Callable[[]
   checkpoints.write_or_check_config(workdir, config)
   data.ensure_dataset(requested)
   dataset = data.load_checked(config.data, config.task, config.wrap, config.size)
+  model.check_observation_fits(config, dataset.meta, config.data)
   train, val, test = (data.to_device(s) for s in (dataset.train, dataset.val, dataset.test))
   steps_per_epoch = data.num_maps(train) // config.batch_size
   if steps_per_epoch == 0:

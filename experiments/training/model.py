@@ -10,6 +10,7 @@ import jax.numpy as jnp
 import optax
 
 import implicit_planning as ip
+from experiments.training import data
 from experiments.training.config import Config
 from experiments.training.data import DeviceSplit
 
@@ -47,6 +48,26 @@ def make_planner(config: Config, k_fwd: int | None = None) -> ip.Planner:
     return planner
   observation, mapper = ip.make_mapper(config.mapper, config.size, config.mapper_width, config.jax_dtype)
   return ip.with_mapper(planner, mapper, observation, plan=config.plans)
+
+
+def check_observation_fits(config: Config, meta: dict[str, Any], source: str) -> None:
+  """Refuses a dataset whose workspace images the configured mapper was not built for.
+
+  Raises:
+    data.DataMismatchError: the images' size or extent, or the arm's reach, differs from what the
+      mapper's polar grid covers.
+  """
+  if not config.mapper:
+    return
+  grid = ip.make_mapper(config.mapper, config.size, config.mapper_width)[1].grid
+  arm = meta.get("generator_options", {})
+  image = (arm.get("image_size"), arm.get("extent"))
+  if image != (grid.image_size, grid.extent) or sum(arm.get("link_lengths", (0.0,))) > grid.reach:
+    raise data.DataMismatchError(
+      f"dataset {source} has {image[0]}-pixel workspace images of half-side {image[1]} and an arm reaching "
+      f"{sum(arm.get('link_lengths', (float('nan'),)))}; mapper {config.mapper} samples {grid.image_size}-pixel "
+      f"images of half-side {grid.extent} out to radius {grid.reach}"
+    )
 
 
 def true_map_planner(config: Config, k_fwd: int | None = None) -> ip.Planner | None:

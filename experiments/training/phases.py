@@ -8,7 +8,9 @@
 
 Each phase is an ordinary run (`loop.train_and_evaluate`) in its own subfolder of the workdir, so
 it checkpoints and resumes like any run and can be run alone (``--phase``); ``all`` runs the three
-in turn, skipping the training of a finished phase.
+in turn, skipping the training of a finished phase. The mapper's pretraining does not depend on the
+planner: with ``mapper_from`` every planner's joint phase starts from one finished mapper run, and
+``all`` runs only the other two phases.
 """
 
 from __future__ import annotations
@@ -54,23 +56,72 @@ def best_params(config: Config, workdir: str, sample: data.DeviceSplit) -> Any:
   return checkpoints.restore(mngr, model.checkpoint_template(planner, config, sample)).params("best")
 
 
+SHARED_MAPPER_FIELDS = ("task", "size", "mapper", "mapper_width")
+"""What a mapper run given by ``mapper_from`` must share with the run that starts from it."""
+
+
+def mapper_run_config(config: Config) -> Config:
+  """The config of the finished mapper run ``config.mapper_from``, checked to fit ``config``.
+
+  Raises:
+    ConfigError: no run there, not a mapper run, other data or mapper, or a seed count that is
+      neither 1 nor ``config.seeds``.
+  """
+  source = config.mapper_from
+  if not os.path.exists(checkpoints.config_path(source)):
+    raise ConfigError(f"mapper_from={source} holds no run: train one with --phase=mapper first")
+  stored = checkpoints.read_config(source)
+  if stored.phase != "mapper":
+    raise ConfigError(f"mapper_from={source} is a {stored.phase} run, not a mapper run (--phase=mapper)")
+  differ = [
+    f"{name}={getattr(stored, name)!r} (here {getattr(config, name)!r})"
+    for name in SHARED_MAPPER_FIELDS
+    if getattr(stored, name) != getattr(config, name)
+  ]
+  if data.dataset_path(stored) != data.dataset_path(config):
+    differ.append(f"data={data.dataset_path(stored)!r} (here {data.dataset_path(config)!r})")
+  if differ:
+    raise ConfigError(f"mapper_from={source} was trained with other data or another mapper: {', '.join(differ)}")
+  if stored.seeds not in (1, config.seeds):
+    raise ConfigError(f"mapper_from={source} has {stored.seeds} seeds; this run needs 1 (shared) or {config.seeds}")
+  return stored
+
+
+def pretrained_mapper(config: Config, workdir: str, sample: data.DeviceSplit) -> Any:
+  """Each seed's best pretrained mapper parameters: from ``workdir/mapper``, or ``config.mapper_from``
+  (one seed's mapper given to every seed)."""
+  if not config.mapper_from:
+    return best_params(phase_config(config, "mapper"), os.path.join(workdir, "mapper"), sample)["mapper"]
+  mapper = best_params(mapper_run_config(config), config.mapper_from, sample)["mapper"]
+  return jax.tree.map(lambda leaf: jnp.broadcast_to(leaf, (config.seeds, *leaf.shape[1:])), mapper)
+
+
 def joint_start(config: Config, workdir: str) -> dict[str, Any]:
   """The joint phase's first parameters: ``{"mapper", "planner"}`` from the two pretraining runs."""
   dataset = data.load_checked(data.ensure_dataset(config), config.task, config.wrap, config.size)
   sample = data.to_device(dataset.val)
-  mapper = best_params(phase_config(config, "mapper"), os.path.join(workdir, "mapper"), sample)
+  mapper = pretrained_mapper(config, workdir, sample)
   planner = best_params(phase_config(config, "planner"), os.path.join(workdir, "planner"), sample)
-  return jax.tree.map(jnp.asarray, {"mapper": mapper["mapper"], "planner": planner})
+  return jax.tree.map(jnp.asarray, {"mapper": mapper, "planner": planner})
+
+
+def phases(config: Config) -> tuple[str, ...]:
+  """The phases ``config.phase`` names: ``all`` is the three in order, less the mapper's given by ``mapper_from``."""
+  if config.phase != "all":
+    return (config.phase,)
+  return ORDER[1:] if config.mapper_from else ORDER
 
 
 def train_phases(config: Config, workdir: str) -> dict[str, Any]:
-  """Runs the phases ``config.phase`` names (``all``: the three, in order) under ``workdir``.
+  """Runs the phases ``config.phase`` names (`phases`) under ``workdir``.
 
   Returns:
     ``{phase: that run's results}``; for ``all`` also written to ``workdir/results.json``.
   """
+  if config.mapper_from:
+    mapper_run_config(config)  # refuse a misfit before any training
   results = {}
-  for phase in ORDER if config.phase == "all" else (config.phase,):
+  for phase in phases(config):
     phase_run = phase_config(config, phase)
     start = (lambda run=phase_run: joint_start(run, workdir)) if phase == "joint" else None
     results[phase] = train_and_evaluate(phase_run, os.path.join(workdir, phase), initial_params=start)

@@ -16,7 +16,7 @@ def paper() -> Config:
   """The paper's 2D-navigation setup (section 5.1, appendix D.2): 15x15, 10k/2k/2k, 60 epochs.
 
   K = 30 (implicit: K_fwd = 30 forward iterations, K_bwd = 15 Anderson), l_h = 150, l_q = 100,
-  RMSprop 1e-3, batch 32. Command: ``python -m experiments.train --preset=paper --planner=vin``;
+  RMSprop 1e-3, batch 32. Command: ``python -m experiments.train --preset=paper --planner=vin --recipe=paper``;
   on the 2-core development machine VIN took 15 min, ID-VIN about 12 min.
   """
   return Config()

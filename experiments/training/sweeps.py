@@ -21,6 +21,10 @@ import implicit_planning as ip
 from experiments.training import checkpoints, evaluation
 from experiments.training.config import ConfigError
 
+ROOT = "{root}"
+"""Stands for the sweep's root folder in a run's string flags (a run that starts from another's
+checkpoint: ``mapper_from``)."""
+
 
 @dataclasses.dataclass(frozen=True)
 class Run:
@@ -38,6 +42,8 @@ class Sweep:
   preset: str
   runs: tuple[Run, ...]
   description: str
+  recipe: str = "paper"
+  """The recipe (`recipes`) under the runs' flags: each run names what differs from it."""
 
 
 def _id_vin(label: str, note: str, **flags: Any) -> Run:
@@ -346,9 +352,21 @@ FAMILY_TWINS = Sweep(
       "hidden 32, phantom gradient (5 damped steps), 3e-3",
     ),
     Run(
-      "id_conv_gppn_phantom_10",
-      {"planner": "id_conv_gppn", **SMALL_CONV_GPPN, "backward_solver": "phantom", "k_bwd": 10},
-      "hidden 32, phantom gradient (10 damped steps)",
+      "id_conv_gppn_phantom_10_lr_3e-3",
+      {"planner": "id_conv_gppn", **SMALL_CONV_GPPN, "backward_solver": "phantom", "k_bwd": 10, "learning_rate": 3e-3},
+      "hidden 32, phantom gradient (10 damped steps), 3e-3",
+    ),
+    Run(
+      "id_conv_gppn_phantom_10_warm_lr_3e-3",
+      {
+        "planner": "id_conv_gppn",
+        **SMALL_CONV_GPPN,
+        "backward_solver": "phantom",
+        "k_bwd": 10,
+        "warm_start": True,
+        "learning_rate": 3e-3,
+      },
+      "hidden 32, phantom gradient (10 damped steps), forward started from the initial-state layer, 3e-3",
     ),
     Run(
       "id_conv_gppn_anderson_80",
@@ -358,11 +376,33 @@ FAMILY_TWINS = Sweep(
   ),
 )
 
+SHARED_MAPPER = {"mapper_from": f"{ROOT}/mapper/mapper"}
+"""Every planner's joint phase starts from the sweep's ``mapper`` run (one seed, shared)."""
+
+WORKSPACE_TWINS = Sweep(
+  preset="workspace",
+  description="Table 1's 'Workspace Mani.' column at CPU scale: the mapper pretrained once (one seed) and shared "
+  "by every planner run, which pretrains its planner on the true configuration space, then trains both jointly; "
+  "SymVIN, ConvGPPN and GPPN at the family_twins sizes. The mapper run comes first: a joint phase needs it "
+  "finished.",
+  runs=(
+    Run("mapper", {"phase": "mapper", "seeds": 1}, "the U-Net alone (binary cross-entropy), one seed"),
+    Run("vin", {"planner": "vin", **SHARED_MAPPER}, "K = 30"),
+    Run("id_vin", {"planner": "id_vin", **SHARED_MAPPER}, "K_fwd = 30, the paper's cell"),
+    Run("symvin", {"planner": "symvin", **SMALL_SYMVIN, **SHARED_MAPPER}, "20 fields, K = 30"),
+    Run("id_symvin", {"planner": "id_symvin", **SMALL_SYMVIN, **SHARED_MAPPER}, "20 fields, K_fwd = 30"),
+    Run("conv_gppn", {"planner": "conv_gppn", **SMALL_CONV_GPPN, **SHARED_MAPPER}, "hidden 32, K = 30"),
+    Run("id_conv_gppn", {"planner": "id_conv_gppn", **SMALL_CONV_GPPN, **SHARED_MAPPER}, "hidden 32, K_fwd = 30"),
+    Run("gppn", {"planner": "gppn", **SMALL_CONV_GPPN, **SHARED_MAPPER}, "hidden 32, K = 30"),
+  ),
+)
+
 SWEEPS: dict[str, Sweep] = {
   "implicit_levers": IMPLICIT_LEVERS,
   "paper_twins": PAPER_TWINS,
   "seed_modes": SEED_MODES,
   "family_twins": FAMILY_TWINS,
+  "workspace_twins": WORKSPACE_TWINS,
 }
 
 
@@ -383,12 +423,22 @@ def select(sweep: Sweep, labels: Sequence[str]) -> tuple[Run, ...]:
   return tuple(by_label[label] for label in labels) if labels else sweep.runs
 
 
-def train_command(preset: str, run: Run, workdir: str, common: Mapping[str, Any]) -> list[str]:
-  """The ``experiments.train`` command line of one run (``common`` flags, then the run's)."""
-  flags = {**common, **run.flags}
-  return [sys.executable, "-m", "experiments.train", f"--preset={preset}", f"--workdir={workdir}"] + [
-    f"--{name}={value}" for name, value in flags.items()
-  ]
+def train_command(preset: str, run: Run, workdir: str, common: Mapping[str, Any], recipe: str = "paper") -> list[str]:
+  """The ``experiments.train`` command line of one run in ``workdir`` (``<root>/<label>``):
+  ``recipe``, ``common`` flags, then the run's, with `ROOT` replaced by the root."""
+  root = os.path.dirname(workdir)
+  flags = {
+    name: value.replace(ROOT, root) if isinstance(value, str) else value
+    for name, value in {**common, **run.flags}.items()
+  }
+  return [
+    sys.executable,
+    "-m",
+    "experiments.train",
+    f"--preset={preset}",
+    f"--recipe={recipe}",
+    f"--workdir={workdir}",
+  ] + [f"--{name}={value}" for name, value in flags.items()]
 
 
 def _read_jsonl(path: str) -> list[dict[str, Any]]:
@@ -411,18 +461,29 @@ def _last(values: Sequence[float | None]) -> float | None:
   return next((v for v in reversed(values) if v is not None), None)
 
 
+def run_dir(workdir: str) -> str:
+  """The run a sweep reports for ``workdir``: for a run with a mapper its last phase that plans
+  (joint, else planner; a mapper's pretraining alone has no policy), else the run itself."""
+  for phase in ("joint", "planner"):
+    if os.path.exists(os.path.join(workdir, phase, "metrics.jsonl")):
+      return os.path.join(workdir, phase)
+  return workdir
+
+
 def summarize(root: str, runs: Sequence[Run]) -> list[dict[str, Any]]:
-  """One row per run that has started: its status (finished, diverged, unfinished), test scores
-  (mean, std, per seed), best and last epoch, validation %Success and the latest diagnostics."""
+  """One row per run that has started and plans (`run_dir`): its status (finished, diverged,
+  unfinished), test scores (mean, std, per seed), best and last epoch, validation %Success and the
+  latest diagnostics."""
   rows = []
   for run in runs:
-    workdir = os.path.join(root, run.label)
+    workdir = run_dir(os.path.join(root, run.label))
     records = _read_jsonl(os.path.join(workdir, "metrics.jsonl"))
     if not records:
       continue
     last = records[-1]
     row: dict[str, Any] = {
       "label": run.label,
+      "workdir": workdir,
       "note": run.note,
       "flags": dict(run.flags),
       "epochs": last["epoch"],
@@ -467,6 +528,48 @@ def markdown_table(rows: Sequence[Mapping[str, Any]]) -> str:
       f"{row['best_val_success']:.1f} | {row['last_val_success']:.1f} | {epochs} | "
       f"{row['fwd_residual_curve'][-1]:.1e} | {'–' if radius is None else f'{radius:.3f}'} | "
       f"{'–' if error is None else f'{error:.2g}'} |"
+    )
+  return "\n".join(lines) + "\n"
+
+
+MAPPED_PHASES = ("mapper", "planner", "joint")
+"""The phases of a run with a mapper (`experiments.training.phases.ORDER`), each a subfolder."""
+
+
+def phase_rows(root: str, runs: Sequence[Run]) -> list[dict[str, Any]]:
+  """One row per run with a mapper that has finished a phase: each finished phase's test scores
+  and wall time (of the invocation that finished it)."""
+  rows = []
+  for run in runs:
+    finished = {}
+    for phase in MAPPED_PHASES:
+      path = os.path.join(root, run.label, phase, "results.json")
+      if os.path.exists(path):
+        with open(path) as f:
+          results = json.load(f)
+        finished[phase] = {"test": results["test"], "wall_time_s": results["wall_time_s"]}
+    if finished:
+      rows.append({"label": run.label, "note": run.note, "phases": finished})
+  return rows
+
+
+def phase_table(rows: Sequence[Mapping[str, Any]]) -> str:
+  """Runs with a mapper as Markdown: the pretrained mapper's map, the planner pretrained on the true
+  map, and the joint model on the mapper's map (and its planner given the true map)."""
+  lines = [
+    "| run | what | mapper: map acc. / IoU | planner on the true map: %Opt / %Succ | joint: %Opt / %Succ | "
+    "joint: map acc. / IoU | joint's planner on the true map: %Succ | wall (min) |",
+    "|---|---|---|---|---|---|---|---|",
+  ]
+  for row in rows:
+    mapper, planner, joint = (row["phases"].get(phase, {}).get("test") for phase in MAPPED_PHASES)
+    pair = lambda test, a, b: "–" if test is None else f"{_score(test, a)} / {_score(test, b)}"
+    true_map = "–" if joint is None else _score(joint["true_map"], "success")
+    minutes = sum(phase["wall_time_s"] for phase in row["phases"].values()) / 60
+    lines.append(
+      f"| {row['label']} | {row['note']} | {pair(mapper, 'map_accuracy', 'obstacle_iou')} | "
+      f"{pair(planner, 'optimal', 'success')} | {pair(joint, 'optimal', 'success')} | "
+      f"{pair(joint, 'map_accuracy', 'obstacle_iou')} | {true_map} | {minutes:.0f} |"
     )
   return "\n".join(lines) + "\n"
 

@@ -19,13 +19,13 @@ import jax.numpy as jnp
 from implicit_planning.mappers.compose import free_space, with_mapper
 from implicit_planning.mappers.polar import PolarGrid, to_polar
 from implicit_planning.mappers.scores import MapScores, map_scores
-from implicit_planning.mappers.workspace import WorkspaceMapper
+from implicit_planning.mappers.workspace import WorkspaceMapper, polar_grid
 
 MAPPERS: dict[str, tuple[str, Callable[..., nn.Module]]] = {
   "workspace_unet": (
     "workspace",
     lambda bins, width, dtype: WorkspaceMapper(
-      bins=bins, widths=tuple(width * 2**level for level in range(4)), dtype=dtype
+      polar_grid(bins), widths=tuple(width * 2**level for level in range(4)), dtype=dtype
     ),
   ),
 }
@@ -51,6 +51,7 @@ __all__ = [
   "free_space",
   "make_mapper",
   "map_scores",
+  "polar_grid",
   "to_polar",
   "with_mapper",
 ]

@@ -31,7 +31,8 @@ class PolarGrid:
       ``x = −extent + (c + ½) p``, ``y = extent − (r + ½) p``, ``p = 2 extent / S``
       (`data_gen.manipulation`'s convention).
     extent: half the workspace's side.
-    reach: outermost radius sampled (the arm's reach plus a margin).
+    reach: outermost radius sampled: the arm's reach plus a margin (the default: the default
+      arm's 2.1 + 2.1 plus two pixels).
     angles: angle cells (a multiple of the configuration space's bins for exact equivariance).
     radii: radius cells.
     oversample: samples per cell along each axis.

@@ -31,6 +31,12 @@ ANGLE_CELLS_PER_BIN = 4
 """Polar angle cells per θ1 bin: two stride-2 levels bring them to one cell per bin."""
 
 
+def polar_grid(bins: int, **geometry) -> PolarGrid:
+  """The polar grid of a mapper to ``bins × bins``: `PolarGrid` with ``geometry`` (image_size,
+  extent, reach, radii, oversample) and ``ANGLE_CELLS_PER_BIN · bins`` angles."""
+  return PolarGrid(angles=ANGLE_CELLS_PER_BIN * bins, **geometry)
+
+
 def _pad(x: jax.Array, amount: tuple[int, int], wrap: tuple[bool, bool]) -> jax.Array:
   """Pads axes 1 and 2 of ``[B, H, W, C]`` by ``amount``, circularly where ``wrap``, else with zeros."""
   for axis, (pad, circular) in enumerate(zip(amount, wrap), start=1):
@@ -88,33 +94,32 @@ class WorkspaceMapper(nn.Module):
   `data_gen.manipulation`); a logit above 0 predicts a blocked configuration.
 
   Attributes:
-    bins: configuration-space bins per joint.
+    grid: the polar grid the image is resampled onto (`polar.PolarGrid`): its geometry is the
+      workspace's, and its ``angles`` are ``4 · bins`` (`polar_grid`).
     widths: channels of the four polar levels (angle cells ``4·bins``, ``2·bins``, ``bins``,
       ``bins``; radius cells ``radii``, halved at each level).
     bottleneck_blocks: dilated residual blocks at the coarsest level.
     cspace_channels: channels per configuration-space cell before the last block.
-    image_size, extent, reach, radii: the polar grid (`polar.PolarGrid`); ``reach`` covers the
-      default arm's 4.2 plus two pixels.
     dtype: parameter and computation dtype.
   """
 
-  bins: int = 18
+  grid: PolarGrid = PolarGrid()
   widths: Sequence[int] = (8, 16, 32, 64)
   bottleneck_blocks: int = 2
   cspace_channels: int = 16
-  image_size: int = 96
-  extent: float = 5.0
-  reach: float = 4.4
-  radii: int = 32
   dtype: jnp.dtype = jnp.float32
 
   @property
-  def grid(self) -> PolarGrid:
-    return PolarGrid(self.image_size, self.extent, self.reach, ANGLE_CELLS_PER_BIN * self.bins, self.radii)
+  def bins(self) -> int:
+    """Configuration-space bins per joint."""
+    return self.grid.angles // ANGLE_CELLS_PER_BIN
 
   def __call__(self, workspace: jax.Array) -> jax.Array:
-    if self.radii % 8:
-      raise ValueError(f"radii must be a multiple of 8 (three halvings), got {self.radii}")
+    if self.grid.radii % 8 or self.grid.angles % ANGLE_CELLS_PER_BIN:
+      raise ValueError(
+        f"the grid's radii must be a multiple of 8 (three halvings) and its angles of {ANGLE_CELLS_PER_BIN} "
+        f"(cells per bin), got {self.grid}"
+      )
     polar = to_polar(workspace, self.grid, self.dtype)[..., None]  # [B, 4·bins, radii, 1]
     return self.from_polar(polar)
 

@@ -95,3 +95,48 @@ def test_a_workspace_task_without_a_mapper_and_a_mapper_without_a_workspace_are_
     tiny(mapper="workspace_unet")
   with pytest.raises(ConfigError, match="which task manip_cspace does not have"):
     tiny(task="manip_cspace", size=18, mapper="workspace_unet")
+
+
+@pytest.mark.slow
+def test_a_shared_mapper_run_starts_every_seeds_joint_phase(workspace_run, tmp_path):
+  config, workdir, _, _ = workspace_run
+  shared = config.replace(mapper_from=os.path.join(workdir, "mapper"), seeds=2, epochs=1)
+  assert phases.phases(shared) == ("planner", "joint")
+  results = phases.train_phases(shared, str(tmp_path))
+  assert list(results) == ["planner", "joint"] and not os.path.exists(tmp_path / "mapper")
+  sample = data.to_device(data.load_checked(data.dataset_path(config), config.task, config.wrap, config.size).val)
+  one_seed = phases.best_params(phases.phase_config(config, "mapper"), os.path.join(workdir, "mapper"), sample)
+  start = phases.joint_start(phases.phase_config(shared, "joint"), str(tmp_path))
+  for given, pretrained in zip(jax.tree.leaves(start["mapper"]), jax.tree.leaves(one_seed["mapper"])):
+    assert given.shape[0] == 2
+    np.testing.assert_array_equal(given, np.broadcast_to(pretrained, given.shape))
+
+
+def test_a_shared_mapper_run_must_exist_be_a_mapper_run_and_fit(tiny, tmp_path):
+  config = tiny(task="manip_workspace", size=18, mapper="workspace_unet", planner="vin")
+  source = str(tmp_path / "source")
+  with pytest.raises(ConfigError, match="holds no run: train one with --phase=mapper"):
+    phases.train_phases(config.replace(mapper_from=source), str(tmp_path / "run"))
+  checkpoints.write_or_check_config(source, phases.phase_config(config, "planner"))
+  with pytest.raises(ConfigError, match="is a planner run, not a mapper run"):
+    phases.mapper_run_config(config.replace(mapper_from=source))
+  other = str(tmp_path / "other")
+  checkpoints.write_or_check_config(other, phases.phase_config(config.replace(mapper_width=4, seeds=3), "mapper"))
+  with pytest.raises(ConfigError, match=r"another mapper: mapper_width=4 \(here 2\)"):
+    phases.mapper_run_config(config.replace(mapper_from=other))
+  with pytest.raises(ConfigError, match="has 3 seeds; this run needs 1 \\(shared\\) or 2"):
+    phases.mapper_run_config(config.replace(mapper_from=other, mapper_width=4, seeds=2))
+  with pytest.raises(ConfigError, match="phase=mapper trains a mapper; mapper_from=.* gives one"):
+    config.replace(mapper_from=other, phase="mapper")
+  with pytest.raises(ConfigError, match="needs a --mapper"):
+    tiny(mapper_from=other)
+
+
+def test_workspace_images_the_mapper_was_not_built_for_are_refused(tiny):
+  config = tiny(task="manip_workspace", size=18, mapper="workspace_unet", planner="vin")
+  arm = {"image_size": 96, "extent": 5.0, "link_lengths": [2.1, 2.1]}
+  model.check_observation_fits(config, {"generator_options": arm}, "fits.npz")
+  with pytest.raises(data.DataMismatchError, match="long.npz has 96-pixel .* reaching 5.0; mapper workspace_unet"):
+    model.check_observation_fits(config, {"generator_options": {**arm, "link_lengths": [2.5, 2.5]}}, "long.npz")
+  with pytest.raises(data.DataMismatchError, match="has 64-pixel workspace images"):
+    model.check_observation_fits(config, {"generator_options": {**arm, "image_size": 64}}, "small.npz")

@@ -44,7 +44,26 @@ def test_a_command_applies_common_flags_then_the_runs_own():
   run = sweeps.Run("a", {"planner": "id_vin", "k_fwd": 80})
   command = sweeps.train_command("mid", run, "root/a", {"k_fwd": "30", "seeds": "3"})
   assert command[:3] == [sys.executable, "-m", "experiments.train"]
-  assert command[3:] == ["--preset=mid", "--workdir=root/a", "--k_fwd=80", "--seeds=3", "--planner=id_vin"]
+  assert command[3:] == [
+    "--preset=mid",
+    "--recipe=paper",
+    "--workdir=root/a",
+    "--k_fwd=80",
+    "--seeds=3",
+    "--planner=id_vin",
+  ]
+
+
+def test_a_command_names_its_recipe_and_finds_another_run_under_the_root():
+  run = sweeps.Run("b", {"planner": "vin", "mapper_from": f"{sweeps.ROOT}/mapper/mapper"})
+  command = sweeps.train_command("workspace", run, "runs/s/b", {}, recipe="stable")
+  assert command[3:] == [
+    "--preset=workspace",
+    "--recipe=stable",
+    "--workdir=runs/s/b",
+    "--planner=vin",
+    "--mapper_from=runs/s/mapper/mapper",
+  ]
 
 
 def test_runs_go_side_by_side_on_their_own_cores_and_report_failures(tmp_path, capsys):

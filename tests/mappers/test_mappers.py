@@ -9,11 +9,14 @@ from jax.flatten_util import ravel_pytree
 
 import implicit_planning as ip
 from data_gen import manipulation
-from implicit_planning.mappers import PolarGrid, WorkspaceMapper, to_polar
+from implicit_planning.mappers import PolarGrid, WorkspaceMapper, polar_grid, to_polar
 from implicit_planning.mappers.polar import sampling_weights
 
-TINY = dict(widths=(4, 4, 4, 4), cspace_channels=2, image_size=24, radii=8)
-"""A workspace mapper small enough for float64 gradient checks."""
+
+def tiny_mapper(bins: int = 18, image_size: int = 24, dtype=jnp.float32) -> WorkspaceMapper:
+  """A workspace mapper small enough for float64 gradient checks."""
+  grid = polar_grid(bins, image_size=image_size, radii=8)
+  return WorkspaceMapper(grid, widths=(4, 4, 4, 4), cspace_channels=2, dtype=dtype)
 
 
 def workspaces(num: int, seed: int = 0, rotation: float = 0.0, bins: int = 18):
@@ -62,7 +65,7 @@ def test_the_polar_grid_turns_a_rotation_of_the_workspace_into_a_shift_of_the_an
 @pytest.mark.parametrize("bins", [18, pytest.param(36, marks=pytest.mark.slow)])
 def test_the_workspace_mapper_is_exactly_equivariant_to_rotations_by_one_bin(x64, bins):
   """A shift of 4 polar angle cells (one θ1 bin) shifts the logits by one θ1 bin, untrained."""
-  mapper = WorkspaceMapper(bins=bins, dtype=jnp.float64, **{**TINY, "image_size": 96})
+  mapper = tiny_mapper(bins, image_size=96, dtype=jnp.float64)
   images = jnp.asarray(workspaces(2, bins=bins)[0])
   params = jax.jit(mapper.init)(jax.random.key(0), images)
 
@@ -80,7 +83,7 @@ def test_the_workspace_mapper_is_exactly_equivariant_to_rotations_by_one_bin(x64
 
 
 def test_the_workspace_mapper_refuses_images_of_another_size():
-  mapper = WorkspaceMapper(**TINY)
+  mapper = tiny_mapper()
   with pytest.raises(ValueError, match=r"workspace images must be \[..., 24, 24\], got shape \(2, 96, 96\)"):
     mapper.init(jax.random.key(0), jnp.zeros((2, 96, 96), jnp.uint8))
   with pytest.raises(ValueError, match="Unknown mapper 'unet'"):
@@ -102,7 +105,7 @@ def mapped_batch(bins=18, num=2, image_size=24):
 def test_a_mapped_planner_plans_on_the_mappers_map_and_a_mapper_alone_only_maps():
   batch = mapped_batch()
   planner = ip.make_planner("id_vin", l_h=4, l_q=4, k_fwd=5, wrap=True)
-  mapper = WorkspaceMapper(**TINY)
+  mapper = tiny_mapper()
   model, alone = ip.with_mapper(planner, mapper), ip.with_mapper(planner, mapper, plan=False)
   assert model.inputs == ("workspace", "goals") and model.spec == planner.spec
   params = jax.jit(model.init)(jax.random.key(0), batch)
@@ -132,7 +135,7 @@ def test_the_joint_gradient_reaches_the_mapper_through_an_implicit_planner(x64):
   bins = 6  # a 6×6 configuration space: the check is of the chain rule, not of the arm
   batch = mapped_batch(bins=bins)
   common = dict(l_h=4, l_q=4, wrap=True, contraction=0.6, dtype=jnp.float64)
-  mapper = WorkspaceMapper(bins=bins, dtype=jnp.float64, **TINY)
+  mapper = tiny_mapper(bins, dtype=jnp.float64)
   implicit = ip.with_mapper(
     ip.make_planner("id_vin", k_fwd=500, k_bwd=500, forward_tol=1e-13, backward_tol=1e-13, **common), mapper
   )

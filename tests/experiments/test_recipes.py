@@ -1,0 +1,26 @@
+"""Recipes: per-planner flags between the preset and the user's flags."""
+
+import pytest
+
+import implicit_planning as ip
+from experiments.training import ConfigError, presets, recipes
+
+
+def test_each_recipe_names_known_planners_and_gives_each_a_valid_config():
+  for recipe, by_planner in recipes.RECIPES.items():
+    assert set(by_planner) <= set(ip.PLANNERS), recipe
+    for planner in ip.PLANNERS:
+      config = recipes.configure(presets.quick(), recipe, {"planner": planner})
+      assert {name: getattr(config, name) for name in by_planner.get(planner, {})} == by_planner.get(planner, {})
+
+
+def test_the_paper_recipe_is_the_preset_and_flags_win_over_a_recipe():
+  assert recipes.configure(presets.quick(), "paper", {"planner": "id_vin"}) == presets.quick()
+  config = recipes.configure(presets.quick(), "stable", {"planner": "id_vin", "learning_rate": 1e-3})
+  assert (config.learning_rate, config.value_init, config.contraction) == (1e-3, "shift", 0.99)
+  assert recipes.configure(presets.quick().replace(planner="vin"), "stable", {}).value_init == "shift"
+
+
+def test_an_unknown_recipe_is_refused_with_the_known_ones():
+  with pytest.raises(ConfigError, match="unknown recipe 'fast'; known recipes: paper, stable"):
+    recipes.recipe_flags("fast", "vin")
