@@ -196,6 +196,38 @@ def configuration_space(obstacles: Obstacles, bins: int, params: ArmParams) -> n
   return (~blocked).astype(np.uint8)
 
 
+def configuration_space_from_image(
+  images: np.ndarray, bins: int, params: ArmParams, samples_per_link: int = 200
+) -> np.ndarray:
+  """Free configurations read off the workspace raster: a configuration is blocked iff a point
+  of the arm (``samples_per_link`` evenly spaced per link) lies in an obstacle pixel.
+
+  A mapper that needs no training: how much of the exact configuration space the pixels give
+  without inferring the obstacles' edges between pixel centres.
+
+  Args:
+      images: uint8 ``[N, S, S]`` workspace images (`rasterize`), 1 = obstacle.
+      bins: bins per joint.
+      params: arm geometry (``image_size`` must be ``S``).
+      samples_per_link: points sampled along each link.
+
+  Returns:
+      uint8 ``[N, bins, bins]``, 1 = free, as `configuration_space`.
+  """
+  size, extent = params.image_size, params.extent
+  if images.shape[1:] != (size, size):
+    raise ValueError(f"images must be [N, {size}, {size}] for these arm params, got {images.shape}")
+  theta = bin_angles(bins)
+  elbow, tip = arm_points(theta[:, None], theta[None, :], params.link_lengths)  # [bins, bins, 2]
+  t = np.linspace(0.0, 1.0, samples_per_link)[:, None, None, None]
+  points = np.concatenate([t * elbow, elbow + t * (tip - elbow)])  # [2T, bins, bins, 2]
+  pixel = 2.0 * extent / size
+  col = np.clip(np.floor((points[..., 0] + extent) / pixel), 0, size - 1).astype(np.intp)
+  row = np.clip(np.floor((extent - points[..., 1]) / pixel), 0, size - 1).astype(np.intp)
+  blocked = np.stack([image[row, col].max(axis=0) for image in images])  # the pixel under each point
+  return (1 - blocked).astype(np.uint8)
+
+
 def rasterize(obstacles: Obstacles, params: ArmParams) -> np.ndarray:
   """Top-down workspace image, uint8 ``[N, image_size, image_size]``, 1 = obstacle.
 

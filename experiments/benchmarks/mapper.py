@@ -18,7 +18,7 @@ import optax
 
 import implicit_planning as ip
 from data_gen import make
-from experiments.benchmarks.problems import Settings, build, cross_entropy, timing_params
+from experiments.benchmarks.problems import Settings, build, cross_entropy, size_options, timing_params
 from experiments.benchmarks.timing import measure
 
 PLANNERS = ("vin", "id_vin", "symvin", "id_symvin", "conv_gppn", "id_conv_gppn")
@@ -71,7 +71,8 @@ def time_step(model: ip.Planner, batch: ip.Batch, labels: jax.Array, settings: S
 
 
 def run(settings: Settings, planners: Sequence[str] | None = None, k: int = 30, width: int = 8) -> list[dict[str, Any]]:
-  """A row for the mapper alone, then one per planner: its step alone and behind the mapper."""
+  """A row for the mapper alone, then one per planner (at the settings' ``l_q`` or ``l_h``): its
+  step alone and behind the mapper."""
   batch, labels = workspaces(settings.batch, settings.seed)
   observation, mapper = ip.make_mapper("workspace_unet", BINS, width)
   any_planner = build("vin", k, settings, wrap=True)
@@ -81,7 +82,7 @@ def run(settings: Settings, planners: Sequence[str] | None = None, k: int = 30, 
   rows = [{"model": f"workspace_unet (width {width})", "K": None, "wall_s": wall, "cpu_s": cpu}]
   print(format_row(rows[-1]), flush=True)
   for name in planners or PLANNERS:
-    planner = build(name, k, settings, wrap=True)
+    planner = build(name, k, settings, wrap=True, **size_options(ip.planner_spec(name), settings))
     for model, label, maps in (
       (planner, name, False),
       (ip.with_mapper(planner, mapper, observation), f"{name} + mapper", True),

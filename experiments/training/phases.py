@@ -116,7 +116,8 @@ def train_phases(config: Config, workdir: str) -> dict[str, Any]:
   """Runs the phases ``config.phase`` names (`phases`) under ``workdir``.
 
   Returns:
-    ``{phase: that run's results}``; for ``all`` also written to ``workdir/results.json``.
+    ``{phase: that run's results}``; their test scores are also written to
+    ``workdir/results.json``, beside those of phases finished by earlier invocations.
   """
   if config.mapper_from:
     mapper_run_config(config)  # refuse a misfit before any training
@@ -125,9 +126,12 @@ def train_phases(config: Config, workdir: str) -> dict[str, Any]:
     phase_run = phase_config(config, phase)
     start = (lambda run=phase_run: joint_start(run, workdir)) if phase == "joint" else None
     results[phase] = train_and_evaluate(phase_run, os.path.join(workdir, phase), initial_params=start)
-  if config.phase == "all":
-    with open(os.path.join(workdir, "results.json"), "w") as f:
-      json.dump(
-        {phase: {"test": r["test"], "best_epoch": r["best_epoch"]} for phase, r in results.items()}, f, indent=2
-      )
+  path = os.path.join(workdir, "results.json")
+  finished = {}
+  if os.path.exists(path):
+    with open(path) as f:
+      finished = json.load(f)
+  finished.update({phase: {"test": r["test"], "best_epoch": r["best_epoch"]} for phase, r in results.items()})
+  with open(path, "w") as f:
+    json.dump(finished, f, indent=2)
   return results

@@ -251,6 +251,24 @@ def test_workspace_raster_matches_point_in_polygon():
     np.testing.assert_array_equal(images[n].reshape(-1).astype(bool), expected)
 
 
+def test_the_raster_read_as_a_configuration_space_agrees_with_the_exact_one_but_at_boundaries():
+  """Two code paths (the scan-line raster, the exact clipping) tell the same arm's collisions:
+  they differ only where the pixels blur an obstacle's edge, next to a change of label."""
+  params = manipulation.ArmParams()
+  obstacles = manipulation.random_obstacles(np.random.default_rng(5), 64, params)
+  exact = manipulation.configuration_space(obstacles, 18, params)
+  read = manipulation.configuration_space_from_image(manipulation.rasterize(obstacles, params), 18, params)
+  assert read.shape == exact.shape and read.dtype == np.uint8
+  wrong = read != exact
+  boundary = np.zeros_like(wrong)
+  for axis in (1, 2):
+    for shift in (1, -1):
+      boundary |= np.roll(exact, shift, axis=axis) != exact
+  assert 0 < wrong.mean() < 0.025 and (wrong & ~boundary).sum() < 0.1 * wrong.sum()
+  with pytest.raises(ValueError, match=r"images must be \[N, 96, 96\]"):
+    manipulation.configuration_space_from_image(np.zeros((1, 64, 64), np.uint8), 18, params)
+
+
 def test_manipulation_goals_are_in_the_largest_free_region(files):
   data = load_dataset(files["manip_cspace", 18])
   for n in range(0, 40, 4):
