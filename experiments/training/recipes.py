@@ -8,8 +8,8 @@ specific to implicit training:
 * VIN: value kernels that start as a discounted shift (`value_init=shift`) and RMSprop at 3e-3;
   the implicit cell's value kernels squashed below 0.99 (a 0.99-contraction);
 * SymVIN: the implicit cell squashed below 0.99 (the shift start and 3e-3 did not help it);
-* ConvGPPN: 3e-3; the implicit planner's gradient from 5 damped cell steps at the forward solve's
-  point (the phantom gradient: its forward solve does not converge);
+* ConvGPPN: 3e-3; the implicit planner's gradient from 10 damped cell steps at the forward
+  solve's point (the phantom gradient: its forward solve does not converge);
 * GPPN: the paper's (not studied).
 
 ``experiments.train`` uses ``stable`` unless told ``--recipe=paper``; the sweeps name theirs
@@ -33,7 +33,7 @@ STABLE: dict[str, dict[str, Any]] = {
   "symvin": {},
   "id_symvin": _SQUASHED,
   "conv_gppn": {"learning_rate": 3e-3},
-  "id_conv_gppn": {"learning_rate": 3e-3, "backward_solver": "phantom", "k_bwd": 5},
+  "id_conv_gppn": {"learning_rate": 3e-3, "backward_solver": "phantom", "k_bwd": 10},
   "gppn": {},
   "id_gppn": {},
 }
