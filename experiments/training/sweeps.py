@@ -387,6 +387,11 @@ WORKSPACE_TWINS = Sweep(
   "finished.",
   runs=(
     Run("mapper", {"phase": "mapper", "seeds": 1}, "the U-Net alone (binary cross-entropy), one seed"),
+    Run(
+      "mapper_fine",
+      {"phase": "mapper", "seeds": 1, "mapper": "workspace_unet_fine"},
+      "the U-Net on a polar grid twice as fine in angle and radius (one stem level), one seed",
+    ),
     Run("vin", {"planner": "vin", **SHARED_MAPPER}, "K = 30"),
     Run("id_vin", {"planner": "id_vin", **SHARED_MAPPER}, "K_fwd = 30, the paper's cell"),
     Run("symvin", {"planner": "symvin", **SMALL_SYMVIN, **SHARED_MAPPER}, "20 fields, K = 30"),

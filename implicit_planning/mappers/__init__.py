@@ -2,6 +2,7 @@
 
 * `workspace.WorkspaceMapper`: the workspace-manipulation U-Net (96×96 workspace image →
   configuration-space obstacle logits), on a polar grid about the arm's base (`polar`);
+  ``workspace_unet_fine`` reads a grid twice as fine in angle and radius through one stem level;
 * `compose.with_mapper`: a mapper and any planner as one model (the mapper differentiated
   explicitly, the planner in its own mode);
 * `scores`: per-cell accuracy and obstacle IoU of a mapper's map.
@@ -21,13 +22,17 @@ from implicit_planning.mappers.polar import PolarGrid, to_polar
 from implicit_planning.mappers.scores import MapScores, map_scores
 from implicit_planning.mappers.workspace import WorkspaceMapper, polar_grid
 
+
+def _workspace_unet(stem_levels: int) -> Callable[..., nn.Module]:
+  """The factory of a `WorkspaceMapper` with ``stem_levels`` (its first level ``width`` channels)."""
+  return lambda bins, width, dtype: WorkspaceMapper(
+    polar_grid(bins, stem_levels), stem_levels, widths=tuple(width * 2**level for level in range(4)), dtype=dtype
+  )
+
+
 MAPPERS: dict[str, tuple[str, Callable[..., nn.Module]]] = {
-  "workspace_unet": (
-    "workspace",
-    lambda bins, width, dtype: WorkspaceMapper(
-      polar_grid(bins), widths=tuple(width * 2**level for level in range(4)), dtype=dtype
-    ),
-  ),
+  "workspace_unet": ("workspace", _workspace_unet(0)),
+  "workspace_unet_fine": ("workspace", _workspace_unet(1)),
 }
 """Each mapper by name: the batch entry it reads and its factory ``(bins, width, dtype) -> module``."""
 

@@ -31,10 +31,12 @@ ANGLE_CELLS_PER_BIN = 4
 """Polar angle cells per θ1 bin: two stride-2 levels bring them to one cell per bin."""
 
 
-def polar_grid(bins: int, **geometry) -> PolarGrid:
-  """The polar grid of a mapper to ``bins × bins``: `PolarGrid` with ``geometry`` (image_size,
-  extent, reach, radii, oversample) and ``ANGLE_CELLS_PER_BIN · bins`` angles."""
-  return PolarGrid(angles=ANGLE_CELLS_PER_BIN * bins, **geometry)
+def polar_grid(bins: int, stem_levels: int = 0, **geometry) -> PolarGrid:
+  """The polar grid of a mapper to ``bins × bins`` with ``stem_levels`` (`WorkspaceMapper`):
+  `PolarGrid` with ``geometry`` (image_size, extent, reach, oversample; radii, default
+  ``32 · 2^stem_levels``) and ``ANGLE_CELLS_PER_BIN · 2^stem_levels · bins`` angles."""
+  geometry.setdefault("radii", 32 * 2**stem_levels)
+  return PolarGrid(angles=ANGLE_CELLS_PER_BIN * 2**stem_levels * bins, **geometry)
 
 
 def _pad(x: jax.Array, amount: tuple[int, int], wrap: tuple[bool, bool]) -> jax.Array:
@@ -95,7 +97,10 @@ class WorkspaceMapper(nn.Module):
 
   Attributes:
     grid: the polar grid the image is resampled onto (`polar.PolarGrid`): its geometry is the
-      workspace's, and its ``angles`` are ``4 · bins`` (`polar_grid`).
+      workspace's, and its ``angles`` are ``cells_per_bin · bins`` (`polar_grid`).
+    stem_levels: stride-2 levels (a convolution, then a strided one) before the U-Net: each
+      doubles the angle and radius cells of the grid it reads, so the resampling keeps more of
+      the image's detail far from the base (a 5° cell is 3.5 pixels wide at the arm's reach).
     widths: channels of the four polar levels (angle cells ``4·bins``, ``2·bins``, ``bins``,
       ``bins``; radius cells ``radii``, halved at each level).
     bottleneck_blocks: dilated residual blocks at the coarsest level.
@@ -104,33 +109,43 @@ class WorkspaceMapper(nn.Module):
   """
 
   grid: PolarGrid = PolarGrid()
+  stem_levels: int = 0
   widths: Sequence[int] = (8, 16, 32, 64)
   bottleneck_blocks: int = 2
   cspace_channels: int = 16
   dtype: jnp.dtype = jnp.float32
 
   @property
+  def cells_per_bin(self) -> int:
+    """Polar angle cells per θ1 bin: ``ANGLE_CELLS_PER_BIN``, doubled by each stem level."""
+    return ANGLE_CELLS_PER_BIN * 2**self.stem_levels
+
+  @property
   def bins(self) -> int:
     """Configuration-space bins per joint."""
-    return self.grid.angles // ANGLE_CELLS_PER_BIN
+    return self.grid.angles // self.cells_per_bin
 
   def __call__(self, workspace: jax.Array) -> jax.Array:
-    if self.grid.radii % 8 or self.grid.angles % ANGLE_CELLS_PER_BIN:
+    halvings = 3 + self.stem_levels
+    if self.grid.radii % 2**halvings or self.grid.angles % self.cells_per_bin:
       raise ValueError(
-        f"the grid's radii must be a multiple of 8 (three halvings) and its angles of {ANGLE_CELLS_PER_BIN} "
-        f"(cells per bin), got {self.grid}"
+        f"the grid's radii must be a multiple of {2**halvings} ({halvings} halvings) and its angles of "
+        f"{self.cells_per_bin} (cells per bin), got {self.grid}"
       )
-    polar = to_polar(workspace, self.grid, self.dtype)[..., None]  # [B, 4·bins, radii, 1]
+    polar = to_polar(workspace, self.grid, self.dtype)[..., None]  # [B, cells_per_bin · bins, radii, 1]
     return self.from_polar(polar)
 
   @nn.compact
   def from_polar(self, polar: jax.Array) -> jax.Array:
-    """The network after the resampling: ``[B, 4·bins, radii, 1]`` → ``[B, bins, bins]`` logits."""
+    """The network after the resampling: ``[B, cells_per_bin · bins, radii, 1]`` → ``[B, bins, bins]``."""
     ring, torus = (True, False), (True, True)  # angle wraps; radius does not
     conv = lambda features, **kw: Conv(features, ring, dtype=self.dtype, **kw)
     block = lambda **kw: ResidualBlock(ring, dtype=self.dtype, **kw)
     w0, w1, w2, w3 = self.widths
-    x = block()(conv(w0)(polar))  # [B, 4n, R]
+    x = polar
+    for _ in range(self.stem_levels):  # a finer resampling, brought down to 4 cells per bin
+      x = conv(w0, strides=(2, 2))(nn.relu(conv(w0)(x)))
+    x = block()(conv(w0)(x))  # [B, 4n, R]
     x = block()(conv(w1, strides=(2, 2))(x))  # [B, 2n, R/2]
     skip = block()(conv(w2, strides=(2, 2))(x))  # [B, n, R/4]
     x = conv(w3, strides=(1, 2))(skip)  # [B, n, R/8]: halve the radius only

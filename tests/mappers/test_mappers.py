@@ -13,10 +13,10 @@ from implicit_planning.mappers import PolarGrid, WorkspaceMapper, polar_grid, to
 from implicit_planning.mappers.polar import sampling_weights
 
 
-def tiny_mapper(bins: int = 18, image_size: int = 24, dtype=jnp.float32) -> WorkspaceMapper:
+def tiny_mapper(bins: int = 18, image_size: int = 24, dtype=jnp.float32, stem_levels: int = 0) -> WorkspaceMapper:
   """A workspace mapper small enough for float64 gradient checks."""
-  grid = polar_grid(bins, image_size=image_size, radii=8)
-  return WorkspaceMapper(grid, widths=(4, 4, 4, 4), cspace_channels=2, dtype=dtype)
+  grid = polar_grid(bins, stem_levels, image_size=image_size, radii=8 * 2**stem_levels)
+  return WorkspaceMapper(grid, stem_levels, widths=(4, 4, 4, 4), cspace_channels=2, dtype=dtype)
 
 
 def workspaces(num: int, seed: int = 0, rotation: float = 0.0, bins: int = 18):
@@ -62,10 +62,13 @@ def test_the_polar_grid_turns_a_rotation_of_the_workspace_into_a_shift_of_the_an
   assert shifted_error < 0.15 * unshifted_error
 
 
-@pytest.mark.parametrize("bins", [18, pytest.param(36, marks=pytest.mark.slow)])
-def test_the_workspace_mapper_is_exactly_equivariant_to_rotations_by_one_bin(x64, bins):
-  """A shift of 4 polar angle cells (one θ1 bin) shifts the logits by one θ1 bin, untrained."""
-  mapper = tiny_mapper(bins, image_size=96, dtype=jnp.float64)
+@pytest.mark.parametrize(
+  "bins, stem_levels", [(18, 0), (18, 1), pytest.param(36, 0, marks=pytest.mark.slow)], ids=["18", "18_fine", "36"]
+)
+def test_the_workspace_mapper_is_exactly_equivariant_to_rotations_by_one_bin(x64, bins, stem_levels):
+  """A shift of one θ1 bin's polar angle cells shifts the logits by one θ1 bin, untrained."""
+  mapper = tiny_mapper(bins, image_size=96, dtype=jnp.float64, stem_levels=stem_levels)
+  assert mapper.grid.angles == mapper.cells_per_bin * bins == 4 * 2**stem_levels * bins
   images = jnp.asarray(workspaces(2, bins=bins)[0])
   params = jax.jit(mapper.init)(jax.random.key(0), images)
 
@@ -73,7 +76,7 @@ def test_the_workspace_mapper_is_exactly_equivariant_to_rotations_by_one_bin(x64
   def logits_three_ways(params, images):
     polar = to_polar(images, mapper.grid, jnp.float64)[..., None]
     from_polar = lambda polar: mapper.apply(params, polar, method="from_polar")
-    return mapper.apply(params, images), from_polar(polar), from_polar(jnp.roll(polar, 4, axis=1))
+    return mapper.apply(params, images), from_polar(polar), from_polar(jnp.roll(polar, mapper.cells_per_bin, axis=1))
 
   logits, from_polar, shifted = logits_three_ways(params, images)
   assert logits.shape == (2, bins, bins) and logits.dtype == jnp.float64
