@@ -48,6 +48,41 @@ def _pad(x: jax.Array, amount: tuple[int, int], wrap: tuple[bool, bool]) -> jax.
   return x
 
 
+def windows_conv(
+  lhs: jax.Array,
+  rhs: jax.Array,
+  window_strides: Sequence[int],
+  padding: str | Sequence[tuple[int, int]],
+  lhs_dilation: Sequence[int] | None = None,
+  rhs_dilation: Sequence[int] | None = None,
+  dimension_numbers=None,
+  feature_group_count: int = 1,
+  precision=None,
+) -> jax.Array:
+  """``lax.conv_general_dilated`` for ``[B, H, W, C]`` inputs, ``[kh, kw, C, F]`` kernels and no
+  padding, as one matrix product of the input's ``kh · kw`` shifted (strided, dilated) windows.
+
+  XLA:CPU runs a native convolution inside a loop (``lax.map`` over seeds) 15–60× slower than
+  outside one; this product runs at its usual speed there (``docs/performance.md``).
+  """
+  del dimension_numbers  # flax's default layout, checked below through the shapes
+  if feature_group_count != 1 or tuple(lhs_dilation or (1, 1)) != (1, 1):
+    raise ValueError("windows_conv supports neither feature groups nor input dilation")
+  if padding != "VALID" and tuple(map(tuple, padding)) != ((0, 0), (0, 0)):
+    raise ValueError(f"windows_conv takes unpadded inputs, got padding {padding}")
+  kh, kw, channels, features = rhs.shape
+  if lhs.shape[-1] != channels:
+    raise ValueError(f"input channels {lhs.shape[-1]} != kernel's {channels}")
+  (sh, sw), (dh, dw) = window_strides, rhs_dilation or (1, 1)
+  height, width = (lhs.shape[1] - dh * (kh - 1) - 1) // sh + 1, (lhs.shape[2] - dw * (kw - 1) - 1) // sw + 1
+  windows = [
+    lhs[:, i * dh : i * dh + (height - 1) * sh + 1 : sh, j * dw : j * dw + (width - 1) * sw + 1 : sw]
+    for i in range(kh)
+    for j in range(kw)
+  ]
+  return jnp.matmul(jnp.concatenate(windows, axis=-1), rhs.reshape(kh * kw * channels, features), precision=precision)
+
+
 class Conv(nn.Module):
   """3×3 convolution with per-axis circular or zero padding (``wrap``), stride and dilation."""
 
@@ -68,6 +103,7 @@ class Conv(nn.Module):
       kernel_dilation=self.dilation,
       dtype=self.dtype,
       param_dtype=self.dtype,
+      conv_general_dilated=windows_conv,
     )
     return conv(x)
 

@@ -11,6 +11,7 @@ import implicit_planning as ip
 from data_gen import manipulation
 from implicit_planning.mappers import PolarGrid, WorkspaceMapper, polar_grid, to_polar
 from implicit_planning.mappers.polar import sampling_weights
+from implicit_planning.mappers.workspace import windows_conv
 
 
 def tiny_mapper(bins: int = 18, image_size: int = 24, dtype=jnp.float32, stem_levels: int = 0) -> WorkspaceMapper:
@@ -154,3 +155,15 @@ def test_the_joint_gradient_reaches_the_mapper_through_an_implicit_planner(x64):
   g_implicit, g_explicit = mapper_gradients(params)
   assert float(jnp.linalg.norm(g_explicit)) > 1e-6
   assert float(jnp.linalg.norm(g_implicit - g_explicit) / jnp.linalg.norm(g_explicit)) < 1e-9
+
+
+@pytest.mark.parametrize("strides, dilation", [((1, 1), (1, 1)), ((2, 2), (1, 1)), ((1, 2), (2, 1))])
+def test_the_mappers_convolution_is_xlas_as_one_matrix_product(x64, strides, dilation):
+  x = jax.random.normal(jax.random.key(0), (2, 12, 10, 3), jnp.float64)
+  kernel = jax.random.normal(jax.random.key(1), (3, 3, 3, 5), jnp.float64)
+  expected = jax.lax.conv_general_dilated(
+    x, kernel, strides, "VALID", rhs_dilation=dilation, dimension_numbers=("NHWC", "HWIO", "NHWC")
+  )
+  np.testing.assert_allclose(windows_conv(x, kernel, strides, "VALID", rhs_dilation=dilation), expected, rtol=1e-12)
+  with pytest.raises(ValueError, match="takes unpadded inputs"):
+    windows_conv(x, kernel, strides, "SAME")
