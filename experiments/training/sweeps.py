@@ -543,7 +543,7 @@ MAPPED_PHASES = ("mapper", "planner", "joint")
 
 def phase_rows(root: str, runs: Sequence[Run]) -> list[dict[str, Any]]:
   """One row per run with a mapper that has finished a phase: each finished phase's test scores
-  and wall time (of the invocation that finished it)."""
+  and training time (its epochs' wall time summed over every invocation)."""
   rows = []
   for run in runs:
     finished = {}
@@ -552,7 +552,8 @@ def phase_rows(root: str, runs: Sequence[Run]) -> list[dict[str, Any]]:
       if os.path.exists(path):
         with open(path) as f:
           results = json.load(f)
-        finished[phase] = {"test": results["test"], "wall_time_s": results["wall_time_s"]}
+        epochs = _read_jsonl(os.path.join(root, run.label, phase, "metrics.jsonl"))
+        finished[phase] = {"test": results["test"], "wall_time_s": sum(e["epoch_time_s"] for e in epochs)}
     if finished:
       rows.append({"label": run.label, "note": run.note, "phases": finished})
   return rows

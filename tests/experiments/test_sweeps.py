@@ -1,5 +1,6 @@
 """Sweeps: every run is a valid config, commands carry the flags, the summary reads real runs."""
 
+import json
 import os
 import shutil
 import sys
@@ -124,3 +125,31 @@ def test_test_time_compute_evaluates_each_budget_once(vin_run, tmp_path, monkeyp
   assert sweeps.test_time_compute(str(run_dir), [1, 2]) == rows  # read back from the files
   sweep_binary.write_summary(str(tmp_path), (sweeps.Run("vin", {"planner": "vin"}),), [1, 2])
   assert f"| vin | {rows[0]['success']:.1f} | {rows[1]['success']:.1f} |" in (tmp_path / "summary.md").read_text()
+
+
+def test_runs_with_a_mapper_are_summarised_by_phase_from_their_last_planning_phase(tmp_path):
+  def score(mean):
+    return {"mean": mean, "std": 1.0, "per_seed": [mean - 1, mean + 1]}
+
+  phases = {
+    "planner": {"optimal": score(88.0), "success": score(90.0)},
+    "joint": {
+      "optimal": score(80.0),
+      "success": score(82.0),
+      "map_accuracy": score(98.0),
+      "obstacle_iou": score(94.0),
+      "true_map": {"success": score(89.0)},
+    },
+  }
+  for phase, test in phases.items():
+    (tmp_path / "vin" / phase).mkdir(parents=True)
+    (tmp_path / "vin" / phase / "results.json").write_text(json.dumps({"test": test, "best_epoch": [1, 1]}))
+    record = {"epoch": 1, "val_success": 80.0, "fwd_residual_mean": 0.0, "elapsed_s": 60.0, "epoch_time_s": 60.0}
+    (tmp_path / "vin" / phase / "metrics.jsonl").write_text(json.dumps(record) + "\n")
+  runs = (sweeps.Run("vin", {"planner": "vin"}, "explicit"),)
+  assert sweeps.run_dir(str(tmp_path / "vin")) == str(tmp_path / "vin" / "joint")
+  assert sweeps.summarize(str(tmp_path), runs)[0]["test"]["success"]["mean"] == 82.0
+  row = sweeps.phase_table(sweeps.phase_rows(str(tmp_path), runs)).splitlines()[-1]
+  assert row == (
+    "| vin | explicit | – | 88.0 ± 1.0 / 90.0 ± 1.0 | 80.0 ± 1.0 / 82.0 ± 1.0 | 98.0 ± 1.0 / 94.0 ± 1.0 | 89.0 ± 1.0 | 2 |"
+  )
