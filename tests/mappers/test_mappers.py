@@ -64,7 +64,9 @@ def test_the_polar_grid_turns_a_rotation_of_the_workspace_into_a_shift_of_the_an
 
 
 @pytest.mark.parametrize(
-  "bins, stem_levels", [(18, 0), (18, 1), pytest.param(36, 0, marks=pytest.mark.slow)], ids=["18", "18_fine", "36"]
+  "bins, stem_levels",
+  [(18, 0), pytest.param(18, 1, marks=pytest.mark.slow), pytest.param(36, 0, marks=pytest.mark.slow)],
+  ids=["18", "18_fine", "36"],
 )
 def test_the_workspace_mapper_is_exactly_equivariant_to_rotations_by_one_bin(x64, bins, stem_levels):
   """A shift of one θ1 bin's polar angle cells shifts the logits by one θ1 bin, untrained."""
