@@ -18,7 +18,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 import implicit_planning as ip
-from experiments.training import checkpoints, evaluation
+from experiments.training import checkpoints, evaluation, phases
 from experiments.training.config import ConfigError
 
 ROOT = "{root}"
@@ -469,7 +469,7 @@ def _last(values: Sequence[float | None]) -> float | None:
 def run_dir(workdir: str) -> str:
   """The run a sweep reports for ``workdir``: for a run with a mapper its last phase that plans
   (joint, else planner; a mapper's pretraining alone has no policy), else the run itself."""
-  for phase in ("joint", "planner"):
+  for phase in reversed(phases.ORDER[1:]):
     if os.path.exists(os.path.join(workdir, phase, "metrics.jsonl")):
       return os.path.join(workdir, phase)
   return workdir
@@ -537,17 +537,13 @@ def markdown_table(rows: Sequence[Mapping[str, Any]]) -> str:
   return "\n".join(lines) + "\n"
 
 
-MAPPED_PHASES = ("mapper", "planner", "joint")
-"""The phases of a run with a mapper (`experiments.training.phases.ORDER`), each a subfolder."""
-
-
 def phase_rows(root: str, runs: Sequence[Run]) -> list[dict[str, Any]]:
   """One row per run with a mapper that has finished a phase: each finished phase's test scores
   and training time (its epochs' wall time summed over every invocation)."""
   rows = []
   for run in runs:
     finished = {}
-    for phase in MAPPED_PHASES:
+    for phase in phases.ORDER:
       path = os.path.join(root, run.label, phase, "results.json")
       if os.path.exists(path):
         with open(path) as f:
@@ -568,7 +564,7 @@ def phase_table(rows: Sequence[Mapping[str, Any]]) -> str:
     "|---|---|---|---|---|---|---|---|",
   ]
   for row in rows:
-    mapper, planner, joint = (row["phases"].get(phase, {}).get("test") for phase in MAPPED_PHASES)
+    mapper, planner, joint = (row["phases"].get(phase, {}).get("test") for phase in phases.ORDER)
     pair = lambda test, a, b: "–" if test is None else f"{_score(test, a)} / {_score(test, b)}"
     true_map = "–" if joint is None else _score(joint["true_map"], "success")
     minutes = sum(phase["wall_time_s"] for phase in row["phases"].values()) / 60

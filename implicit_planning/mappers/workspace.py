@@ -62,7 +62,7 @@ def windows_conv(
   """``lax.conv_general_dilated`` for ``[B, H, W, C]`` inputs, ``[kh, kw, C, F]`` kernels and no
   padding, as one matrix product of the input's ``kh · kw`` shifted (strided, dilated) windows.
 
-  XLA:CPU runs a native convolution inside a loop (``lax.map`` over seeds) 15–60× slower than
+  XLA:CPU runs a native convolution inside a loop (``lax.map`` over seeds) 20–35× slower than
   outside one; this product runs at its usual speed there (``docs/performance.md``).
   """
   del dimension_numbers  # flax's default layout, checked below through the shapes
