@@ -31,8 +31,10 @@ def run(
   rows = []
   for name in names:
     option = size_options(ip.planner_spec(name), settings)
-    # As trained: K_fwd = 30 forward iterations and K_bwd Anderson, default tolerances.
-    planner = ip.make_planner(name, k_fwd=30, k_bwd=settings.k_bwd, conv_impl=settings.conv_impl, **option)
+    # The paper's cell as trained there: K_fwd = 30 forward iterations, K_bwd Anderson, default tolerances.
+    planner = ip.make_planner(
+      name, recipe="paper", k_fwd=30, k_bwd=settings.k_bwd, conv_impl=settings.conv_impl, **option
+    )
     params = planner.init(jax.random.key(settings.seed), batch)
     step, optimizer = make_train_step(planner, labels)
     opt_state = optimizer.init(params)

@@ -56,9 +56,21 @@ def temp_bytes(compiled) -> int:
 
 def build(name: str, k: int, settings: Settings, **options: Any) -> ip.Planner:
   """``make_planner`` with ``K`` as the explicit depth or the implicit forward budget, run in full
-  (tolerances 0), and the settings' ``K_bwd`` and convolution formulation."""
+  (tolerances 0), and the settings' ``K_bwd`` and convolution formulation.
+
+  The paper's cells (``recipe="paper"``): the planners the authors' code runs, so the benchmarks
+  compare like with like (the stable recipe's ID-ConvGPPN takes the phantom gradient instead).
+  """
   return ip.make_planner(
-    name, k=k, k_fwd=k, k_bwd=settings.k_bwd, forward_tol=0.0, backward_tol=0.0, conv_impl=settings.conv_impl, **options
+    name,
+    recipe="paper",
+    k=k,
+    k_fwd=k,
+    k_bwd=settings.k_bwd,
+    forward_tol=0.0,
+    backward_tol=0.0,
+    conv_impl=settings.conv_impl,
+    **options,
   )
 
 

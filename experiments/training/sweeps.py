@@ -96,6 +96,11 @@ IMPLICIT_LEVERS = Sweep(
       "explicit twin, K = 30, value kernels start as shifts, learning rate 3e-3 decayed over the last 5 epochs",
     ),
     Run(
+      "vin_shift_lr_3e-3_batch_16_decay_5",
+      {"planner": "vin", **SHIFT_LR_3E3, **LATE_DECAY, "batch_size": 16},
+      "explicit twin, K = 30, shift start, 3e-3 decayed over the last 5 epochs, batches of 16 (twice the steps)",
+    ),
+    Run(
       "vin_shift_greedy_lr_3e-3_decay_5",
       {"planner": "vin", **SHIFT_LR_3E3, **LATE_DECAY, "head_init": "greedy"},
       "explicit twin, K = 30, shift start, greedy head, learning rate 3e-3 decayed over the last 5 epochs",
@@ -172,6 +177,21 @@ IMPLICIT_LEVERS = Sweep(
       **SHIFT_LR_3E3,
       **LATE_DECAY,
       rmsprop_bias_correction=True,
+    ),
+    _id_vin(
+      "squash_converged_shift_lr_3e-3_decay_5",
+      "squashed below 0.99, converged solves, shift start, 3e-3 decayed over the last 5 epochs",
+      **SQUASHED_CONVERGED,
+      **SHIFT_LR_3E3,
+      **LATE_DECAY,
+    ),
+    _id_vin(
+      "squash_shift_lr_3e-3_batch_16_decay_5",
+      "squashed below 0.99, shift start, 3e-3 decayed over the last 5 epochs, batches of 16 (twice the steps)",
+      **SQUASHED,
+      **SHIFT_LR_3E3,
+      **LATE_DECAY,
+      batch_size=16,
     ),
     _id_vin(
       "squash_shift_greedy_lr_3e-3_decay_5",

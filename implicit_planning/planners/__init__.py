@@ -2,7 +2,8 @@
 
 One file per family (`vin`, `symvin`, `conv_gppn`, `gppn`), each a `CellFamily`;
 the built-in ones are registered below, under their explicit name and with the
-``id_`` prefix for the implicit mode.
+``id_`` prefix for the implicit mode. `recipes` holds the option defaults each
+planner is built with (``stable``, or the paper's).
 """
 
 from implicit_planning.planners.conv_gppn import CONV_GPPN
@@ -10,6 +11,7 @@ from implicit_planning.planners.family import CellFamily, RewardsAsContext, Stat
 from implicit_planning.planners.gppn import GPPN
 from implicit_planning.planners.network import INPUTS, Batch, PlannerNet, PlannerOutput, PlannerStats
 from implicit_planning.planners.options import OPTION_NAMES, PlannerOptions, planner_options
+from implicit_planning.planners.recipes import RECIPES, recipe_options
 from implicit_planning.planners.registry import (
   PLANNERS,
   Planner,
@@ -40,11 +42,13 @@ __all__ = [
   "PlannerOutput",
   "PlannerSpec",
   "PlannerStats",
+  "RECIPES",
   "RewardsAsContext",
   "State",
   "make_planner",
   "planner_options",
   "planner_spec",
+  "recipe_options",
   "register_family",
   "register_planner",
   "with_mode",

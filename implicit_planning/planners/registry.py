@@ -18,6 +18,7 @@ from implicit_planning.equilibrium import Implicit, Phantom, SolveStats, Unrolle
 from implicit_planning.planners.family import CellFamily
 from implicit_planning.planners.network import INPUTS, Batch, PlannerNet, PlannerOutput
 from implicit_planning.planners.options import COMMON_OPTIONS, MODE_OPTIONS, PlannerOptions, planner_options
+from implicit_planning.planners.recipes import DEFAULT_RECIPE, recipe_options
 
 
 @dataclasses.dataclass(frozen=True)
@@ -108,12 +109,17 @@ class Planner(NamedTuple):
     return self.spec.name
 
 
-def make_planner(name: str, options: PlannerOptions | None = None, **overrides: Any) -> Planner:
+def make_planner(
+  name: str, options: PlannerOptions | None = None, *, recipe: str = DEFAULT_RECIPE, **overrides: Any
+) -> Planner:
   """Builds the planner registered as ``name``.
 
   Args:
     name: a key of `PLANNERS`.
-    options: a `PlannerOptions`; default: its defaults.
+    options: a `PlannerOptions`, taken whole (``recipe`` is then not read); default: the
+      `PlannerOptions` defaults with the recipe's options for ``name``.
+    recipe: a key of `recipes.RECIPES`: ``"stable"`` (what trained each family best here) or
+      ``"paper"`` (the paper's cell: the `PlannerOptions` defaults).
     **overrides: `PlannerOptions` fields to change (``k=80``, ``l_q=40``, ``contraction=0.9``, ...).
       ``k`` is the number of cell applications of an explicit planner, ``k_fwd`` the most an
       implicit planner's forward solve makes: the same unit in every family.
@@ -123,7 +129,8 @@ def make_planner(name: str, options: PlannerOptions | None = None, **overrides: 
     A `Planner` with pure ``init`` and ``apply``.
   """
   spec = planner_spec(name)
-  options = planner_options(**{**(dataclasses.asdict(options) if options else {}), **overrides})
+  start = dataclasses.asdict(options) if options else recipe_options(recipe, name)
+  options = planner_options(**{**start, **overrides})
   mode = spec.mode(options)
   net = PlannerNet(spec.family, options, mode)
 

@@ -7,11 +7,19 @@ from experiments.training import ConfigError, presets, recipes
 
 
 def test_each_recipe_names_known_planners_and_gives_each_a_valid_config():
-  for recipe, by_planner in recipes.RECIPES.items():
-    assert set(by_planner) <= set(ip.PLANNERS), recipe
+  assert set(recipes.RECIPES) == set(ip.RECIPES)
+  for recipe in recipes.RECIPES:
+    assert set(ip.RECIPES[recipe]) | set(recipes.OPTIMISER[recipe]) <= set(ip.PLANNERS), recipe
     for planner in ip.PLANNERS:
+      flags = recipes.recipe_flags(recipe, planner)
       config = recipes.configure(presets.quick(), recipe, {"planner": planner})
-      assert {name: getattr(config, name) for name in by_planner.get(planner, {})} == by_planner.get(planner, {})
+      assert {name: getattr(config, name) for name in flags} == flags
+      assert config.planner_options == ip.make_planner(planner, recipe=recipe, **_sizes(config)).options
+
+
+def _sizes(config):
+  """The preset's options that are not the recipe's (the same for both builds)."""
+  return {name: getattr(config, name) for name in ("k", "k_fwd", "l_h", "l_q")}
 
 
 def test_the_paper_recipe_is_the_preset_and_flags_win_over_a_recipe():

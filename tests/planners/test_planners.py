@@ -63,8 +63,9 @@ def test_gradients_are_finite_and_reach_every_parameter(name):
   for path, g in jax.tree_util.tree_leaves_with_path(grads):
     assert np.all(np.isfinite(g)), path
     assert np.any(g != 0), f"no gradient reaches {jax.tree_util.keystr(path)}"
-  implicit = planner.spec.implicit
-  assert np.all((probe_grad.iterations >= 1) == implicit)
+  # Only the implicit function theorem's backward solve reports (the phantom gradient has none).
+  adjoint_solve = isinstance(planner.mode, ip.Implicit)
+  assert np.all((probe_grad.iterations >= 1) == adjoint_solve)
 
 
 def test_unknown_names_and_bad_values_are_refused():
@@ -80,6 +81,23 @@ def test_unknown_names_and_bad_values_are_refused():
     ip.make_planner("vin", kernel_size=4)
   with pytest.raises(ValueError, match="conv_impl 'fft'"):
     ip.make_planner("conv_gppn", conv_impl="fft")
+
+
+def test_the_stable_recipe_is_the_default_and_the_papers_cell_one_keyword_away():
+  id_vin = ip.make_planner("id_vin", l_q=8)
+  assert (id_vin.options.contraction, id_vin.options.contraction_form, id_vin.options.value_init) == (
+    0.99,
+    "squash",
+    "shift",
+  )
+  assert isinstance(ip.make_planner("id_conv_gppn").mode, ip.Phantom)
+  assert ip.make_planner("id_vin", recipe="paper", l_q=8).options == ip.PlannerOptions(l_q=8)
+  assert ip.make_planner("id_vin", contraction=0.9).options.contraction == 0.9  # keywords win
+  whole = ip.PlannerOptions(l_q=8)
+  assert ip.make_planner("id_vin", whole).options == whole  # a whole `options` is taken as it is
+  assert ip.make_planner("gppn").options == ip.PlannerOptions()  # not studied: the paper's
+  with pytest.raises(ValueError, match="Unknown recipe 'fast'; expected one of paper, stable"):
+    ip.make_planner("vin", recipe="fast")
 
 
 def test_options_that_do_not_apply_are_ignored():
@@ -125,6 +143,7 @@ def test_implicit_gradients_match_unrolled_at_convergence(x64, name, param_scale
   """With a contractive cell, the equilibrium gradient is the limit of the unrolled one."""
   batch = random_problems()
   common = dict(l_h=4, l_q=4, dtype=jnp.float64, contraction=0.6 if name == "vin" else 0.0)
+  common = dict(common, recipe="paper")  # the same cell in both modes
   explicit = ip.make_planner(name, k=40, **common)  # 40 layers: within 1e-11 of the limit here
   implicit = ip.make_planner("id_" + name, k_fwd=500, k_bwd=500, forward_tol=1e-13, backward_tol=1e-13, **common)
   params = implicit.init(jax.random.key(2), batch)
@@ -198,7 +217,7 @@ def test_circular_padding_really_wraps(wrap, expected):
   maps = np.zeros((1, size, size), np.uint8)
   maps[0, 4, :] = 1  # one free corridor row
   goals = jnp.array([[4, 0]], jnp.int32)
-  planner = ip.make_planner("id_vin", k_fwd=60, l_h=2, l_q=4, wrap=wrap)
+  planner = ip.make_planner("id_vin", recipe="paper", k_fwd=60, l_h=2, l_q=4, wrap=wrap)
   logits = planner.apply(value_iteration_params(size), {"maps": jnp.asarray(maps), "goals": goals}).logits
   assert int(jnp.argmax(logits[0, :, 4, size - 1])) == expected
 
@@ -254,6 +273,7 @@ def test_k_counts_cell_applications_in_every_family_and_mode(family):
   spec = ip.planner_spec(family)
   contraction = {"contraction": 0.5} if "contraction" in spec.family.options else {}  # random value kernel
   options = {**SMALL, "k": 7, "k_fwd": 7, "forward_tol": 0.0, "forward_solver": "iteration", **contraction}
+  options["recipe"] = "paper"  # the same cell in both modes
   explicit, implicit = ip.make_planner(family, **options), ip.make_planner("id_" + family, **options)
   batch = random_problems()
   params = jax.tree.map(lambda p: 0.3 * p, implicit.init(jax.random.key(0), batch))  # a contraction
@@ -266,7 +286,7 @@ def test_k_counts_cell_applications_in_every_family_and_mode(family):
 
 @pytest.mark.parametrize("name", ["id_vin", "id_symvin"])
 def test_a_learned_discount_stays_below_the_contraction_and_is_trained(name):
-  planner = ip.make_planner(name, **SMALL, contraction=0.95, learned_discount=True)
+  planner = ip.make_planner(name, recipe="paper", **SMALL, contraction=0.95, learned_discount=True)
   batch = random_problems()
   params = planner.init(jax.random.key(0), batch)
   logits = params["params"]["cell"]["discount_logit"]
@@ -305,8 +325,8 @@ def test_a_squashed_kernel_is_the_papers_when_small_and_never_above_the_bound():
 @pytest.mark.parametrize("name", ["id_vin", "id_symvin"])
 def test_a_squashed_cell_starts_as_the_papers(name):
   batch = random_problems()
-  paper = ip.make_planner(name, **SMALL)
-  squashed = ip.make_planner(name, **SMALL, contraction=0.95, contraction_form="squash")
+  paper = ip.make_planner(name, recipe="paper", **SMALL)
+  squashed = ip.make_planner(name, recipe="paper", **SMALL, contraction=0.95, contraction_form="squash")
   params = squashed.init(jax.random.key(0), batch)
   cell = params["params"]["cell"]
   name_in_cell, value_part = ("value_kernel", slice(None)) if name == "id_symvin" else ("kernel", slice(-1, None))
@@ -418,7 +438,7 @@ def test_a_greedy_head_scores_each_move_by_the_value_of_the_neighbour_it_reaches
     neighbour = padded[:, 1 + di : 7 + di, 1 + dj : 7 + dj]
     np.testing.assert_allclose(logits[:, a], 0.9 * neighbour, rtol=1e-5, atol=1e-6)
   with pytest.raises(ValueError, match="needs value_init=shift"):
-    ip.make_planner("vin", head_init="greedy")
+    ip.make_planner("vin", recipe="paper", head_init="greedy")
 
 
 @pytest.mark.parametrize("name, layer", [("vin", ("reward", "kernel")), ("symvin", ("reward_weights",))])

@@ -1,0 +1,49 @@
+"""Recipes: the option defaults each planner is built with unless told otherwise.
+
+``make_planner`` starts from a recipe's options for the planner, then the caller's. ``stable``
+(the default) is what trained each family best in our study of implicit training
+(`docs/implicit_training.md`; the README's "Training implicit planners"); ``paper`` is the paper's
+cell, the `PlannerOptions` defaults:
+
+* VIN: value kernels that start as a discounted shift, a value-iteration step (`value_init`); the
+  implicit cell's value kernels squashed below 0.99, so it is a 0.99-contraction with a real
+  equilibrium (the paper's unconstrained cell becomes expansive in training and diverges);
+* SymVIN: the implicit cell squashed below 0.99 (the shift start made the explicit one diverge);
+* ConvGPPN: the implicit planner's gradient from 10 damped cell steps at the forward solve's point
+  (the phantom gradient): its forward solve does not converge, so the implicit function theorem's
+  gradient is taken at a point that is not a fixed point;
+* GPPN: the paper's (not studied).
+
+The optimiser's part of a recipe (the learning rate) is the experiments' (`experiments.training.
+recipes`). A family registered later has no entry, so it gets the `PlannerOptions` defaults.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+_SHIFT = {"value_init": "shift"}
+_SQUASHED = {"contraction": 0.99, "contraction_form": "squash"}
+
+STABLE: dict[str, dict[str, Any]] = {
+  "vin": _SHIFT,
+  "id_vin": {**_SHIFT, **_SQUASHED},
+  "id_symvin": _SQUASHED,
+  "id_conv_gppn": {"backward_solver": "phantom", "k_bwd": 10},
+}
+"""Per planner, the options that differ from the paper's."""
+
+RECIPES: dict[str, Mapping[str, Mapping[str, Any]]] = {"paper": {}, "stable": STABLE}
+DEFAULT_RECIPE = "stable"
+
+
+def recipe_options(recipe: str, planner: str) -> dict[str, Any]:
+  """The `PlannerOptions` fields ``recipe`` sets for ``planner`` (a registry name).
+
+  Raises:
+    ValueError: unknown recipe (the message lists the known ones).
+  """
+  if recipe not in RECIPES:
+    raise ValueError(f"Unknown recipe {recipe!r}; expected one of {', '.join(RECIPES)}.")
+  return dict(RECIPES[recipe].get(planner, {}))
