@@ -10,6 +10,9 @@ Keys (``<split>`` is ``train``, ``val`` or ``test``):
   (order of ``ACTIONS``) at each reachable non-goal free cell, False elsewhere.
 * ``<split>/workspace`` (``manip_workspace`` only): uint8 ``[N, S, S]``
   workspace image, 1 = obstacle pixel.
+* ``<split>/style`` (``visual_nav`` only): uint32 ``[N]`` per-maze appearance
+  seeds; the egocentric views are rendered from ``maps`` and these on the
+  device (``data_gen.panorama``), never stored.
 * ``meta``: JSON string. Required (`META_FIELDS`): ``task``, ``size``,
   ``actions`` (the list ``["north", "west", "south", "east"]``), ``wrap`` (the
   task's torus flag), ``counts`` (maps per split), and ``workspace_size`` for
@@ -57,9 +60,11 @@ __all__ = [
 ]
 
 SPLITS = ("train", "val", "test")
-TASK_WRAP = {"maze2d": False, "manip_cspace": True, "manip_workspace": True}
+TASK_WRAP = {"maze2d": False, "manip_cspace": True, "manip_workspace": True, "visual_nav": False}
 WORKSPACE_TASKS = ("manip_workspace",)
-TASK_OBSERVATION = {task: "workspace" for task in WORKSPACE_TASKS}
+VISUAL_TASKS = ("visual_nav",)
+"""Tasks whose problems carry appearance seeds (``style``): mazes seen through rendered views."""
+TASK_OBSERVATION = {**{task: "workspace" for task in WORKSPACE_TASKS}, **{task: "panoramas" for task in VISUAL_TASKS}}
 """The observation a task's maps are made from when the planner is not given them (a mapper's input)."""
 META_FIELDS = ("task", "size", "actions", "wrap", "counts")
 """The minimal ``meta`` of any dataset file (imported ones included)."""
@@ -82,6 +87,7 @@ class Split(NamedTuple):
   dist: np.ndarray
   opt_actions: np.ndarray
   workspace: np.ndarray | None = None
+  style: np.ndarray | None = None
 
 
 class Dataset(NamedTuple):
@@ -193,12 +199,21 @@ def validate(source: str, meta: Any, splits: dict[str, Split]) -> None:
       _check_array(source, f"{split}/workspace", data.workspace, np.uint8, (n, side, side))
     elif data.workspace is not None:
       raise _fail(source, f"{split}/workspace", f"unexpected for task {meta['task']!r}")
+    if meta["task"] in VISUAL_TASKS:
+      _check_array(source, f"{split}/style", data.style, np.uint32, (n,))
+    elif data.style is not None:
+      raise _fail(source, f"{split}/style", f"unexpected for task {meta['task']!r}")
     _check_labels(source, split, data, wrap)
 
 
-def _keys(has_workspace: bool) -> list[str]:
-  fields = [f for f in Split._fields if has_workspace or f != "workspace"]
-  return ["meta"] + [f"{split}/{field}" for split in SPLITS for field in fields]
+def _fields(task: str) -> list[str]:
+  """The `Split` fields a ``task``'s file holds."""
+  extras = {"workspace": task in WORKSPACE_TASKS, "style": task in VISUAL_TASKS}
+  return [field for field in Split._fields if extras.get(field, True)]
+
+
+def _keys(task: str) -> list[str]:
+  return ["meta"] + [f"{split}/{field}" for split in SPLITS for field in _fields(task)]
 
 
 def save_dataset(path: str, meta: dict, splits: dict[str, Split]) -> None:
@@ -251,7 +266,8 @@ def load_dataset(path: str, *, task: str | None = None, size: int | None = None,
       task, size, wrap: if given, ``meta`` must match them.
 
   Returns:
-      The dataset (``Split.workspace`` is None except for ``manip_workspace``).
+      The dataset (``Split.workspace`` is None except for ``manip_workspace``,
+      ``Split.style`` except for ``visual_nav``).
 
   Raises:
       DatasetError: naming the file, the key and the problem.
@@ -281,17 +297,10 @@ def load_dataset(path: str, *, task: str | None = None, size: int | None = None,
       raise _fail(path, "meta", f"invalid JSON ({error})") from error
     _check_meta(path, meta)
     _check_request(path, meta, task, size, wrap)
-    has_workspace = meta["task"] in WORKSPACE_TASKS
-    expected = _keys(has_workspace)
+    expected = _keys(meta["task"])
     unexpected = sorted(set(archive.files) - set(expected))
     if unexpected:
       raise _fail(path, unexpected[0], f"unexpected for task {meta['task']!r}")
-    splits = {
-      split: Split(
-        *(read(f"{split}/{field}") for field in Split._fields[:4]),
-        workspace=read(f"{split}/workspace") if has_workspace else None,
-      )
-      for split in SPLITS
-    }
+    splits = {split: Split(**{field: read(f"{split}/{field}") for field in _fields(meta["task"])}) for split in SPLITS}
   validate(path, meta, splits)
   return Dataset(meta=meta, path=path, **splits)

@@ -6,7 +6,9 @@ Usage:
         --num_val=2000 --num_test=2000 --seed=0 --out=data/maze2d_15.npz
 
 ``--task`` is ``maze2d`` (odd ``--size`` >= 5), ``manip_cspace`` or
-``manip_workspace`` (``--size`` = bins per joint, 18 or 36). Without ``--out``
+``manip_workspace`` (``--size`` = bins per joint, 18 or 36), or ``visual_nav``
+(``maze2d`` mazes plus a per-maze appearance seed from which the egocentric
+views are rendered on the fly, ``data_gen.panorama``). Without ``--out``
 the file goes to ``--data_dir`` under :func:`default_dataset_path`.
 
 All randomness comes from ``np.random.default_rng(seed)``: the same arguments
@@ -33,7 +35,7 @@ import tqdm
 from absl import app, flags
 
 from data_gen import manipulation, maze2d
-from data_gen.dataset import ACTIONS, SPLITS, TASK_WRAP, WORKSPACE_TASKS, Split, save_dataset
+from data_gen.dataset import ACTIONS, SPLITS, TASK_WRAP, VISUAL_TASKS, WORKSPACE_TASKS, Split, save_dataset
 from data_gen.grid import shortest_paths
 
 GENERATOR_VERSION = "data_gen-1"
@@ -52,14 +54,16 @@ _LAYOUT = {
     "x = -E + (c + 0.5) 2E / S, y = E - (r + 0.5) 2E / S with E = extent, "
     "S = workspace_size (row 0 on top)"
   ),
+  "visual_nav": "as maze2d; style[n]: uint32 seed of the maze's appearance (data_gen.panorama.draw_style)",
 }
+_MAZE_TASKS = ("maze2d", *VISUAL_TASKS)
 
 
 def check_task(task: str, size: int) -> None:
   """Raise ValueError for an unknown task or a size the task does not support."""
   if task not in TASKS:
     raise ValueError(f"unknown task {task!r}, expected one of {TASKS}")
-  if task == "maze2d":
+  if task in _MAZE_TASKS:
     maze2d.check_size(size)
   else:
     manipulation.check_bins(size)
@@ -71,10 +75,10 @@ def generator_options(task: str, **options: Any) -> dict[str, Any]:
   Raises:
       ValueError: for an option the task does not have or an invalid value.
   """
-  if task == "maze2d":
+  if task in _MAZE_TASKS:
     unknown = sorted(set(options) - {"max_decimation"})
     if unknown:
-      raise ValueError(f"maze2d: unknown generator options {unknown}, expected ['max_decimation']")
+      raise ValueError(f"{task}: unknown generator options {unknown}, expected ['max_decimation']")
     max_decimation = float(options.get("max_decimation", 1.0))
     maze2d.check_max_decimation(max_decimation)
     return {"max_decimation": max_decimation}
@@ -87,11 +91,14 @@ def generator_options(task: str, **options: Any) -> dict[str, Any]:
 
 def generate_problems(
   rng: np.random.Generator, task: str, size: int, num: int, options: dict[str, Any]
-) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
-  """Draw ``num`` unlabelled problems: ``(maps, goals, workspace or None)``."""
-  if task == "maze2d":
-    return (*maze2d.generate(rng, num, size, **options), None)
-  return manipulation.generate(rng, num, size, workspace=task in WORKSPACE_TASKS, **options)
+) -> tuple[np.ndarray, np.ndarray, dict[str, np.ndarray]]:
+  """Draw ``num`` unlabelled problems: ``(maps, goals, extras)``, the task's extra `Split` fields by name."""
+  if task in _MAZE_TASKS:
+    maps, goals = maze2d.generate(rng, num, size, **options)
+    extras = {"style": rng.integers(0, 2**32, num, dtype=np.uint32)} if task in VISUAL_TASKS else {}
+    return maps, goals, extras
+  maps, goals, workspace = manipulation.generate(rng, num, size, workspace=task in WORKSPACE_TASKS, **options)
+  return maps, goals, {} if workspace is None else {"workspace": workspace}
 
 
 def problem_key(grid: np.ndarray, goal: np.ndarray) -> bytes:
@@ -131,7 +138,7 @@ def make_split(
   Returns:
       The labelled split.
   """
-  parts: list[tuple[np.ndarray, ...]] = []
+  parts: list[dict[str, np.ndarray]] = []
   keys: list[bytes] = []
   drawn = 0
   while len(keys) < num:
@@ -141,21 +148,22 @@ def make_split(
         f"{num} not already in an earlier split; too few distinct problems"
       )
     want = min(_CHUNK, num - len(keys))
-    maps, goals, workspace = generate_problems(rng, task, size, want, options)
+    maps, goals, extras = generate_problems(rng, task, size, want, options)
     drawn += want
     chunk_keys = [problem_key(m, g) for m, g in zip(maps, goals)]
     fresh = np.array([k not in seen for k in chunk_keys], bool)
     maps, goals = maps[fresh], goals[fresh]
     dist, opt_actions = shortest_paths(maps, goals, TASK_WRAP[task])
-    extra = () if workspace is None else (workspace[fresh],)
-    parts.append((maps, goals, dist, opt_actions) + extra)
+    parts.append(
+      dict(maps=maps, goals=goals, dist=dist, opt_actions=opt_actions, **{k: v[fresh] for k, v in extras.items()})
+    )
     keys.extend(k for k, f in zip(chunk_keys, fresh) if f)
     if progress is not None:
       progress.update(len(maps))
   seen.update(keys)
   if not parts:
     return _empty_split(task, size, options)
-  return Split(*(np.concatenate(column) for column in zip(*parts)))
+  return Split(**{field: np.concatenate([part[field] for part in parts]) for field in parts[0]})
 
 
 def _empty_split(task: str, size: int, options: dict[str, Any]) -> Split:
@@ -166,6 +174,7 @@ def _empty_split(task: str, size: int, options: dict[str, Any]) -> Split:
     dist=np.zeros((0, size, size), np.float32),
     opt_actions=np.zeros((0, len(ACTIONS), size, size), bool),
     workspace=np.zeros((0, side, side), np.uint8) if task in WORKSPACE_TASKS else None,
+    style=np.zeros((0,), np.uint32) if task in VISUAL_TASKS else None,
   )
 
 
@@ -184,13 +193,14 @@ def make_dataset(
   """Generate, label, validate and save a dataset.
 
   Args:
-      task: ``maze2d``, ``manip_cspace`` or ``manip_workspace``.
+      task: ``maze2d``, ``manip_cspace``, ``manip_workspace`` or ``visual_nav``.
       size: map side (odd >= 5 for mazes; 18 or 36 bins for manipulation).
       num_train, num_val, num_test: problems per split (0 allowed).
       seed: seed of the only random generator used.
       out: destination ``.npz`` path.
       progress: show a tqdm progress bar (rate and ETA).
-      **options: generator options (``max_decimation`` for mazes; the
+      **options: generator options (``max_decimation`` for mazes and
+          ``visual_nav``; the
           ``manipulation.ArmParams`` fields for manipulation).
 
   Returns:
@@ -239,7 +249,7 @@ def define_flags() -> None:
   flags.DEFINE_integer("seed", 0, "Random seed.")
   flags.DEFINE_string("out", None, "Output .npz (default: --data_dir/<descriptive name>).")
   flags.DEFINE_string("data_dir", "data", "Folder for the default output path.")
-  flags.DEFINE_float("max_decimation", None, "maze2d: max per-maze wall-opening probability (default 1).")
+  flags.DEFINE_float("max_decimation", None, "maze2d, visual_nav: max per-maze wall-opening probability (default 1).")
   flags.DEFINE_integer("max_obstacles", None, "manip_*: max obstacles per problem (default 5).")
   flags.mark_flags_as_required(["task", "size"])
 

@@ -8,7 +8,8 @@ printing a table and writing JSON and PNG under ``--out_dir``:
   * ``conv``: the convolution formulations.
   * ``grad_accuracy``: implicit gradients against a converged float64 backward solve.
   * ``seeds``: the training step with 1, 3 and 5 seeds in one program, beside N × one seed.
-  * ``mapper``: the workspace mapper's step, and each planner's step with and without it in front.
+  * ``mapper``: a task's mapper's step (``--mapper_task``: workspace, or visual with the rendering
+    of the views), and each planner's step with and without the mapper in front.
 
 Times are reported as wall clock and as this process's CPU time; on a shared machine the CPU time
 is the steadier of the two. Wall times on the 2-core development machine:
@@ -20,6 +21,7 @@ is the steadier of the two. Wall times on the 2-core development machine:
   python -m experiments.benchmark --suite=grad_accuracy --single_thread # ~10 min
   python -m experiments.benchmark --suite=seeds --single_thread         # ~1 h (ConvGPPN, 5 seeds)
   python -m experiments.benchmark --suite=mapper --single_thread        # ~10 min
+  python -m experiments.benchmark --suite=mapper --mapper_task=visual --single_thread
 """
 
 from __future__ import annotations
@@ -73,7 +75,8 @@ _REFERENCE_K_BWD = flags.DEFINE_integer("reference_k_bwd", 500, "grad_accuracy: 
 _GRAD_BATCH = flags.DEFINE_integer("grad_batch", 8, "grad_accuracy: maps in the checked batch.")
 _SEED_COUNTS = flags.DEFINE_list("seed_counts", ["1", "3", "5"], "seeds: seed counts (the first should be 1).")
 _SEED_BATCHES = flags.DEFINE_list("seed_batches", ["0", "1"], "seeds: seed_batch values (0: all vectorised).")
-_MAPPER_WIDTH = flags.DEFINE_integer("mapper_width", 8, "mapper: channels of the mapper's first level.")
+_MAPPER_WIDTH = flags.DEFINE_integer("mapper_width", 8, "mapper: the mapper's size (as the training flag).")
+_MAPPER_TASK = flags.DEFINE_enum("mapper_task", "workspace", list(mapper.TASKS), "mapper: the task and its mapper.")
 _SEED = flags.DEFINE_integer("seed", 0, "Seed of the mazes and the initial weights.")
 _OUT_DIR = flags.DEFINE_string("out_dir", "results/benchmarks", "Where JSON and PNG files are written.")
 
@@ -106,7 +109,7 @@ def run_suite(suite: str, settings: Settings, preset: ScalingPreset) -> list[dic
   if suite == "conv":
     return conv.run(settings)
   if suite == "mapper":
-    return mapper.run(settings, planners, (ks or (30,))[0], _MAPPER_WIDTH.value)
+    return mapper.run(settings, planners, (ks or (30,))[0], _MAPPER_WIDTH.value, _MAPPER_TASK.value)
   if suite == "seeds":
     counts, batches = tuple(map(int, _SEED_COUNTS.value)), tuple(map(int, _SEED_BATCHES.value))
     return seeds.run(settings, planners or seeds.PLANNERS, counts, batches, (ks or (30,))[0])
@@ -214,7 +217,8 @@ def main(argv: Sequence[str]) -> None:
   }
   if suite == "step":
     record["reference_source"] = step.REFERENCE_SOURCE
-  base = os.path.join(_OUT_DIR.value, suite)
+  name = f"mapper_{_MAPPER_TASK.value}" if suite == "mapper" and _MAPPER_TASK.value != "workspace" else suite
+  base = os.path.join(_OUT_DIR.value, name)
   with open(base + ".json", "w") as f:
     json.dump(record, f, indent=1)
   if rows:

@@ -1,9 +1,11 @@
-"""The workspace mapper's training step, and each planner's step with and without it in front.
+"""A task's mapper's training step, and each planner's step with and without it in front.
 
-Batch 32 of 18×18 workspace-manipulation problems (96×96 images), ``clip_by_global_norm(40)`` +
-``rmsprop(1e-3, eps=1e-6)`` as the step suite: the mapper alone (binary cross-entropy against the
-true configuration space), each planner on the true configuration space, and the two as one model
-(the planner's cross-entropy plus the mapper's).
+Batch 32, ``clip_by_global_norm(40)`` + ``rmsprop(1e-3, eps=1e-6)`` as the step suite: the mapper
+alone (binary cross-entropy against the true map), each planner on the true map, and the two as
+one model (the planner's cross-entropy plus the mapper's). Tasks (`TASKS`): ``workspace``, 18×18
+configuration spaces from 96×96 workspace images (``workspace_unet``); ``visual``, 15×15 mazes from
+four 32×32 views per cell (``panorama_cnn``), with a first row for rendering the batch's views
+(`data_gen.panorama`, done inside the training step, before the model).
 """
 
 from __future__ import annotations
@@ -18,19 +20,26 @@ import optax
 
 import implicit_planning as ip
 from data_gen import make
+from data_gen.panorama import render_panoramas
 from experiments.benchmarks.problems import Settings, build, cross_entropy, size_options, timing_params
 from experiments.benchmarks.timing import measure
 
 PLANNERS = ("vin", "id_vin", "symvin", "id_symvin", "conv_gppn", "id_conv_gppn")
-BINS = 18
+TASKS = {"workspace": ("manip_workspace", 18, "workspace_unet"), "visual": ("visual_nav", 15, "panorama_cnn")}
+"""Each task by name: its dataset task, map size and mapper."""
 
 
-def workspaces(batch: int, seed: int) -> tuple[ip.Batch, jax.Array]:
-  """Workspace problems as a batch mapping (``workspace``, ``maps``, ``goals``), and labels."""
-  options = make.generator_options("manip_workspace")
-  split = make.make_split(np.random.default_rng(seed), "manip_workspace", BINS, batch, options, set())
+def problems(task: str, batch: int, seed: int) -> tuple[ip.Batch, jax.Array]:
+  """``task``'s problems as a batch mapping (the observation, ``maps``, ``goals``), and labels."""
+  data_task, size, _ = TASKS[task]
+  split = make.make_split(np.random.default_rng(seed), data_task, size, batch, make.generator_options(data_task), set())
   labels = np.argmax(split.opt_actions, axis=1).astype(np.int32)
-  arrays = {"workspace": split.workspace, "maps": split.maps, "goals": split.goals.astype(np.int32)}
+  arrays = {"maps": split.maps, "goals": split.goals.astype(np.int32)}
+  if split.workspace is not None:
+    arrays["workspace"] = split.workspace
+  if split.style is not None:
+    arrays["panoramas"] = render_panoramas(split.maps, split.style)
+    arrays["style"] = split.style
   return {name: jnp.asarray(array) for name, array in arrays.items()}, jnp.asarray(labels)
 
 
@@ -70,19 +79,33 @@ def time_step(model: ip.Planner, batch: ip.Batch, labels: jax.Array, settings: S
   return timing["wall_ms"] / 1e3, timing["cpu_ms"] / 1e3
 
 
-def run(settings: Settings, planners: Sequence[str] | None = None, k: int = 30, width: int = 8) -> list[dict[str, Any]]:
-  """A row for the mapper alone, then one per planner (at the settings' ``l_q`` or ``l_h``): its
-  step alone and behind the mapper."""
-  batch, labels = workspaces(settings.batch, settings.seed)
-  observation, mapper = ip.make_mapper("workspace_unet", BINS, width)
-  any_planner = build("vin", k, settings, wrap=True)
+def run(
+  settings: Settings, planners: Sequence[str] | None = None, k: int = 30, width: int = 8, task: str = "workspace"
+) -> list[dict[str, Any]]:
+  """For ``task`` (`TASKS`): a row for rendering the views (visual navigation), one for the mapper
+  alone, then one per planner (at the settings' ``l_q`` or ``l_h``): its step alone and behind the
+  mapper."""
+  if task not in TASKS:
+    raise ValueError(f"unknown mapper task {task!r}; expected one of {', '.join(TASKS)}")
+  data_task, size, mapper_name = TASKS[task]
+  wrap = make.TASK_WRAP[data_task]
+  batch, labels = problems(task, settings.batch, settings.seed)
+  rows = []
+  if "style" in batch:
+    timing = measure(render_panoramas, (batch["maps"], batch["style"]), settings.repeats)
+    views = int(np.prod(batch["panoramas"].shape[:4]))
+    label = f"render {views} views"
+    rows.append({"model": label, "K": None, "wall_s": timing["wall_ms"] / 1e3, "cpu_s": timing["cpu_ms"] / 1e3})
+    print(format_row(rows[-1]), flush=True)
+  observation, mapper = ip.make_mapper(mapper_name, size, width)
+  any_planner = build("vin", k, settings, wrap=wrap)
   wall, cpu = time_step(
     ip.with_mapper(any_planner, mapper, observation, plan=False), batch, labels, settings, False, True
   )
-  rows = [{"model": f"workspace_unet (width {width})", "K": None, "wall_s": wall, "cpu_s": cpu}]
+  rows.append({"model": f"{mapper_name} (width {width})", "K": None, "wall_s": wall, "cpu_s": cpu})
   print(format_row(rows[-1]), flush=True)
   for name in planners or PLANNERS:
-    planner = build(name, k, settings, wrap=True, **size_options(ip.planner_spec(name), settings))
+    planner = build(name, k, settings, wrap=wrap, **size_options(ip.planner_spec(name), settings))
     for model, label, maps in (
       (planner, name, False),
       (ip.with_mapper(planner, mapper, observation), f"{name} + mapper", True),

@@ -21,7 +21,7 @@ from experiments.training.losses import LABELS
 SEED_SCOPES = ("all", "init", "order")
 """What the seeds of a run vary: everything, only the initial parameters, or only the data
 order and label draws (the other part is seed 0's for every seed)."""
-PHASES = ("all", "mapper", "planner", "joint")
+PHASES = ("all", "mapper", "planner", "joint", "end_to_end")
 """The training phases of a run with a mapper (appendix D.1): the mapper alone on the true map
 (binary cross-entropy), the planner alone on the true map, then both together on the planner's
 input switched to the mapper's map; ``all`` runs the three in turn."""
@@ -69,11 +69,16 @@ class Config(ip.PlannerOptions):
     "Mapper from the task's observation to the map the planner plans on (implicit_planning.mappers.MAPPERS); "
     "empty: the planner reads the true map. The manip_workspace task needs one (workspace_unet).",
   )
-  mapper_width: int = _field(8, "Channels of the mapper's first level, doubled at each of the next three.")
+  mapper_width: int = _field(
+    8,
+    "Mapper size: workspace U-Net, channels of its first level (doubled at each of the next three); "
+    "panorama CNN, the paper's sizes times mapper_width / 8 (8: the paper's).",
+  )
   phase: str = _field(
     "all",
     f"With a mapper, which training phase: one of {PHASES} (all: mapper and planner pretrained for "
-    "pretrain_epochs each, then both jointly for epochs; each phase in its own subfolder of the workdir).",
+    "pretrain_epochs each, then both jointly for epochs; each phase in its own subfolder of the workdir; "
+    "end_to_end: both from scratch, jointly, for epochs, in the subfolder end_to_end).",
   )
   mapper_from: str = _field(
     "",
@@ -83,7 +88,8 @@ class Config(ip.PlannerOptions):
   )
   pretrain_epochs: int = _field(15, "Epochs of each pretraining phase (mapper, planner) of a run with a mapper.")
   map_loss_weight: float = _field(
-    1.0, "Joint phase: weight of the mapper's binary cross-entropy against the true map, added to the planner's loss."
+    1.0,
+    "Joint and end-to-end phases: weight of the mapper's binary cross-entropy against the true map, added to the planner's loss.",
   )
   jacobian_reg: float = _field(
     0.0, "Weight of the Jacobian penalty ||df/dv||_F^2 / n at the returned state (Bai et al., 2021); 0: none."
@@ -199,8 +205,10 @@ class Config(ip.PlannerOptions):
         raise ConfigError("diagnose_every: the diagnostics are of a planner given its map, not yet of a mapped one")
       if self.map_loss_weight < 0:
         raise ConfigError(f"map_loss_weight must be >= 0, got {self.map_loss_weight}")
-      if self.mapper_from and self.phase == "mapper":
-        raise ConfigError(f"phase=mapper trains a mapper; mapper_from={self.mapper_from} gives one: choose one")
+      if self.mapper_from and self.phase in ("mapper", "end_to_end"):
+        raise ConfigError(
+          f"phase={self.phase} trains the mapper from scratch; mapper_from={self.mapper_from} gives one: choose one"
+        )
     elif self.mapper_from:
       raise ConfigError(f"mapper_from={self.mapper_from} needs a --mapper")
     elif observation is not None:

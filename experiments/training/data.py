@@ -10,14 +10,16 @@ from absl import logging
 
 from data_gen.dataset import Dataset, DatasetError, Split, load_dataset
 from data_gen.make import default_dataset_path, make_dataset
+from data_gen.panorama import render_panoramas
 from experiments.training.config import Config
 
 DeviceSplit = dict[str, jax.Array]
 """One split on the device as a batch mapping (`implicit_planning.Batch` of the whole split):
 ``maps`` [N, H, W] uint8 (1 = free), ``goals`` [N, 2] int32 (row, col), ``dist`` [N, H, W] float32
 shortest-path distance to the goal (inf: wall or unreachable), ``opt_actions`` [N, 4, H, W] bool,
-and ``workspace`` [N, S, S] uint8 for the workspace task. A step's batch is the same mapping
-indexed by the maps it draws; a model reads the entries it needs."""
+``workspace`` [N, S, S] uint8 for the workspace task, ``style`` [N] uint32 appearance seeds for
+visual navigation. A batch (`gather`) is the same mapping indexed by the maps it draws, plus the
+observations rendered from them; a model reads the entries it needs."""
 
 
 class DataMismatchError(ValueError):
@@ -94,6 +96,20 @@ def to_device(split: Split) -> DeviceSplit:
     "dist": jnp.asarray(split.dist, jnp.float32),
     "opt_actions": jnp.asarray(split.opt_actions, bool),
   }
-  if split.workspace is not None:
-    arrays["workspace"] = jnp.asarray(split.workspace)
+  for name in ("workspace", "style"):
+    if getattr(split, name) is not None:
+      arrays[name] = jnp.asarray(getattr(split, name))
   return arrays
+
+
+def gather(split: DeviceSplit, index: jax.Array | slice) -> DeviceSplit:
+  """The maps ``index`` of ``split`` as a batch, with what is observed of them rendered on the device.
+
+  Visual navigation's ``panoramas`` (uint8 [B, H, W, 4, 32, 32, 3], `render_panoramas`) are made
+  here from ``maps`` and ``style``, never stored; under ``jit`` a model that does not read them
+  (a planner given the true map) does not pay for them: the rendering is dead code.
+  """
+  batch = {name: array[index] for name, array in split.items()}
+  if "style" in batch:
+    batch["panoramas"] = render_panoramas(batch["maps"], batch["style"])
+  return batch

@@ -90,7 +90,7 @@ def evaluate_split(eval_fn: EvalFn, params: Any, split: data.DeviceSplit, batch_
   batches = []
   for start in range(0, num_maps, batch_size):
     index = jnp.arange(start, start + batch_size) % num_maps
-    result = eval_fn(params, {name: array[index] for name, array in split.items()})
+    result = eval_fn(params, data.gather(split, index))
     keep = min(batch_size, num_maps - start)
     batches.append(jax.tree.map(lambda x, keep=keep: x[:, :keep], result))
   parts = jax.tree.map(lambda *xs: np.concatenate(xs, axis=1), *jax.device_get(batches))

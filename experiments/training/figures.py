@@ -16,10 +16,12 @@ import matplotlib.pyplot as plt  # pylint: disable=g-import-not-at-top
 
 import implicit_planning as ip  # pylint: disable=g-import-not-at-top
 from data_gen import manipulation  # pylint: disable=g-import-not-at-top
+from data_gen.dataset import load_dataset  # pylint: disable=g-import-not-at-top
+from data_gen.panorama import render_panoramas  # pylint: disable=g-import-not-at-top
 from experiments.training import checkpoints, data, model  # pylint: disable=g-import-not-at-top
 from experiments.training.config import Config  # pylint: disable=g-import-not-at-top
 from implicit_planning import metrics  # pylint: disable=g-import-not-at-top
-from implicit_planning.ops.actions import ACTION_DELTAS  # pylint: disable=g-import-not-at-top
+from implicit_planning.ops.actions import ACTION_DELTAS, ACTIONS  # pylint: disable=g-import-not-at-top
 
 
 def training_curve(metrics_path: str, out_path: str) -> None:
@@ -88,7 +90,7 @@ def first_seed_on_problem(
   template = model.checkpoint_template(planner, config, device_split)
   restored = checkpoints.restore(checkpoints.manager(workdir, read_only=True), template)
   params = jax.tree.map(lambda x: x[0], restored.params(which))
-  return planner, params, {name: array[index : index + 1] for name, array in device_split.items()}, dataset.meta
+  return planner, params, data.gather(device_split, slice(index, index + 1)), dataset.meta
 
 
 def greedy_path(successor: np.ndarray, start: int, goal: int) -> list[int]:
@@ -172,6 +174,51 @@ def policy_figure(
   plt.close(fig)
 
 
+def views_figure(path: str, out_path: str, index: int = 0, split: str = "test", num_cells: int = 3) -> None:
+  """Saves a visual-navigation maze beside the four views (N, W, S, E) from a few of its free cells.
+
+  Args:
+    path: a ``visual_nav`` dataset file.
+    out_path: the PNG.
+    index, split: which maze.
+    num_cells: free cells drawn, spread over the maze (the first is the one nearest the goal's
+      opposite corner).
+
+  Raises:
+    ValueError: the file is not a visual-navigation dataset.
+    IndexError: ``index`` outside the split.
+  """
+  dataset = load_dataset(path)
+  if dataset.meta["task"] != "visual_nav":
+    raise ValueError(f"{path} holds {dataset.meta['task']} problems; views are drawn for visual_nav datasets")
+  chosen = getattr(dataset, split)
+  if not 0 <= index < len(chosen.maps):
+    raise IndexError(f"index {index}: the {split} split has {len(chosen.maps)} mazes")
+  maze = chosen.maps[index]
+  views = np.asarray(render_panoramas(maze[None], chosen.style[index : index + 1]))[0]  # [H, W, 4, V, V, 3]
+  free = np.argwhere(maze > 0)
+  cells = free[np.linspace(0, len(free) - 1, num_cells).astype(int)]
+  fig = plt.figure(figsize=(4 + 6.4, 0.5 + 1.9 * num_cells))
+  grid = fig.add_gridspec(num_cells, 2, width_ratios=(1, 1.6))
+  ax = fig.add_subplot(grid[:, 0])
+  ax.imshow(maze, cmap="gray", vmin=0, vmax=1)
+  for number, (row, col) in enumerate(cells, start=1):
+    ax.text(col, row, str(number), color="tab:red", ha="center", va="center", fontsize=11, fontweight="bold")
+  ax.set_title(f"visual_nav {split}[{index}], style seed {chosen.style[index]}")
+  ax.set_xticks([])
+  ax.set_yticks([])
+  for number, (row, col) in enumerate(cells, start=1):
+    ax = fig.add_subplot(grid[number - 1, 1])
+    ax.imshow(np.concatenate(list(views[row, col]), axis=1))
+    ax.set_title(f"{number}: cell ({row}, {col}), facing " + ", ".join(ACTIONS), fontsize=9)
+    ax.set_xticks([])
+    ax.set_yticks([])
+  fig.tight_layout()
+  os.makedirs(os.path.dirname(os.path.abspath(out_path)), exist_ok=True)
+  fig.savefig(out_path, dpi=110)
+  plt.close(fig)
+
+
 def _arm_pixels(theta1: float, theta2: float, params: manipulation.ArmParams) -> np.ndarray:
   """Base, elbow and tip of the arm at ``(θ1, θ2)`` in image coordinates ``[3, (col, row)]``."""
   elbow, tip = manipulation.arm_points(np.asarray(theta1), np.asarray(theta2), params.link_lengths)
@@ -183,37 +230,48 @@ def _arm_pixels(theta1: float, theta2: float, params: manipulation.ArmParams) ->
 def mapped_policy_figure(workdir: str, out_path: str, index: int = 0, split: str = "test", which: str = "best") -> None:
   """Saves the four-panel figure of a planner on a mapper's map, for problem `index` of `split`.
 
-  Panels: the workspace with the arm's poses along one greedy path; the predicted configuration
-  space against the true one (cells it gets wrong marked); the value map on the predicted map;
-  the greedy policy, scored on the true configuration space, with the same path.
+  Panels: what the mapper sees (workspace manipulation: the workspace with the arm's poses along
+  one greedy path; visual navigation: the four views from the path's start); the predicted map
+  (configuration space or maze) against the true one, cells it gets wrong marked; the value map on
+  the predicted map; the greedy policy, scored on the true map, with the same path.
   """
   config = checkpoints.read_config(workdir)
   planner, params, one, meta = first_seed_on_problem(workdir, config, index, split, which)
   out = jax.jit(planner.apply)(params, one)
   actions = metrics.greedy_actions(out.logits)
   successor = np.asarray(metrics.successors(actions, one["dist"], config.wrap))[0]
-  cells = jax.tree.map(lambda x: np.asarray(x[0]), metrics.cell_outcomes(actions, one["dist"], one["goals"], True))
+  cells = jax.tree.map(
+    lambda x: np.asarray(x[0]), metrics.cell_outcomes(actions, one["dist"], one["goals"], config.wrap)
+  )
   true_free = np.asarray(one["maps"][0]) > 0
   predicted_free = np.asarray(out.map_logits[0]) <= 0
-  bins = true_free.shape[0]
+  bins = true_free.shape[1]
   goal_row, goal_col = (int(v) for v in one["goals"][0])
   goal = goal_row * bins + goal_col
   # The path drawn: from the farthest start the policy brings to the goal (any start, if none does).
   candidates = np.flatnonzero(cells.success) if cells.success.any() else np.flatnonzero(cells.counted)
   start = int(candidates[np.argmax(np.asarray(one["dist"][0]).ravel()[candidates])])
   rows, cols = np.divmod(np.asarray(greedy_path(successor, start, goal)), bins)
-  arm = manipulation.ArmParams(**meta.get("generator_options", {}))
-
   fig, axes = plt.subplots(1, 4, figsize=(19, 4.8))
-  axes[0].imshow(np.asarray(one["workspace"][0]), cmap="gray_r", vmin=0, vmax=1)
-  shades = plt.cm.viridis(np.linspace(0, 1, len(rows)))
-  for r, c, shade in zip(rows, cols, shades):
-    pose = _arm_pixels(2 * np.pi * r / bins, 2 * np.pi * c / bins, arm)
-    axes[0].plot(pose[:, 0], pose[:, 1], "-o", color=shade, markersize=2, linewidth=1.5)
-  axes[0].set_title(f"workspace {split}[{index}]: the arm along the path")
+  if "panoramas" in one:
+    views = np.asarray(one["panoramas"][0, rows[0], cols[0]])  # [4, V, V, 3], headings N, W, S, E
+    axes[0].imshow(np.concatenate(list(views), axis=1))
+    for heading, name in enumerate(ACTIONS):
+      axes[0].text((heading + 0.5) * views.shape[2], -1, name, ha="center", va="bottom")
+    axes[0].set_title(f"maze {split}[{index}]: the views from the path's start ({rows[0]}, {cols[0]})\n")
+    space = "maze"
+  else:
+    arm = manipulation.ArmParams(**meta.get("generator_options", {}))
+    axes[0].imshow(np.asarray(one["workspace"][0]), cmap="gray_r", vmin=0, vmax=1)
+    shades = plt.cm.viridis(np.linspace(0, 1, len(rows)))
+    for r, c, shade in zip(rows, cols, shades):
+      pose = _arm_pixels(2 * np.pi * r / bins, 2 * np.pi * c / bins, arm)
+      axes[0].plot(pose[:, 0], pose[:, 1], "-o", color=shade, markersize=2, linewidth=1.5)
+    axes[0].set_title(f"workspace {split}[{index}]: the arm along the path")
+    space = "c-space"
   axes[0].set_xticks([])
   axes[0].set_yticks([])
-  # Configuration space: white free in both, black blocked in both, red predicted free but
+  # The map: white free in both, black blocked in both, red predicted free but
   # blocked, blue predicted blocked but free.
   picture = np.ones(true_free.shape + (3,))
   picture[~true_free & ~predicted_free] = 0.0
@@ -222,9 +280,9 @@ def mapped_policy_figure(workdir: str, out_path: str, index: int = 0, split: str
   axes[1].imshow(picture)
   wrong = int(np.sum(true_free != predicted_free))
   axes[1].plot(cols, rows, "o", color="tab:green", markersize=3)
-  axes[1].set_title(f"predicted c-space: {wrong} cells wrong\n(red: obstacle missed, blue: obstacle invented)")
+  axes[1].set_title(f"predicted {space}: {wrong} cells wrong\n(red: obstacle missed, blue: obstacle invented)")
   image = axes[2].imshow(np.where(predicted_free, np.asarray(out.values[0]), np.nan), cmap="magma")
-  axes[2].set_title("value map on the predicted c-space")
+  axes[2].set_title(f"value map on the predicted {space}")
   fig.colorbar(image, ax=axes[2], fraction=0.046)
   axes[3].imshow(true_free, cmap="gray", vmin=0, vmax=1)
   arrow_rows, arrow_cols = np.nonzero(cells.counted)
@@ -246,10 +304,11 @@ def mapped_policy_figure(workdir: str, out_path: str, index: int = 0, split: str
     width=0.006,
   )
   axes[3].plot(cols, rows, "o", color="tab:blue", markersize=3)
-  axes[3].set_title("policy on the true c-space:\noptimal / detour / fails")
+  axes[3].set_title(f"policy on the true {space}:\noptimal / detour / fails")
   for ax in axes[1:]:
     ax.plot(goal_col, goal_row, "*", color="gold", markersize=14, markeredgecolor="black")
-    ax.set(xlabel="θ2 bin", ylabel="θ1 bin")
+    if space == "c-space":
+      ax.set(xlabel="θ2 bin", ylabel="θ1 bin")
   fig.suptitle(f"{config.planner} + {config.mapper} ({workdir}, {which} checkpoint)")
   fig.tight_layout(rect=(0, 0, 1, 0.95))
   os.makedirs(os.path.dirname(os.path.abspath(out_path)), exist_ok=True)

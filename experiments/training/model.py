@@ -12,7 +12,7 @@ import optax
 import implicit_planning as ip
 from experiments.training import data
 from experiments.training.config import Config
-from experiments.training.data import DeviceSplit
+from experiments.training.data import DeviceSplit, gather
 
 # Streams of randomness derived from each seed's key with `jax.random.fold_in`.
 INIT_STREAM, PERMUTATION_STREAM, LABEL_STREAM, JACOBIAN_STREAM = 0, 1, 2, 3
@@ -39,7 +39,7 @@ def make_planner(config: Config, k_fwd: int | None = None) -> ip.Planner:
 
   Without a mapper, the planner. With one (`Config.mapper`), the phase's model: the mapper alone
   (``phase="mapper"``), the planner alone on the true map (``"planner"``), or the planner on the
-  mapper's map (``"joint"``, ``"all"``), parameters ``{"mapper", "planner"}``.
+  mapper's map (``"joint"``, ``"all"``, ``"end_to_end"``), parameters ``{"mapper", "planner"}``.
   """
   planner = ip.make_planner(config.planner, config.planner_options)
   if k_fwd is not None:
@@ -57,7 +57,7 @@ def check_observation_fits(config: Config, meta: dict[str, Any], source: str) ->
     data.DataMismatchError: the images' size or extent, or the arm's reach, differs from what the
       mapper's polar grid covers.
   """
-  if not config.mapper:
+  if not config.mapper or ip.mappers.MAPPERS[config.mapper][0] != "workspace":
     return
   grid = ip.make_mapper(config.mapper, config.size, config.mapper_width)[1].grid
   arm = meta.get("generator_options", {})
@@ -149,7 +149,7 @@ def init_state(
     config: the run's config (seeds, seed, seed_scope).
     sample: any split; its first map shapes the initialisation.
   """
-  batch = {name: sample[name][:1] for name in planner.inputs}
+  batch = gather(sample, slice(0, 1))
 
   def one_seed(key):
     params = planner.init(jax.random.fold_in(key, INIT_STREAM), batch)

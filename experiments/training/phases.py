@@ -6,6 +6,9 @@
    planner's loss plus `map_loss_weight` × the mapper's, `epochs`; each seed starts from its
    best pretrained mapper and planner.
 
+Or, as GPPN trains its visual-navigation mapper, one ``end_to_end`` phase: mapper and planner
+from scratch, together, on the same joint loss, for `epochs`.
+
 Each phase is an ordinary run (`loop.train_and_evaluate`) in its own subfolder of the workdir, so
 it checkpoints and resumes like any run and can be run alone (``--phase``); ``all`` runs the three
 in turn, skipping the training of a finished phase. The mapper's pretraining does not depend on the
@@ -31,7 +34,8 @@ ORDER = ("mapper", "planner", "joint")
 
 def phase_config(config: Config, phase: str) -> Config:
   """The config of one phase: its name, and `pretrain_epochs` or `epochs`."""
-  return config.replace(phase=phase, epochs=config.epochs if phase == "joint" else config.pretrain_epochs)
+  joint = phase in ("joint", "end_to_end")
+  return config.replace(phase=phase, epochs=config.epochs if joint else config.pretrain_epochs)
 
 
 def best_params(config: Config, workdir: str, sample: data.DeviceSplit) -> Any:

@@ -1,5 +1,5 @@
 """Training presets: `paper` (section 5.1 / appendix D.2), `mid`, `quick` (minutes on a CPU),
-`workspace` (workspace manipulation with a mapper), `test`.
+`workspace` (workspace manipulation with a mapper), `visual` (visual navigation), `test`.
 
 A preset is a `Config`; ``experiments.train`` flags override single fields. Measured scores of
 each preset are in the README's results tables, with their commands.
@@ -53,6 +53,27 @@ def workspace() -> Config:
   return Config(task="manip_workspace", size=18, mapper="workspace_unet", pretrain_epochs=15, epochs=15)
 
 
+def visual() -> Config:
+  """Visual navigation (section 5.1, appendix D.1, after GPPN): 15x15 mazes seen only through four
+  32x32 egocentric views per cell, rendered on the fly (`data_gen.panorama`); the paper's CNN mapper
+  and the planner trained together from scratch (``end_to_end``) on the action loss plus the map's
+  binary cross-entropy (``map_loss_weight`` 1; 0 for the action loss alone), 10 epochs on the quick
+  preset's 2000/500/500 mazes: the paper's 10k mazes take five times as long.
+
+  Command: ``python -m experiments.train --preset=visual --planner=id_vin``; about 3.5 s per step of
+  32 mazes on one core of the development machine, most of it the mapper (README, "Visual navigation").
+  """
+  return Config(
+    task="visual_nav",
+    mapper="panorama_cnn",
+    phase="end_to_end",
+    num_train=2000,
+    num_val=500,
+    num_test=500,
+    epochs=10,
+  )
+
+
 def test() -> Config:
   """Seconds-long run for tests: 7x7 mazes, 32/16/16 maps, 2 epochs, l_h = l_q = 8, K = 5, and
   XLA's own convolutions (on CPU they compile in about two thirds of the time of the custom
@@ -85,6 +106,7 @@ PRESETS: dict[str, Callable[[], Config]] = {
   "mid": mid,
   "quick": quick,
   "workspace": workspace,
+  "visual": visual,
   "test": test,
 }
 

@@ -14,7 +14,7 @@ import optax
 import implicit_planning as ip
 from experiments.training import model
 from experiments.training.config import Config
-from experiments.training.data import DeviceSplit
+from experiments.training.data import DeviceSplit, gather
 from experiments.training.losses import cell_loss, map_loss, sample_labels
 from experiments.training.model import JACOBIAN_STREAM, LABEL_STREAM, PERMUTATION_STREAM, TrainState
 from implicit_planning import metrics
@@ -50,7 +50,7 @@ def make_train_step(planner: ip.Planner, optimizer: optax.GradientTransformation
 
   def one_seed(params, opt_state, key, perm, train, epoch, step):
     index = jax.lax.dynamic_slice(perm, (step * batch_size,), (batch_size,))
-    batch = {name: array[index] for name, array in train.items()}
+    batch = gather(train, index)
     opt_actions = batch["opt_actions"]
     stream_key = lambda stream: jax.random.fold_in(jax.random.fold_in(jax.random.fold_in(key, stream), epoch), step)
     labels = sample_labels(stream_key(LABEL_STREAM), opt_actions)

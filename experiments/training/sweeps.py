@@ -377,6 +377,11 @@ FAMILY_TWINS = Sweep(
       "hidden 32, phantom gradient (10 damped steps), 3e-3",
     ),
     Run(
+      "id_conv_gppn_phantom_20_lr_3e-3",
+      {"planner": "id_conv_gppn", **SMALL_CONV_GPPN, "backward_solver": "phantom", "k_bwd": 20, "learning_rate": 3e-3},
+      "hidden 32, phantom gradient (20 damped steps), 3e-3",
+    ),
+    Run(
       "id_conv_gppn_phantom_10_warm_lr_3e-3",
       {
         "planner": "id_conv_gppn",
@@ -422,12 +427,32 @@ WORKSPACE_TWINS = Sweep(
   ),
 )
 
+VISUAL_TWINS = Sweep(
+  preset="visual",
+  recipe="stable",
+  description="Table 1's 'Visual Nav.' column at CPU scale: each planner learns with the paper's CNN mapper from "
+  "the rendered views, end to end from scratch (the action loss plus the map's cross-entropy; '_action_loss' "
+  "runs: the action loss alone); the stable recipe; SymVIN, ConvGPPN and GPPN at the family_twins sizes.",
+  runs=(
+    Run("vin", {"planner": "vin"}, "K = 30"),
+    Run("id_vin", {"planner": "id_vin"}, "K_fwd = 30"),
+    Run("vin_action_loss", {"planner": "vin", "map_loss_weight": 0.0}, "K = 30, no map loss"),
+    Run("id_vin_action_loss", {"planner": "id_vin", "map_loss_weight": 0.0}, "K_fwd = 30, no map loss"),
+    Run("symvin", {"planner": "symvin", **SMALL_SYMVIN}, "20 fields, K = 30"),
+    Run("id_symvin", {"planner": "id_symvin", **SMALL_SYMVIN}, "20 fields, K_fwd = 30"),
+    Run("conv_gppn", {"planner": "conv_gppn", **SMALL_CONV_GPPN}, "hidden 32, K = 30"),
+    Run("id_conv_gppn", {"planner": "id_conv_gppn", **SMALL_CONV_GPPN}, "hidden 32, K_fwd = 30"),
+    Run("gppn", {"planner": "gppn", **SMALL_CONV_GPPN}, "hidden 32, K = 30"),
+  ),
+)
+
 SWEEPS: dict[str, Sweep] = {
   "implicit_levers": IMPLICIT_LEVERS,
   "paper_twins": PAPER_TWINS,
   "seed_modes": SEED_MODES,
   "family_twins": FAMILY_TWINS,
   "workspace_twins": WORKSPACE_TWINS,
+  "visual_twins": VISUAL_TWINS,
 }
 
 

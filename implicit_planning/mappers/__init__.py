@@ -3,6 +3,8 @@
 * `workspace.WorkspaceMapper`: the workspace-manipulation U-Net (96×96 workspace image →
   configuration-space obstacle logits), on a polar grid about the arm's base (`polar`);
   ``workspace_unet_fine`` reads a grid twice as fine in angle and radius through one stem level;
+* `panorama.PanoramaMapper`: the visual-navigation CNN (four egocentric views per cell → that
+  cell's obstacle logit);
 * `compose.with_mapper`: a mapper and any planner as one model (the mapper differentiated
   explicitly, the planner in its own mode);
 * `scores`: per-cell accuracy and obstacle IoU of a mapper's map.
@@ -18,6 +20,7 @@ import flax.linen as nn
 import jax.numpy as jnp
 
 from implicit_planning.mappers.compose import free_space, with_mapper
+from implicit_planning.mappers.panorama import PAPER_FEATURES, PanoramaMapper
 from implicit_planning.mappers.polar import PolarGrid, to_polar
 from implicit_planning.mappers.scores import MapScores, map_scores
 from implicit_planning.mappers.workspace import WorkspaceMapper, polar_grid
@@ -30,9 +33,16 @@ def _workspace_unet(stem_levels: int) -> Callable[..., nn.Module]:
   )
 
 
+def _panorama_cnn(bins: int, width: int, dtype: jnp.dtype) -> nn.Module:
+  """A `PanoramaMapper` whose sizes are the paper's times ``width / 8`` (any map size: ``bins`` unused)."""
+  del bins
+  return PanoramaMapper(tuple(features * width // 8 for features in PAPER_FEATURES), dtype)
+
+
 MAPPERS: dict[str, tuple[str, Callable[..., nn.Module]]] = {
   "workspace_unet": ("workspace", _workspace_unet(0)),
   "workspace_unet_fine": ("workspace", _workspace_unet(1)),
+  "panorama_cnn": ("panoramas", _panorama_cnn),
 }
 """Each mapper by name: the batch entry it reads and its factory ``(bins, width, dtype) -> module``."""
 
@@ -40,7 +50,8 @@ MAPPERS: dict[str, tuple[str, Callable[..., nn.Module]]] = {
 def make_mapper(name: str, bins: int, width: int = 8, dtype: jnp.dtype = jnp.float32) -> tuple[str, nn.Module]:
   """The batch entry the mapper ``name`` reads and the module, mapping to ``bins × bins`` logits.
 
-  ``width``: channels of the mapper's first level, doubled at each of the next (U-Net).
+  ``width``: channels of the U-Net's first level, doubled at each of the next; the panorama CNN's
+  sizes are the paper's times ``width / 8``.
   """
   if name not in MAPPERS:
     raise ValueError(f"Unknown mapper {name!r}; expected one of {', '.join(MAPPERS)}.")
@@ -51,6 +62,7 @@ def make_mapper(name: str, bins: int, width: int = 8, dtype: jnp.dtype = jnp.flo
 __all__ = [
   "MAPPERS",
   "MapScores",
+  "PanoramaMapper",
   "PolarGrid",
   "WorkspaceMapper",
   "free_space",

@@ -289,6 +289,22 @@ def test_meta_and_shapes(files):
   assert maze.train.workspace is None and maze.test.opt_actions.shape == (15, 4, 15, 15)
 
 
+def test_a_visual_navigation_dataset_is_a_maze_dataset_plus_one_style_seed_per_maze(tmp_path):
+  path = make_dataset("visual_nav", 9, 30, 5, 5, 3, str(tmp_path / "visual.npz"))
+  data = load_dataset(path, task="visual_nav", size=9, wrap=False)
+  assert data.train.style.shape == (30,) and data.train.style.dtype == np.uint32 and data.train.workspace is None
+  assert len(np.unique(data.train.style)) == 30  # every maze its own appearance
+  assert data.meta["generator_options"] == {"max_decimation": 1.0}
+  for split in (data.train, data.val, data.test):  # mazes like maze2d's: border walls, exact labels
+    assert not split.maps[:, 0].any() and not split.maps[:, :, -1].any()
+  maze = load_dataset(make_dataset("maze2d", 9, 30, 5, 5, 3, str(tmp_path / "maze.npz")))
+  assert maze.train.style is None
+  with pytest.raises(DatasetError, match="key 'val/style': missing"):
+    load_dataset(rewrite(path, str(tmp_path / "no_style.npz"), drop("val/style")))
+  with pytest.raises(DatasetError, match="key 'train/style': expected uint32, got int64"):
+    load_dataset(rewrite(path, str(tmp_path / "int_style.npz"), cast("train/style", np.int64)))
+
+
 def test_no_problem_repeats_across_splits(files):
   for path in files.values():
     data = load_dataset(path)
@@ -402,6 +418,7 @@ def at_goal(split, n, all_actions=False):
     ("test/dist", poke("test/dist", at_goal("test", 2), 1.0), "shortest-path"),
     ("val/opt_actions", poke("val/opt_actions", at_goal("val", 1, True), True), "disagrees"),
     ("train/workspace", replace("train/workspace", lambda a: np.zeros((40, 96, 96), np.uint8)), "unexpected"),
+    ("train/style", replace("train/style", lambda a: np.zeros(40, np.uint32)), "unexpected"),
     ("meta", replace("meta", lambda a: np.array("{not json")), "invalid JSON"),
     ("meta", replace("meta", lambda a: np.array(json.dumps({"task": "maze2d"}))), "missing fields"),
   ],

@@ -97,6 +97,37 @@ def test_a_workspace_task_without_a_mapper_and_a_mapper_without_a_workspace_are_
     tiny(task="manip_cspace", size=18, mapper="workspace_unet")
 
 
+def test_a_visual_task_without_its_mapper_and_its_mapper_elsewhere_are_refused(tiny):
+  with pytest.raises(ConfigError, match=r"task visual_nav plans on a map made from its 'panoramas' .*panorama_cnn"):
+    tiny(task="visual_nav")
+  with pytest.raises(
+    ConfigError, match="mapper workspace_unet maps the 'workspace' observation, which task visual_nav"
+  ):
+    tiny(task="visual_nav", mapper="workspace_unet")
+  with pytest.raises(ConfigError, match="mapper panorama_cnn maps the 'panoramas' observation, .*--task=visual_nav"):
+    tiny(mapper="panorama_cnn")
+
+
+def test_a_visual_navigation_run_trains_mapper_and_planner_end_to_end_and_resumes(tiny, tmp_path):
+  config = tiny(task="visual_nav", mapper="panorama_cnn", phase="end_to_end", planner="vin", epochs=2)
+  workdir = str(tmp_path / "visual")
+  with pytest.raises(TrainingInterrupted):
+    phases.train_phases(config.replace(stop_after_steps=config.num_train // config.batch_size + 1), workdir)
+  results = phases.train_phases(config, workdir)
+  assert list(results) == ["end_to_end"] and sorted(os.listdir(workdir)) == ["end_to_end", "results.json"]
+  with open(os.path.join(workdir, "end_to_end", "metrics.jsonl")) as f:
+    assert [json.loads(line)["epoch"] for line in f] == [1, 2]  # resumed after epoch 1
+  test = results["end_to_end"]["test"]
+  assert {"success", "map_accuracy", "obstacle_iou", "true_map"} <= set(test)
+  out = str(tmp_path / "policy.png")
+  figures.policy_figure(os.path.join(workdir, "end_to_end"), out, index=1)
+  assert os.path.getsize(out) > 10_000
+  figures.views_figure(data.dataset_path(config), out, index=2)
+  assert os.path.getsize(out) > 10_000
+  with pytest.raises(ValueError, match="holds maze2d problems; views are drawn for visual_nav datasets"):
+    figures.views_figure(data.ensure_dataset(tiny()), out)
+
+
 @pytest.mark.slow
 def test_a_shared_mapper_run_starts_every_seeds_joint_phase(workspace_run, tmp_path):
   config, workdir, _, _ = workspace_run
@@ -126,8 +157,9 @@ def test_a_shared_mapper_run_must_exist_be_a_mapper_run_and_fit(tiny, tmp_path):
     phases.mapper_run_config(config.replace(mapper_from=other))
   with pytest.raises(ConfigError, match="has 3 seeds; this run needs 1 \\(shared\\) or 2"):
     phases.mapper_run_config(config.replace(mapper_from=other, mapper_width=4, seeds=2))
-  with pytest.raises(ConfigError, match="phase=mapper trains a mapper; mapper_from=.* gives one"):
-    config.replace(mapper_from=other, phase="mapper")
+  for phase in ("mapper", "end_to_end"):
+    with pytest.raises(ConfigError, match=f"phase={phase} trains the mapper from scratch; mapper_from=.* gives one"):
+      config.replace(mapper_from=other, phase=phase)
   with pytest.raises(ConfigError, match="needs a --mapper"):
     tiny(mapper_from=other)
 

@@ -8,8 +8,10 @@ import pytest
 from jax.flatten_util import ravel_pytree
 
 import implicit_planning as ip
-from data_gen import manipulation
+from data_gen import manipulation, maze2d
+from data_gen.panorama import render_panoramas
 from implicit_planning.mappers import PolarGrid, WorkspaceMapper, polar_grid, to_polar
+from implicit_planning.mappers.panorama import PatchConv, space_to_depth
 from implicit_planning.mappers.polar import sampling_weights
 from implicit_planning.mappers.workspace import windows_conv
 
@@ -140,7 +142,7 @@ def test_the_joint_gradient_reaches_the_mapper_through_an_implicit_planner(x64):
   """Equal to backpropagation through the unrolled planner, in a contractive setting (float64)."""
   bins = 6  # a 6×6 configuration space: the check is of the chain rule, not of the arm
   batch = mapped_batch(bins=bins)
-  common = dict(l_h=4, l_q=4, wrap=True, contraction=0.6, dtype=jnp.float64)
+  common = dict(l_h=4, l_q=4, wrap=True, contraction=0.6, dtype=jnp.float64, recipe="paper")
   mapper = tiny_mapper(bins, dtype=jnp.float64)
   implicit = ip.with_mapper(
     ip.make_planner("id_vin", k_fwd=500, k_bwd=500, forward_tol=1e-13, backward_tol=1e-13, **common), mapper
@@ -169,3 +171,65 @@ def test_the_mappers_convolution_is_xlas_as_one_matrix_product(x64, strides, dil
   np.testing.assert_allclose(windows_conv(x, kernel, strides, "VALID", rhs_dilation=dilation), expected, rtol=1e-12)
   with pytest.raises(ValueError, match="takes unpadded inputs"):
     windows_conv(x, kernel, strides, "SAME")
+
+
+@pytest.mark.parametrize("block, size", [(4, 32), (2, 6)])
+def test_a_patch_convolution_is_the_strided_convolution_of_twice_the_block(x64, block, size):
+  """The panorama mapper's 8×8 stride-4 and 4×4 stride-2 convolutions, through `space_to_depth`."""
+  images = jax.random.normal(jax.random.key(0), (3, size, size, 5), jnp.float64)
+  kernel = jax.random.normal(jax.random.key(1), (2 * block, 2 * block, 5, 7), jnp.float64)
+  expected = jax.lax.conv_general_dilated(
+    images, kernel, (block, block), "VALID", dimension_numbers=("NHWC", "HWIO", "NHWC")
+  )
+  blocks = kernel.reshape(2, block, 2, block, 5, 7).transpose(0, 2, 1, 3, 4, 5).reshape(2, 2, block * block * 5, 7)
+  patches = space_to_depth(images, block)
+  params = {"params": {"kernel": blocks, "bias": jnp.zeros(7, jnp.float64)}}
+  np.testing.assert_allclose(PatchConv(7, jnp.float64).apply(params, patches), expected, rtol=1e-12, atol=1e-12)
+
+
+def rendered_batch(size=7, num=2, seed=0):
+  """Random mazes with their goals and rendered views (`data_gen.panorama`)."""
+  maps, goals = maze2d.generate(np.random.default_rng(seed), num, size)
+  seeds = jnp.arange(num, dtype=jnp.uint32)
+  return {
+    "panoramas": render_panoramas(jnp.asarray(maps), seeds),
+    "maps": jnp.asarray(maps),
+    "goals": jnp.asarray(goals, jnp.int32),
+  }
+
+
+def test_the_panorama_mapper_maps_every_cell_from_its_four_views():
+  batch = rendered_batch()
+  observation, mapper = ip.make_mapper("panorama_cnn", bins=7, width=2)
+  assert observation == "panoramas" and mapper.features == (8, 16, 64, 16)
+  assert ip.make_mapper("panorama_cnn", bins=7)[1].features == ip.mappers.PAPER_FEATURES
+  model = ip.with_mapper(ip.make_planner("id_vin", l_h=4, l_q=4, k_fwd=5), mapper, observation)
+  params = jax.jit(model.init)(jax.random.key(0), batch)
+  out = jax.jit(model.apply)(params, batch)
+  assert out.map_logits.shape == (2, 7, 7) and out.logits.shape == (2, 4, 7, 7)
+  with pytest.raises(ValueError, match=r"four RGB views per cell\), got \(2, 7, 7, 4, 32, 32\)"):
+    mapper.apply(params["mapper"], batch["panoramas"][..., 0])
+
+
+def test_the_panorama_mappers_gradient_reaches_it_through_an_implicit_planner(x64):
+  """Equal to backpropagation through the unrolled planner, in a contractive setting (float64)."""
+  batch = rendered_batch(size=5)
+  common = dict(l_h=4, l_q=4, contraction=0.6, dtype=jnp.float64, recipe="paper")
+  mapper = ip.mappers.PanoramaMapper((4, 4, 8, 4), jnp.float64)
+  implicit = ip.with_mapper(
+    ip.make_planner("id_vin", k_fwd=500, k_bwd=500, forward_tol=1e-13, backward_tol=1e-13, **common),
+    mapper,
+    "panoramas",
+  )
+  explicit = ip.with_mapper(ip.make_planner("vin", k=40, **common), mapper, "panoramas")
+  params = jax.jit(implicit.init)(jax.random.key(1), batch)
+  target = jax.random.normal(jax.random.key(2), (2, 4, 5, 5), jnp.float64)
+
+  @jax.jit
+  def mapper_gradients(params):
+    loss = lambda model: lambda params: jnp.sum(jnp.tanh(model.apply(params, batch).logits) * target)
+    return [ravel_pytree(jax.grad(loss(model))(params)["mapper"])[0] for model in (implicit, explicit)]
+
+  g_implicit, g_explicit = mapper_gradients(params)
+  assert float(jnp.linalg.norm(g_explicit)) > 1e-6
+  assert float(jnp.linalg.norm(g_implicit - g_explicit) / jnp.linalg.norm(g_explicit)) < 1e-9
