@@ -1,6 +1,6 @@
 """The host loop: `train_and_evaluate(config, workdir)`, the library behind `experiments.train`.
 
-One jitted step (`step.make_train_step`) trains every seed at once. Checkpoints are written at epoch boundaries, so a run killed mid-epoch and re-run in the same
+One jitted step (`step.make_train_step`, after `step.make_draw_batches`) trains every seed at once. Checkpoints are written at epoch boundaries, so a run killed mid-epoch and re-run in the same
 workdir repeats that epoch exactly and ends with the same parameters as an uninterrupted run.
 
 The host waits for the device only every `config.log_every` steps (progress bar, non-finite
@@ -25,7 +25,7 @@ from absl import logging
 from experiments.training import checkpoints, data, diagnostics, evaluation, figures, logs, model
 from experiments.training.config import Config, ConfigError
 from experiments.training.model import TrainState
-from experiments.training.step import epoch_permutations, make_train_step
+from experiments.training.step import epoch_permutations, make_draw_batches, make_train_step
 
 # Per-step quantities that must stay finite, and how a stop message names them.
 FINITE_CHECKS = {
@@ -142,6 +142,7 @@ class EpochTiming(NamedTuple):
 
 
 def _train_epoch(
+  draw_batches,
   train_step,
   state: TrainState,
   train: data.DeviceSplit,
@@ -168,7 +169,8 @@ def _train_epoch(
   records: list[dict[str, np.ndarray]] = []
   pending: list[Any] = []
   for step in range(steps_per_epoch):
-    state, out = train_step(state, train, perms, jnp.int32(epoch), jnp.int32(step))
+    batches = draw_batches(train, perms, jnp.int32(step))
+    state, out = train_step(state, batches, jnp.int32(epoch), jnp.int32(step))
     if time_compile and step == 0 and steps_per_epoch > 1:
       # The first step of the process compiles; it is timed apart from the step time.
       jax.block_until_ready(out)
@@ -257,7 +259,7 @@ def train_and_evaluate(config: Config, workdir: str, initial_params: Callable[[]
   metrics_path = os.path.join(workdir, "metrics.jsonl")
   _truncate_log(metrics_path, meta["epoch"])
 
-  train_step = make_train_step(planner, optimizer, config)
+  draw_batches, train_step = make_draw_batches(config), make_train_step(planner, optimizer, config)
   permutations = jax.jit(epoch_permutations, static_argnums=2)
   eval_fn = evaluation.make_eval_fn(planner, config.wrap, config.seed_batch, model.true_map_planner(config))
   diagnose = diagnostics.make_diagnose(planner, val, config)
@@ -274,6 +276,7 @@ def train_and_evaluate(config: Config, workdir: str, initial_params: Callable[[]
     for epoch in range(meta["epoch"], config.epochs):
       epoch_start = time.time()
       state, records, timing = _train_epoch(
+        draw_batches,
         train_step,
         state,
         train,

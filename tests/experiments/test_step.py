@@ -17,13 +17,16 @@ def test_train_step_compiles_once_for_every_epoch_and_step(tiny):
     model.make_optimizer(config, data.num_maps(split) // config.batch_size),
   )
   state = model.init_state(planner, optimizer, config, split)
-  train_step = step.make_train_step(planner, optimizer, config)
+  draw_batches, train_step = step.make_draw_batches(config), step.make_train_step(planner, optimizer, config)
   for epoch in range(2):
     perms = step.epoch_permutations(state.key, jnp.int32(epoch), data.num_maps(split))
     for i in range(2):
-      state, out = train_step(state, split, perms, jnp.int32(epoch), jnp.int32(i))
+      batches = draw_batches(split, perms, jnp.int32(i))
+      state, out = train_step(state, batches, jnp.int32(epoch), jnp.int32(i))
   assert out["loss"].shape == (2,)
-  assert train_step._cache_size() == 1  # pylint: disable=protected-access
+  second = perms[1, config.batch_size : 2 * config.batch_size]
+  np.testing.assert_array_equal(batches["maps"][1], split["maps"][second])  # seed 1's second batch
+  assert train_step._cache_size() == 1 and draw_batches._cache_size() == 1  # pylint: disable=protected-access
 
 
 def test_learning_rate_warms_up_linearly_then_stays_or_follows_a_half_cosine(tiny):
@@ -107,10 +110,10 @@ def train_steps(config, split, num_steps):
     model.make_optimizer(config, data.num_maps(split) // config.batch_size),
   )
   state = model.init_state(planner, optimizer, config, split)
-  train_step = step.make_train_step(planner, optimizer, config)
+  draw_batches, train_step = step.make_draw_batches(config), step.make_train_step(planner, optimizer, config)
   perms = step.epoch_permutations(state.key, jnp.int32(0), data.num_maps(split))
   for i in range(num_steps):
-    state, out = train_step(state, split, perms, jnp.int32(0), jnp.int32(i))
+    state, out = train_step(state, draw_batches(split, perms, jnp.int32(i)), jnp.int32(0), jnp.int32(i))
   return state, out
 
 
