@@ -436,6 +436,10 @@ VISUAL_TWINS = Sweep(
   runs=(
     Run("vin", {"planner": "vin"}, "K = 30"),
     Run("id_vin", {"planner": "id_vin"}, "K_fwd = 30"),
+    Run("vin_corrected", {"planner": "vin", "rmsprop_bias_correction": True}, "K = 30, bias-corrected RMSprop"),
+    Run(
+      "id_vin_corrected", {"planner": "id_vin", "rmsprop_bias_correction": True}, "K_fwd = 30, bias-corrected RMSprop"
+    ),
     Run("vin_action_loss", {"planner": "vin", "map_loss_weight": 0.0}, "K = 30, no map loss"),
     Run("id_vin_action_loss", {"planner": "id_vin", "map_loss_weight": 0.0}, "K_fwd = 30, no map loss"),
     Run("symvin", {"planner": "symvin", **SMALL_SYMVIN}, "20 fields, K = 30"),
