@@ -432,13 +432,14 @@ VISUAL_TWINS = Sweep(
   recipe="stable",
   description="Table 1's 'Visual Nav.' column at CPU scale: each planner learns with the paper's CNN mapper from "
   "the rendered views, end to end from scratch (the action loss plus the map's cross-entropy; '_action_loss' "
-  "runs: the action loss alone); the stable recipe; SymVIN, ConvGPPN and GPPN at the family_twins sizes.",
+  "runs: the action loss alone); the stable recipe and the preset's bias-corrected RMSprop ('_uncorrected' runs: "
+  "PyTorch's, whose first steps are up to 10x the learning rate); SymVIN, ConvGPPN and GPPN at the family_twins sizes.",
   runs=(
     Run("vin", {"planner": "vin"}, "K = 30"),
     Run("id_vin", {"planner": "id_vin"}, "K_fwd = 30"),
-    Run("vin_corrected", {"planner": "vin", "rmsprop_bias_correction": True}, "K = 30, bias-corrected RMSprop"),
+    Run("vin_uncorrected", {"planner": "vin", "rmsprop_bias_correction": False}, "K = 30, PyTorch's RMSprop"),
     Run(
-      "id_vin_corrected", {"planner": "id_vin", "rmsprop_bias_correction": True}, "K_fwd = 30, bias-corrected RMSprop"
+      "id_vin_uncorrected", {"planner": "id_vin", "rmsprop_bias_correction": False}, "K_fwd = 30, PyTorch's RMSprop"
     ),
     Run("vin_action_loss", {"planner": "vin", "map_loss_weight": 0.0}, "K = 30, no map loss"),
     Run("id_vin_action_loss", {"planner": "id_vin", "map_loss_weight": 0.0}, "K_fwd = 30, no map loss"),
