@@ -249,7 +249,8 @@ def mapped_policy_figure(workdir: str, out_path: str, index: int = 0, split: str
   goal_row, goal_col = (int(v) for v in one["goals"][0])
   goal = goal_row * bins + goal_col
   # The path drawn: from the farthest start the policy brings to the goal (any start, if none does).
-  candidates = np.flatnonzero(cells.success) if cells.success.any() else np.flatnonzero(cells.counted)
+  brought = cells.success & cells.counted  # counted: the free cells the policy is scored on
+  candidates = np.flatnonzero(brought) if brought.any() else np.flatnonzero(cells.counted)
   start = int(candidates[np.argmax(np.asarray(one["dist"][0]).ravel()[candidates])])
   rows, cols = np.divmod(np.asarray(greedy_path(successor, start, goal)), bins)
   fig, axes = plt.subplots(1, 4, figsize=(19, 4.8))

@@ -438,9 +438,7 @@ VISUAL_TWINS = Sweep(
     Run("vin", {"planner": "vin"}, "K = 30"),
     Run("id_vin", {"planner": "id_vin"}, "K_fwd = 30"),
     Run("vin_uncorrected", {"planner": "vin", "rmsprop_bias_correction": False}, "K = 30, PyTorch's RMSprop"),
-    Run(
-      "id_vin_uncorrected", {"planner": "id_vin", "rmsprop_bias_correction": False}, "K_fwd = 30, PyTorch's RMSprop"
-    ),
+    Run("id_vin_uncorrected", {"planner": "id_vin", "rmsprop_bias_correction": False}, "K_fwd = 30, PyTorch's RMSprop"),
     Run("vin_action_loss", {"planner": "vin", "map_loss_weight": 0.0}, "K = 30, no map loss"),
     Run("id_vin_action_loss", {"planner": "id_vin", "map_loss_weight": 0.0}, "K_fwd = 30, no map loss"),
     Run("symvin", {"planner": "symvin", **SMALL_SYMVIN}, "20 fields, K = 30"),
