@@ -382,6 +382,18 @@ FAMILY_TWINS = Sweep(
       "hidden 32, phantom gradient (20 damped steps), 3e-3",
     ),
     Run(
+      "id_conv_gppn_phantom_10_lr_3e-3_decay_5",
+      {
+        "planner": "id_conv_gppn",
+        **SMALL_CONV_GPPN,
+        "backward_solver": "phantom",
+        "k_bwd": 10,
+        "learning_rate": 3e-3,
+        **LATE_DECAY,
+      },
+      "hidden 32, phantom gradient (10 damped steps), 3e-3 decayed over the last 5 epochs",
+    ),
+    Run(
       "id_conv_gppn_phantom_10_warm_lr_3e-3",
       {
         "planner": "id_conv_gppn",
