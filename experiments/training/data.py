@@ -102,14 +102,14 @@ def to_device(split: Split) -> DeviceSplit:
   return arrays
 
 
-def gather(split: DeviceSplit, index: jax.Array | slice) -> DeviceSplit:
+def gather(split: DeviceSplit, index: jax.Array | slice, render: bool = True) -> DeviceSplit:
   """The maps ``index`` of ``split`` as a batch, with what is observed of them rendered on the device.
 
   Visual navigation's ``panoramas`` (uint8 [B, H, W, 4, 32, 32, 3], `render_panoramas`) are made
-  here from ``maps`` and ``style``, never stored; under ``jit`` a model that does not read them
-  (a planner given the true map) does not pay for them: the rendering is dead code.
+  here from ``maps`` and ``style``, never stored; ``render=False`` leaves them out (a planner given
+  the true map does not read them).
   """
   batch = {name: array[index] for name, array in split.items()}
-  if "style" in batch:
+  if render and "style" in batch:
     batch["panoramas"] = render_panoramas(batch["maps"], batch["style"])
   return batch

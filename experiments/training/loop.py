@@ -259,7 +259,7 @@ def train_and_evaluate(config: Config, workdir: str, initial_params: Callable[[]
   metrics_path = os.path.join(workdir, "metrics.jsonl")
   _truncate_log(metrics_path, meta["epoch"])
 
-  draw_batches, train_step = make_draw_batches(config), make_train_step(planner, optimizer, config)
+  draw_batches, train_step = make_draw_batches(planner, config), make_train_step(planner, optimizer, config)
   permutations = jax.jit(epoch_permutations, static_argnums=2)
   eval_fn = evaluation.make_eval_fn(planner, config.wrap, config.seed_batch, model.true_map_planner(config))
   diagnose = diagnostics.make_diagnose(planner, val, config)

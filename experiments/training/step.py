@@ -4,7 +4,7 @@ The dataset lives on the device; each step gathers its batches from the epoch's 
 which (like the label draws) are a pure function of (seed, epoch, step), so a resumed run repeats
 the draws of an uninterrupted one. Gathering (and rendering what is observed, `data.gather`) is
 its own compiled program: compiled into the update, the rendered views made XLA:CPU run the
-panorama mapper's first layer 7× slower (8.6 s against 3.5 s a step, one core).
+panorama mapper's first layer 7× slower (8.6 s against 3.2 s a step, one core).
 """
 
 from __future__ import annotations
@@ -33,18 +33,19 @@ def epoch_permutations(keys: jax.Array, epoch: jax.Array, num_maps: int) -> jax.
   return jax.vmap(one_seed)(keys)
 
 
-def make_draw_batches(config: Config):
+def make_draw_batches(planner: ip.Planner, config: Config):
   """Jitted `(train, perms, step) -> batches`: each seed's batch of global step `step` of the epoch.
 
   `train` is the training `DeviceSplit`, `perms` [S, N] this epoch's permutations, `step` an int32
-  scalar; every entry of `batches` (`data.gather`) has a leading seed axis [S, B, ...].
+  scalar; every entry of `batches` (`data.gather`, rendering the views only for a ``planner`` that
+  reads them) has a leading seed axis [S, B, ...].
   """
-  batch_size = config.batch_size
+  batch_size, render = config.batch_size, "panoramas" in planner.inputs
 
   @jax.jit
   def draw_batches(train: DeviceSplit, perms: jax.Array, step: jax.Array) -> Batch:
     index = jax.lax.dynamic_slice_in_dim(perms, step * batch_size, batch_size, axis=1)
-    return jax.vmap(lambda one: gather(train, one))(index)
+    return jax.vmap(lambda one: gather(train, one, render))(index)
 
   return draw_batches
 

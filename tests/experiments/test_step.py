@@ -17,7 +17,7 @@ def test_train_step_compiles_once_for_every_epoch_and_step(tiny):
     model.make_optimizer(config, data.num_maps(split) // config.batch_size),
   )
   state = model.init_state(planner, optimizer, config, split)
-  draw_batches, train_step = step.make_draw_batches(config), step.make_train_step(planner, optimizer, config)
+  draw_batches, train_step = step.make_draw_batches(planner, config), step.make_train_step(planner, optimizer, config)
   for epoch in range(2):
     perms = step.epoch_permutations(state.key, jnp.int32(epoch), data.num_maps(split))
     for i in range(2):
@@ -110,7 +110,7 @@ def train_steps(config, split, num_steps):
     model.make_optimizer(config, data.num_maps(split) // config.batch_size),
   )
   state = model.init_state(planner, optimizer, config, split)
-  draw_batches, train_step = step.make_draw_batches(config), step.make_train_step(planner, optimizer, config)
+  draw_batches, train_step = step.make_draw_batches(planner, config), step.make_train_step(planner, optimizer, config)
   perms = step.epoch_permutations(state.key, jnp.int32(0), data.num_maps(split))
   for i in range(num_steps):
     state, out = train_step(state, draw_batches(split, perms, jnp.int32(i)), jnp.int32(0), jnp.int32(i))
