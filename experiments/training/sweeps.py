@@ -528,8 +528,8 @@ def _last(values: Sequence[float | None]) -> float | None:
 
 def run_dir(workdir: str) -> str:
   """The run a sweep reports for ``workdir``: for a run with a mapper its last phase that plans
-  (joint, else planner; a mapper's pretraining alone has no policy), else the run itself."""
-  for phase in reversed(phases.ORDER[1:]):
+  (end to end or joint, else planner; a mapper's pretraining alone has no policy), else the run itself."""
+  for phase in ("end_to_end", "joint", "planner"):
     if os.path.exists(os.path.join(workdir, phase, "metrics.jsonl")):
       return os.path.join(workdir, phase)
   return workdir
@@ -603,7 +603,7 @@ def phase_rows(root: str, runs: Sequence[Run]) -> list[dict[str, Any]]:
   rows = []
   for run in runs:
     finished = {}
-    for phase in phases.ORDER:
+    for phase in (*phases.ORDER, "end_to_end"):
       path = os.path.join(root, run.label, phase, "results.json")
       if os.path.exists(path):
         with open(path) as f:
@@ -617,7 +617,8 @@ def phase_rows(root: str, runs: Sequence[Run]) -> list[dict[str, Any]]:
 
 def phase_table(rows: Sequence[Mapping[str, Any]]) -> str:
   """Runs with a mapper as Markdown: the pretrained mapper's map, the planner pretrained on the true
-  map, and the joint model on the mapper's map (and its planner given the true map)."""
+  map, and the joint model on the mapper's map (and its planner given the true map); an end-to-end
+  run's model is in the joint columns."""
   lines = [
     "| run | what | mapper: map acc. / IoU | planner on the true map: %Opt / %Succ | joint: %Opt / %Succ | "
     "joint: map acc. / IoU | joint's planner on the true map: %Succ | wall (min) |",
@@ -625,6 +626,7 @@ def phase_table(rows: Sequence[Mapping[str, Any]]) -> str:
   ]
   for row in rows:
     mapper, planner, joint = (row["phases"].get(phase, {}).get("test") for phase in phases.ORDER)
+    joint = joint or row["phases"].get("end_to_end", {}).get("test")
     pair = lambda test, a, b: "–" if test is None else f"{_score(test, a)} / {_score(test, b)}"
     true_map = "–" if joint is None else _score(joint["true_map"], "success")
     minutes = sum(phase["wall_time_s"] for phase in row["phases"].values()) / 60

@@ -7,7 +7,7 @@ import jax
 import numpy as np
 import pytest
 
-from experiments.training import ConfigError, TrainingInterrupted, checkpoints, data, figures, model, phases
+from experiments.training import ConfigError, TrainingInterrupted, checkpoints, data, figures, model, phases, sweeps
 
 
 @pytest.fixture(scope="module")
@@ -119,6 +119,7 @@ def test_a_visual_navigation_run_trains_mapper_and_planner_end_to_end_and_resume
     assert [json.loads(line)["epoch"] for line in f] == [1, 2]  # resumed after epoch 1
   test = results["end_to_end"]["test"]
   assert {"success", "map_accuracy", "obstacle_iou", "true_map"} <= set(test)
+  assert sweeps.run_dir(workdir) == os.path.join(workdir, "end_to_end")  # what a sweep's summary reads
   out = str(tmp_path / "policy.png")
   figures.policy_figure(os.path.join(workdir, "end_to_end"), out, index=1)
   assert os.path.getsize(out) > 10_000
