@@ -5,7 +5,7 @@ alone (binary cross-entropy against the true map), each planner on the true map,
 one model (the planner's cross-entropy plus the mapper's). Tasks (`TASKS`): ``workspace``, 18×18
 configuration spaces from 96×96 workspace images (``workspace_unet``); ``visual``, 15×15 mazes from
 four 32×32 views per cell (``panorama_cnn``), with a first row for rendering the batch's views
-(`data_gen.panorama`, done inside the training step, before the model).
+(`data_gen.panorama`; in training, the batch gather's own compiled program before each step).
 """
 
 from __future__ import annotations

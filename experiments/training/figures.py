@@ -16,7 +16,7 @@ import matplotlib.pyplot as plt  # pylint: disable=g-import-not-at-top
 
 import implicit_planning as ip  # pylint: disable=g-import-not-at-top
 from data_gen import manipulation  # pylint: disable=g-import-not-at-top
-from data_gen.dataset import load_dataset  # pylint: disable=g-import-not-at-top
+from data_gen.dataset import VISUAL_TASKS, load_dataset  # pylint: disable=g-import-not-at-top
 from data_gen.panorama import render_panoramas  # pylint: disable=g-import-not-at-top
 from experiments.training import checkpoints, data, model  # pylint: disable=g-import-not-at-top
 from experiments.training.config import Config  # pylint: disable=g-import-not-at-top
@@ -181,15 +181,15 @@ def views_figure(path: str, out_path: str, index: int = 0, split: str = "test", 
     path: a ``visual_nav`` dataset file.
     out_path: the PNG.
     index, split: which maze.
-    num_cells: free cells drawn, spread over the maze (the first is the one nearest the goal's
-      opposite corner).
+    num_cells: free cells drawn, evenly spaced in row-major order over the free cells (the first
+      and the last free cell included).
 
   Raises:
     ValueError: the file is not a visual-navigation dataset.
     IndexError: ``index`` outside the split.
   """
   dataset = load_dataset(path)
-  if dataset.meta["task"] != "visual_nav":
+  if dataset.meta["task"] not in VISUAL_TASKS:
     raise ValueError(f"{path} holds {dataset.meta['task']} problems; views are drawn for visual_nav datasets")
   chosen = getattr(dataset, split)
   if not 0 <= index < len(chosen.maps):
