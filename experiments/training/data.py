@@ -102,6 +102,11 @@ def to_device(split: Split) -> DeviceSplit:
   return arrays
 
 
+def observes_views(inputs: tuple[str, ...]) -> bool:
+  """Whether a model that reads the batch entries ``inputs`` needs the views rendered."""
+  return "panoramas" in inputs
+
+
 def gather(split: DeviceSplit, index: jax.Array | slice, render: bool = True) -> DeviceSplit:
   """The maps ``index`` of ``split`` as a batch, with what is observed of them rendered on the device.
 

@@ -33,7 +33,7 @@ RADIUS_KEY = 0
 def make_diagnose(planner: ip.Planner, split: data.DeviceSplit, config: Config) -> Callable[[Any], dict[str, float]]:
   """``diagnose(params)``: the diagnostics of seed 0 on the first batch of ``split``, as
   ``diag_*`` and ``grad_*`` fields. Compiled on the first call, reused on the later ones."""
-  batch = data.gather(split, slice(0, config.batch_size))
+  batch = data.gather(split, slice(0, config.batch_size), data.observes_views(planner.inputs))
   opt_actions = batch["opt_actions"]
   no_labels = jnp.zeros(opt_actions.shape[:1] + opt_actions.shape[2:], jnp.int32)
   set_loss = lambda logits: cell_loss(logits, opt_actions, no_labels, "set")  # one object: one compilation

@@ -70,11 +70,14 @@ def _policy_summary(per_map: metrics.PolicyMetrics) -> dict[str, Any]:
   return summary
 
 
-def evaluate_split(eval_fn: EvalFn, params: Any, split: data.DeviceSplit, batch_size: int) -> dict[str, Any]:
+def evaluate_split(
+  eval_fn: EvalFn, params: Any, split: data.DeviceSplit, batch_size: int, render: bool = True
+) -> dict[str, Any]:
   """Exact metrics of every seed on every map of `split`.
 
   The split is cut into batches of `batch_size` maps; the last batch is filled up with maps
-  from the start of the split (one compiled shape) and the fill-up is dropped.
+  from the start of the split (one compiled shape) and the fill-up is dropped. ``render``: the
+  batches get the rendered views (`data.gather`; only a model that reads them needs them).
 
   Returns:
     For a model that plans: "optimal", "success", "accuracy": {"mean", "std", "per_seed"} (%,
@@ -90,7 +93,7 @@ def evaluate_split(eval_fn: EvalFn, params: Any, split: data.DeviceSplit, batch_
   batches = []
   for start in range(0, num_maps, batch_size):
     index = jnp.arange(start, start + batch_size) % num_maps
-    result = eval_fn(params, data.gather(split, index))
+    result = eval_fn(params, data.gather(split, index, render))
     keep = min(batch_size, num_maps - start)
     batches.append(jax.tree.map(lambda x, keep=keep: x[:, :keep], result))
   parts = jax.tree.map(lambda *xs: np.concatenate(xs, axis=1), *jax.device_get(batches))
@@ -178,7 +181,8 @@ def evaluate_run(
   template = model.checkpoint_template(planner, config, device_split)
   restored = checkpoints.restore(checkpoints.manager(workdir, read_only=True), template)
   eval_fn = make_eval_fn(planner, config.wrap, true_map_planner=model.true_map_planner(config, k_fwd))
-  summary = evaluate_split(eval_fn, restored.params(which), device_split, config.eval_batch_size)
+  render = data.observes_views(planner.inputs)
+  summary = evaluate_split(eval_fn, restored.params(which), device_split, config.eval_batch_size, render)
   if out == "":
     out = os.path.join(workdir, eval_filename(split, data_path, k_fwd, which))
   summary.update(

@@ -262,6 +262,7 @@ def train_and_evaluate(config: Config, workdir: str, initial_params: Callable[[]
   draw_batches, train_step = make_draw_batches(planner, config), make_train_step(planner, optimizer, config)
   permutations = jax.jit(epoch_permutations, static_argnums=2)
   eval_fn = evaluation.make_eval_fn(planner, config.wrap, config.seed_batch, model.true_map_planner(config))
+  render = data.observes_views(planner.inputs)
   diagnose = diagnostics.make_diagnose(planner, val, config)
   writer = tensorboardX.SummaryWriter(os.path.join(workdir, "tensorboard"))
   bar = tqdm.tqdm(
@@ -291,7 +292,7 @@ def train_and_evaluate(config: Config, workdir: str, initial_params: Callable[[]
       )
       compile_time = compile_time if timing.compile_s is None else timing.compile_s
       val_start = time.time()
-      val_summary = evaluation.evaluate_split(eval_fn, state.params, val, config.eval_batch_size)
+      val_summary = evaluation.evaluate_split(eval_fn, state.params, val, config.eval_batch_size, render)
       record = {
         "epoch": epoch + 1,
         "global_step": (epoch + 1) * steps_per_epoch,
@@ -321,7 +322,7 @@ def train_and_evaluate(config: Config, workdir: str, initial_params: Callable[[]
     bar.close()
     writer.close()
 
-  test_summary = evaluation.evaluate_split(eval_fn, best_params, test, config.eval_batch_size)
+  test_summary = evaluation.evaluate_split(eval_fn, best_params, test, config.eval_batch_size, render)
   results = {
     "config": config.to_dict(),
     "best_epoch": meta["best_epoch"],

@@ -16,7 +16,7 @@ import optax
 import implicit_planning as ip
 from experiments.training import model
 from experiments.training.config import Config
-from experiments.training.data import DeviceSplit, gather
+from experiments.training.data import DeviceSplit, gather, observes_views
 from experiments.training.losses import cell_loss, map_loss, sample_labels
 from experiments.training.model import JACOBIAN_STREAM, LABEL_STREAM, PERMUTATION_STREAM, TrainState
 from implicit_planning import metrics
@@ -40,7 +40,7 @@ def make_draw_batches(planner: ip.Planner, config: Config):
   scalar; every entry of `batches` (`data.gather`, rendering the views only for a ``planner`` that
   reads them) has a leading seed axis [S, B, ...].
   """
-  batch_size, render = config.batch_size, "panoramas" in planner.inputs
+  batch_size, render = config.batch_size, observes_views(planner.inputs)
 
   @jax.jit
   def draw_batches(train: DeviceSplit, perms: jax.Array, step: jax.Array) -> Batch:

@@ -64,6 +64,8 @@ SHIFT_LR_3E3 = {"value_init": "shift", "learning_rate": 3e-3}
 """Value kernels that start as value iteration (discount 0.9), learning rate 3e-3 (study round 4)."""
 LATE_DECAY = {"lr_schedule": "cosine", "decay_epochs": 5}
 """The learning rate at its peak until a half cosine over the last 5 epochs takes it to 0."""
+DECAY_10 = {"lr_schedule": "cosine", "decay_epochs": 10}
+"""A half cosine over the last 10 epochs: for runs of 40 epochs (``--set=epochs=40``)."""
 
 IMPLICIT_LEVERS = Sweep(
   preset="mid",
@@ -94,6 +96,11 @@ IMPLICIT_LEVERS = Sweep(
       "vin_shift_lr_3e-3_decay_5",
       {"planner": "vin", **SHIFT_LR_3E3, **LATE_DECAY},
       "explicit twin, K = 30, value kernels start as shifts, learning rate 3e-3 decayed over the last 5 epochs",
+    ),
+    Run(
+      "vin_shift_lr_3e-3_decay_10",
+      {"planner": "vin", **SHIFT_LR_3E3, **DECAY_10},
+      "explicit twin, K = 30, shift start, 3e-3 decayed over the last 10 epochs (run at 40 epochs)",
     ),
     Run(
       "vin_shift_lr_3e-3_batch_16_decay_5",
@@ -154,6 +161,13 @@ IMPLICIT_LEVERS = Sweep(
       **SQUASHED,
       **SHIFT_LR_3E3,
       **LATE_DECAY,
+    ),
+    _id_vin(
+      "squash_shift_lr_3e-3_decay_10",
+      "squashed below 0.99, shift start, 3e-3 decayed over the last 10 epochs (run at 40 epochs)",
+      **SQUASHED,
+      **SHIFT_LR_3E3,
+      **DECAY_10,
     ),
     _id_vin(
       "squash_shift_lr_5e-3_decay_5",
@@ -461,6 +475,33 @@ VISUAL_TWINS = Sweep(
   ),
 )
 
+VISUAL_PRETRAINED_PHASES = {"phase": "all", "pretrain_epochs": 20, "epochs": 2, **SHARED_MAPPER}
+"""The planner pretrained on the true maze for 20 epochs (the quick preset's), then two joint epochs
+with the sweep's mapper: the joint epochs are the expensive ones, at the mapper's cost per step."""
+
+VISUAL_PRETRAINED = Sweep(
+  preset="visual",
+  recipe="stable",
+  description="Table 1's 'Visual Nav.' column at CPU scale, in the paper's three phases (appendix D.1) instead of "
+  "GPPN's single end-to-end one: the CNN mapper pretrained once on the map's cross-entropy (one seed, two epochs) "
+  "and shared, each planner pretrained on the true maze, then both trained jointly on the action loss plus the "
+  "map's; SymVIN, ConvGPPN and GPPN at the family_twins sizes. The mapper run comes first.",
+  runs=(
+    Run("mapper", {"phase": "mapper", "seeds": 1, "pretrain_epochs": 2}, "the CNN mapper alone, one seed, 2 epochs"),
+    Run("vin", {"planner": "vin", **VISUAL_PRETRAINED_PHASES}, "K = 30"),
+    Run("id_vin", {"planner": "id_vin", **VISUAL_PRETRAINED_PHASES}, "K_fwd = 30"),
+    Run("symvin", {"planner": "symvin", **SMALL_SYMVIN, **VISUAL_PRETRAINED_PHASES}, "20 fields, K = 30"),
+    Run("id_symvin", {"planner": "id_symvin", **SMALL_SYMVIN, **VISUAL_PRETRAINED_PHASES}, "20 fields, K_fwd = 30"),
+    Run("conv_gppn", {"planner": "conv_gppn", **SMALL_CONV_GPPN, **VISUAL_PRETRAINED_PHASES}, "hidden 32, K = 30"),
+    Run(
+      "id_conv_gppn",
+      {"planner": "id_conv_gppn", **SMALL_CONV_GPPN, **VISUAL_PRETRAINED_PHASES},
+      "hidden 32, K_fwd = 30",
+    ),
+    Run("gppn", {"planner": "gppn", **SMALL_CONV_GPPN, **VISUAL_PRETRAINED_PHASES}, "hidden 32, K = 30"),
+  ),
+)
+
 SWEEPS: dict[str, Sweep] = {
   "implicit_levers": IMPLICIT_LEVERS,
   "paper_twins": PAPER_TWINS,
@@ -468,6 +509,7 @@ SWEEPS: dict[str, Sweep] = {
   "family_twins": FAMILY_TWINS,
   "workspace_twins": WORKSPACE_TWINS,
   "visual_twins": VISUAL_TWINS,
+  "visual_pretrained": VISUAL_PRETRAINED,
 }
 
 
