@@ -29,7 +29,7 @@ LR_SCHEDULES = ("constant", "cosine")
 """How the learning rate changes over the run (after `warmup_epochs`)."""
 
 RESUME_FREE_FIELDS = frozenset(
-  {"epochs", "stop_after_steps", "log_every", "eval_batch_size", "diagnose_every", "conv_impl", "seed_batch"}
+  {"epochs", "stop_after_steps", "log_every", "eval_batch_size", "diagnose_every", "conv_impl", "seed_batch", "devices"}
 )
 """Fields that may differ when a workdir is re-run: they change how long or how verbosely a
 run goes, or how the same function is computed, not what its checkpoints mean."""
@@ -128,6 +128,11 @@ class Config(ip.PlannerOptions):
   seed_batch: int = _field(
     -1, "Seeds vectorised together: 0 all, k > 0 k at a time (groups in sequence), -1 auto (CPU 1, else all)."
   )
+  devices: int = _field(
+    1,
+    "Local devices the maps of each training batch are split over (data parallel, `parallel`); the "
+    "parameters are replicated, so the result is one device's up to float rounding.",
+  )
   label: str = _field(
     "one",
     "one: cross-entropy against one optimal action per cell, redrawn each step; "
@@ -175,6 +180,7 @@ class Config(ip.PlannerOptions):
       "eval_batch_size",
       "pretrain_epochs",
       "mapper_width",
+      "devices",
     ):
       if getattr(self, name) < 1:
         raise ConfigError(f"{name} must be >= 1, got {getattr(self, name)}")

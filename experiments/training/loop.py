@@ -22,7 +22,7 @@ import tensorboardX
 import tqdm
 from absl import logging
 
-from experiments.training import checkpoints, data, diagnostics, evaluation, figures, logs, model
+from experiments.training import checkpoints, data, diagnostics, evaluation, figures, logs, model, parallel
 from experiments.training.config import Config, ConfigError
 from experiments.training.model import TrainState
 from experiments.training.step import epoch_permutations, make_draw_batches, make_train_step
@@ -235,7 +235,8 @@ def train_and_evaluate(config: Config, workdir: str, initial_params: Callable[[]
   data.ensure_dataset(requested)
   dataset = data.load_checked(config.data, config.task, config.wrap, config.size)
   model.check_observation_fits(config, dataset.meta, config.data)
-  train, val, test = (data.to_device(s) for s in (dataset.train, dataset.val, dataset.test))
+  mesh = parallel.batch_mesh(config.devices, config.batch_size)
+  train, val, test = (parallel.replicate(data.to_device(s), mesh) for s in (dataset.train, dataset.val, dataset.test))
   steps_per_epoch = data.num_maps(train) // config.batch_size
   if steps_per_epoch == 0:
     raise ConfigError(
@@ -254,12 +255,13 @@ def train_and_evaluate(config: Config, workdir: str, initial_params: Callable[[]
     best_params = state.params
   # Orbax restores arrays committed to a device; commit a fresh state too, so that a resumed run
   # calls the same compiled step (and hits the persistent compilation cache) as a fresh one.
-  state, best_params = jax.device_put((state, best_params), jax.devices()[0])
+  state, best_params = parallel.replicate((state, best_params), mesh)
   select = "success" if config.plans else "map_accuracy"  # what picks each seed's best epoch
   metrics_path = os.path.join(workdir, "metrics.jsonl")
   _truncate_log(metrics_path, meta["epoch"])
 
-  draw_batches, train_step = make_draw_batches(planner, config), make_train_step(planner, optimizer, config)
+  draw_batches = make_draw_batches(planner, config, parallel.seed_batch_sharding(mesh))
+  train_step = make_train_step(planner, optimizer, config)
   permutations = jax.jit(epoch_permutations, static_argnums=2)
   eval_fn = evaluation.make_eval_fn(planner, config.wrap, config.seed_batch, model.true_map_planner(config))
   render = data.observes_views(planner.inputs)

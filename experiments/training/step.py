@@ -9,6 +9,8 @@ panorama mapper's first layer 7× slower (8.6 s against 3.2 s a step, one core).
 
 from __future__ import annotations
 
+import functools
+
 import jax
 import jax.numpy as jnp
 import optax
@@ -33,16 +35,16 @@ def epoch_permutations(keys: jax.Array, epoch: jax.Array, num_maps: int) -> jax.
   return jax.vmap(one_seed)(keys)
 
 
-def make_draw_batches(planner: ip.Planner, config: Config):
+def make_draw_batches(planner: ip.Planner, config: Config, sharding: jax.sharding.Sharding | None = None):
   """Jitted `(train, perms, step) -> batches`: each seed's batch of global step `step` of the epoch.
 
   `train` is the training `DeviceSplit`, `perms` [S, N] this epoch's permutations, `step` an int32
   scalar; every entry of `batches` (`data.gather`, rendering the views only for a ``planner`` that
-  reads them) has a leading seed axis [S, B, ...].
+  reads them) has a leading seed axis [S, B, ...], laid out as ``sharding`` (`parallel`) if given.
   """
   batch_size, render = config.batch_size, observes_views(planner.inputs)
 
-  @jax.jit
+  @functools.partial(jax.jit, out_shardings=sharding)
   def draw_batches(train: DeviceSplit, perms: jax.Array, step: jax.Array) -> Batch:
     index = jax.lax.dynamic_slice_in_dim(perms, step * batch_size, batch_size, axis=1)
     return jax.vmap(lambda one: gather(train, one, render))(index)

@@ -29,8 +29,17 @@ def observation(maps: jax.Array, goals: jax.Array, dtype=jnp.float32) -> jax.Arr
   return jnp.stack([maps.astype(dtype), (rows & cols).astype(dtype)], axis=-1)
 
 
+GOAL_REWARD = 1.0
+"""The goal's reward in the ``"goal"`` start (`goal_hidden_init`)."""
+OBSTACLE_REWARD = -10.0
+"""An obstacle's reward in the ``"goal"`` start: ``−1/(1 − δ)`` for the shift start's discount
+``δ = 0.9``, so a path through an obstacle is worth less than any path around it (entering an
+obstacle at step ``j`` costs ``δʲ/(1 − δ)``, more than all the goal's reward that follows)."""
+
+
 def reward_layer_init(scheme: str) -> nn.initializers.Initializer:
-  """The reward encoder's last layer: LeCun-normal (``"default"``, the paper's) or ``"zeros"``.
+  """The reward encoder's last layer: LeCun-normal (``"default"``, the paper's), ``"zeros"``, or for
+  ``"goal"`` a copy of the hidden layer's first channel (`goal_hidden_init`).
 
   Zeros start the reward map at 0 everywhere. A random last layer gives a random reward map
   whose free-space level can dwarf the goal's: with a value kernel that already propagates
@@ -39,7 +48,41 @@ def reward_layer_init(scheme: str) -> nn.initializers.Initializer:
   """
   if scheme not in REWARD_INITS:
     raise ValueError(f"Unknown reward_init {scheme!r}; expected one of {REWARD_INITS}.")
+  if scheme == "goal":
+    return lambda key, shape, dtype=jnp.float32: jnp.zeros(shape, dtype).at[..., 0, :].set(1.0)
   return nn.initializers.zeros if scheme == "zeros" else nn.initializers.lecun_normal()
+
+
+def goal_hidden_init(scheme: str) -> tuple[nn.initializers.Initializer, nn.initializers.Initializer]:
+  """Kernel and bias initialisers of the reward encoder's hidden layer.
+
+  ``"goal"``: the first channel reads the cell itself, ``−OBSTACLE_REWARD`` × free + ``GOAL_REWARD``
+  × goal + ``OBSTACLE_REWARD``, value iteration's reward (0 on free cells, ``GOAL_REWARD`` at the
+  goal, ``OBSTACLE_REWARD`` on obstacles); `reward_layer_init` passes only that channel on, so the
+  other channels start with no say in the reward and a gradient that brings them in. Any other
+  scheme: LeCun-normal kernel, zero bias.
+  """
+  if scheme != "goal":
+    return nn.initializers.lecun_normal(), nn.initializers.zeros
+
+  def kernel_init(key: jax.Array, shape: tuple[int, ...], dtype=jnp.float32) -> jax.Array:
+    size, _, channels, _ = shape
+    if channels != 2:
+      raise ValueError(f"reward_init='goal' reads a map and a goal channel; the observation has {channels}.")
+    cell_weights = jnp.array([-OBSTACLE_REWARD, GOAL_REWARD], dtype)
+    return (
+      nn.initializers.lecun_normal()(key, shape, dtype)
+      .at[..., 0]
+      .set(0.0)
+      .at[size // 2, size // 2, :, 0]
+      .set(cell_weights)
+    )
+
+  def bias_init(key: jax.Array, shape: tuple[int, ...], dtype=jnp.float32) -> jax.Array:
+    del key
+    return jnp.zeros(shape, dtype).at[0].set(OBSTACLE_REWARD)
+
+  return kernel_init, bias_init
 
 
 class RewardEncoder(nn.Module):
@@ -63,7 +106,8 @@ class RewardEncoder(nn.Module):
   @nn.compact
   def __call__(self, obs: jax.Array) -> jax.Array:
     channels = obs.shape[-1]
-    w1, b1 = ConvWeights((3, 3, channels, self.hidden), True, obs.dtype, name="hidden")()
+    hidden_init, bias_init = goal_hidden_init(self.reward_init)
+    w1, b1 = ConvWeights((3, 3, channels, self.hidden), True, obs.dtype, hidden_init, bias_init, name="hidden")()
     init = reward_layer_init(self.reward_init)
     w2, _ = ConvWeights((1, 1, self.hidden, self.out), False, obs.dtype, init, name="reward")()
     reward_map = w2[0, 0]  # [hidden, out]

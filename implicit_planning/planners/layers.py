@@ -10,7 +10,8 @@ from implicit_planning.ops import ConvImpl, conv2d
 
 
 class ConvWeights(nn.Module):
-  """The kernel (LeCun-normal unless told) and optional bias of a `GridConv`, without applying them.
+  """The kernel (LeCun-normal unless told) and optional bias (zeros unless told) of a `GridConv`, without
+  applying them.
 
   Same parameter names, shapes and (by default) initial values as ``GridConv`` at the same path.
   """
@@ -19,13 +20,14 @@ class ConvWeights(nn.Module):
   use_bias: bool = True
   dtype: jnp.dtype = jnp.float32
   kernel_init: nn.initializers.Initializer = nn.initializers.lecun_normal()
+  bias_init: nn.initializers.Initializer = nn.initializers.zeros
 
   @nn.compact
   def __call__(self) -> tuple[jax.Array, jax.Array | None]:
     kernel = self.param("kernel", self.kernel_init, self.shape, self.dtype)
     if not self.use_bias:
       return kernel, None
-    return kernel, self.param("bias", nn.initializers.zeros, (self.shape[-1],), self.dtype)
+    return kernel, self.param("bias", self.bias_init, (self.shape[-1],), self.dtype)
 
 
 class GridConv(nn.Module):

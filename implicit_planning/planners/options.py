@@ -30,8 +30,8 @@ VALUE_INITS: tuple[str, ...] = ("default", "shift")
 """How VIN and SymVIN initialise their value kernels (`vin.value_kernel_init`)."""
 HEAD_INITS: tuple[str, ...] = ("default", "greedy")
 """How VIN initialises its policy head (`vin.policy_head_init`)."""
-REWARD_INITS: tuple[str, ...] = ("default", "zeros")
-"""How VIN and SymVIN initialise the last (1×1) layer of their reward encoder."""
+REWARD_INITS: tuple[str, ...] = ("default", "zeros", "goal")
+"""How VIN and SymVIN initialise their reward encoder (``"goal"``: VIN only, `encoder.reward_layer_init`)."""
 BACKWARD_CHOICES: tuple[str, ...] = (*SOLVERS, "phantom")
 """Backward solvers of the implicit function theorem, or ``"phantom"``: backpropagation through
 ``k_bwd`` damped steps from the equilibrium (`equilibrium.Phantom`)."""
@@ -86,7 +86,9 @@ class PlannerOptions:
   reward_init: str = _option(
     "default",
     "VIN/SymVIN reward encoder's last (1x1) layer starts LeCun-normal (the paper's) or at zeros: the reward "
-    "map starts at 0 instead of a random map that can outweigh the goal everywhere.",
+    "map starts at 0 instead of a random map that can outweigh the goal everywhere; or goal (VIN): the reward "
+    "map starts as value iteration's, +1 at the goal, -10 on obstacles, 0 elsewhere, and each Q channel reads "
+    "it at its own cell (with value_init=shift and head_init=greedy the untrained VIN is value iteration).",
   )
   head_init: str = _option(
     "default",

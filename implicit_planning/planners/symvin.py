@@ -183,6 +183,10 @@ class EquivariantPolicyHead(nn.Module):
 
 
 def _encoder(options: PlannerOptions, **kwargs) -> nn.Module:
+  if options.reward_init == "goal":
+    raise ValueError(
+      "reward_init='goal' is VIN's (its cell reads the reward at the cell); SymVIN has default or zeros."
+    )
   return SymRewardEncoder(options.l_h, options.group, options.wrap, options.conv_impl, options.reward_init, **kwargs)
 
 

@@ -133,6 +133,20 @@ def policy_head_init(scheme: str, kernel_size: int) -> nn.initializers.Initializ
   return init
 
 
+def cell_reward_init(scheme: str) -> nn.initializers.Initializer:
+  """Initialiser of the cell's reward kernels ``[F, F, C_r, l_q]``: LeCun-normal, or for the ``"goal"``
+  start (`encoder.goal_hidden_init`) weight 1 at the centre, so ``Q_c = R(x) + δ V(x + offset_c)``."""
+  if scheme != "goal":
+    return nn.initializers.lecun_normal()
+
+  def init(key: jax.Array, shape: tuple[int, ...], dtype=jnp.float32) -> jax.Array:
+    del key  # deterministic, like the shift beside it
+    size = shape[0]
+    return jnp.zeros(shape, dtype).at[size // 2, size // 2].set(1.0)
+
+  return init
+
+
 class VINCell(RewardsAsContext, nn.Module):
   """One value-iteration step on a grid ``[H, W, ·]`` or a batch of grids ``[..., H, W, ·]``.
 
@@ -149,6 +163,9 @@ class VINCell(RewardsAsContext, nn.Module):
     reward_channels: channels of the reward map ``R``.
     dtype: parameter dtype.
     impl: convolution formulation.
+    value_init: how the value kernels start (`value_kernel_init`).
+    reward_init: ``"goal"``: each Q channel reads the reward at its own cell (`cell_reward_init`),
+      as value iteration does; otherwise the reward kernels start LeCun-normal.
   """
 
   l_q: int = 100
@@ -161,6 +178,7 @@ class VINCell(RewardsAsContext, nn.Module):
   learned_discount: bool = False
   contraction_form: str = "normalize"
   value_init: str = "default"
+  reward_init: str = "default"
 
   def setup(self):
     shape = (self.kernel_size, self.kernel_size, self.reward_channels + 1, self.l_q)
@@ -171,11 +189,11 @@ class VINCell(RewardsAsContext, nn.Module):
       self.discount_logit = self.param("discount_logit", init, (self.l_q,), self.dtype)
 
   def _init_kernel(self, key: jax.Array, shape: tuple[int, ...], dtype) -> jax.Array:
-    """LeCun-normal reward part; value part from `value_kernel_init`."""
+    """Reward part from `cell_reward_init`; value part from `value_kernel_init`."""
     reward_key, value_key = jax.random.split(key)
     reward_shape = shape[:2] + (self.reward_channels,) + shape[3:]
     value_shape = shape[:2] + (shape[2] - self.reward_channels,) + shape[3:]
-    reward_part = nn.initializers.lecun_normal()(reward_key, reward_shape, dtype)
+    reward_part = cell_reward_init(self.reward_init)(reward_key, reward_shape, dtype)
     value_init = value_kernel_init(self.contraction, self.contraction_form, self.value_init)
     value_part = value_init(value_key, value_shape, dtype)
     return jnp.concatenate([reward_part, value_part], axis=2)
@@ -225,6 +243,7 @@ def _vin_cell(options, **kwargs) -> nn.Module:
     options.learned_discount,
     options.contraction_form,
     options.value_init,
+    options.reward_init,
     **kwargs,
   )
 

@@ -441,6 +441,54 @@ def test_a_greedy_head_scores_each_move_by_the_value_of_the_neighbour_it_reaches
     ip.make_planner("vin", recipe="paper", head_init="greedy")
 
 
+def value_iteration(maps: np.ndarray, goals: np.ndarray, steps: int) -> np.ndarray:
+  """Value iteration over the 3×3 neighbourhood (zero padding), discount 0.9, from V = 0: rewards
+  +1 at the goal, −10 on obstacles, 0 elsewhere, collected at the cell the step starts from."""
+  batch, height, width = maps.shape
+  rewards = np.where(maps > 0, 0.0, -10.0)
+  rewards[np.arange(batch), goals[:, 0], goals[:, 1]] = 1.0
+  values = np.zeros(maps.shape)
+  for _ in range(steps):
+    padded = np.pad(values, ((0, 0), (1, 1), (1, 1)))
+    best = np.max([padded[:, i : i + height, j : j + width] for i in range(3) for j in range(3)], axis=0)
+    values = rewards + 0.9 * best
+  return values
+
+
+@pytest.mark.parametrize("name, steps", [("vin", 12), ("id_vin", 200)])
+def test_the_value_iteration_start_is_value_iteration(name, steps):
+  """``reward_init="goal"`` with the shift start and the greedy head: the untrained VIN's values are
+  value iteration's after K steps, ID-VIN's its fixed point (the solve returns its best iterate, so it
+  is run to convergence), and each move's logit is ``R(x) + 0.9 V(x + move)``."""
+  batch = random_problems(batch=3, size=8, seed=4)
+  planner = ip.make_planner(
+    name,
+    l_h=4,
+    l_q=9,
+    k=steps,
+    k_fwd=steps,
+    forward_tol=0.0,
+    value_init="shift",
+    head_init="greedy",
+    reward_init="goal",
+  )
+  out = planner.apply(planner.init(jax.random.key(0), batch), batch)
+  maps, goals = np.asarray(batch["maps"]), np.asarray(batch["goals"])
+  expected = value_iteration(maps, goals, steps)
+  np.testing.assert_allclose(out.values, expected, rtol=1e-5, atol=1e-3)
+  rewards = value_iteration(maps, goals, 1)
+  padded = np.pad(expected, ((0, 0), (1, 1), (1, 1)))
+  for a, (di, dj) in enumerate(ip.ops.ACTION_DELTAS):
+    neighbour = padded[:, 1 + di : 9 + di, 1 + dj : 9 + dj]
+    np.testing.assert_allclose(out.logits[:, a], rewards + 0.9 * neighbour, rtol=1e-5, atol=1e-3)
+
+
+def test_the_goal_reward_start_is_vins_alone():
+  planner = ip.make_planner("symvin", **SMALL, reward_init="goal")
+  with pytest.raises(ValueError, match="reward_init='goal' is VIN's"):
+    planner.init(jax.random.key(0), random_problems())
+
+
 @pytest.mark.parametrize("name, layer", [("vin", ("reward", "kernel")), ("symvin", ("reward_weights",))])
 def test_a_zero_reward_layer_starts_every_value_at_zero_and_is_the_first_to_learn(name, layer):
   batch = random_problems()
