@@ -536,6 +536,17 @@ VISUAL_PRETRAINED = Sweep(
   ),
 )
 
+RECIPE_TWINS = Sweep(
+  preset="quick",
+  recipe="stable",
+  description="The README's main command (`--preset=quick --planner=id_vin`) under the default recipe, and its "
+  "explicit twin under the same recipe: what a new user gets, over seeds (`--set=seeds=3`).",
+  runs=(
+    Run("id_vin", {"planner": "id_vin"}, "the default recipe"),
+    Run("vin", {"planner": "vin"}, "the default recipe"),
+  ),
+)
+
 SWEEPS: dict[str, Sweep] = {
   "implicit_levers": IMPLICIT_LEVERS,
   "paper_twins": PAPER_TWINS,
@@ -544,6 +555,7 @@ SWEEPS: dict[str, Sweep] = {
   "workspace_twins": WORKSPACE_TWINS,
   "visual_twins": VISUAL_TWINS,
   "visual_pretrained": VISUAL_PRETRAINED,
+  "recipe_twins": RECIPE_TWINS,
 }
 
 

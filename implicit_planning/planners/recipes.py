@@ -5,9 +5,12 @@
 (`docs/implicit_training.md`; the README's "Training implicit planners"); ``paper`` is the paper's
 cell, the `PlannerOptions` defaults:
 
-* VIN: value kernels that start as a discounted shift, a value-iteration step (`value_init`); the
-  implicit cell's value kernels squashed below 0.99, so it is a 0.99-contraction with a real
-  equilibrium (the paper's unconstrained cell becomes expansive in training and diverges);
+* VIN: the value-iteration start: value kernels that start as a discounted shift (`value_init`),
+  value iteration's reward read at each cell (`reward_init="goal"`) and a policy head greedy in the
+  values (`head_init`), so the untrained planner is value iteration and training starts from a
+  working planner instead of a plateau that random seeds leave at different times; the implicit
+  cell's value kernels squashed below 0.99, so it is a 0.99-contraction with a real equilibrium
+  (the paper's unconstrained cell becomes expansive in training and diverges);
 * SymVIN: the implicit cell squashed below 0.99 (the shift start made the explicit one diverge);
 * ConvGPPN: the implicit planner's gradient from 10 damped cell steps at the forward solve's point
   (the phantom gradient): its forward solve does not converge, so the implicit function theorem's
@@ -23,12 +26,12 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-_SHIFT = {"value_init": "shift"}
+_VALUE_ITERATION = {"value_init": "shift", "reward_init": "goal", "head_init": "greedy"}
 _SQUASHED = {"contraction": 0.99, "contraction_form": "squash"}
 
 STABLE: dict[str, dict[str, Any]] = {
-  "vin": _SHIFT,
-  "id_vin": {**_SHIFT, **_SQUASHED},
+  "vin": _VALUE_ITERATION,
+  "id_vin": {**_VALUE_ITERATION, **_SQUASHED},
   "id_symvin": _SQUASHED,
   "id_conv_gppn": {"backward_solver": "phantom", "k_bwd": 10},
 }

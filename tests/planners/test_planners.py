@@ -84,12 +84,9 @@ def test_unknown_names_and_bad_values_are_refused():
 
 
 def test_the_stable_recipe_is_the_default_and_the_papers_cell_one_keyword_away():
-  id_vin = ip.make_planner("id_vin", l_q=8)
-  assert (id_vin.options.contraction, id_vin.options.contraction_form, id_vin.options.value_init) == (
-    0.99,
-    "squash",
-    "shift",
-  )
+  options = ip.make_planner("id_vin", l_q=8).options
+  assert (options.contraction, options.contraction_form) == (0.99, "squash")
+  assert (options.value_init, options.reward_init, options.head_init) == ("shift", "goal", "greedy")
   assert isinstance(ip.make_planner("id_conv_gppn").mode, ip.Phantom)
   assert ip.make_planner("id_vin", recipe="paper", l_q=8).options == ip.PlannerOptions(l_q=8)
   assert ip.make_planner("id_vin", contraction=0.9).options.contraction == 0.9  # keywords win
