@@ -122,6 +122,11 @@ IMPLICIT_LEVERS = Sweep(
       "explicit twin, K = 30, value-iteration start, 3e-3 decayed over the last 5 epochs",
     ),
     Run(
+      "vin_vi_start_k80_lr_3e-3_decay_5",
+      {"planner": "vin", **VI_START, "k": 80, "learning_rate": 3e-3, **LATE_DECAY},
+      "explicit twin, K = 80, value-iteration start, 3e-3 decayed over the last 5 epochs",
+    ),
+    Run(
       "vin_vi_start_decay_5",
       {"planner": "vin", **VI_START, **LATE_DECAY},
       "explicit twin, K = 30, value-iteration start, 1e-3 decayed over the last 5 epochs",
@@ -243,6 +248,15 @@ IMPLICIT_LEVERS = Sweep(
       "squashed below 0.99, value-iteration start, 3e-3 decayed over the last 5 epochs",
       **SQUASHED,
       **VI_START,
+      learning_rate=3e-3,
+      **LATE_DECAY,
+    ),
+    _id_vin(
+      "squash_vi_start_k80_lr_3e-3_decay_5",
+      "squashed below 0.99, value-iteration start, K_fwd = 80, 3e-3 decayed over the last 5 epochs",
+      **SQUASHED,
+      **VI_START,
+      k_fwd=80,
       learning_rate=3e-3,
       **LATE_DECAY,
     ),
