@@ -67,9 +67,9 @@ LATE_DECAY = {"lr_schedule": "cosine", "decay_epochs": 5}
 DECAY_10 = {"lr_schedule": "cosine", "decay_epochs": 10}
 """A half cosine over the last 10 epochs: for runs of 40 epochs (``--set=epochs=40``)."""
 VI_START = {"value_init": "shift", "head_init": "greedy", "reward_init": "goal"}
-"""The untrained VIN is value iteration: shifted value kernels, value iteration's reward (+1 at the
-goal, −10 on obstacles) read at each cell, a policy greedy in ``V`` (89.5 % success on the quick
-preset's validation maps before any training)."""
+"""The untrained VIN (or SymVIN) is value iteration: shifted value kernels, value iteration's reward
+(+1 at the goal, −10 on obstacles) read at each cell, a policy greedy in ``V`` (89.5 % success on the
+quick preset's validation maps before any training)."""
 
 IMPLICIT_LEVERS = Sweep(
   preset="mid",
@@ -401,6 +401,16 @@ FAMILY_TWINS = Sweep(
       "id_symvin_squash_shift_lr_3e-3",
       {"planner": "id_symvin", **SMALL_SYMVIN, **SQUASHED, **SHIFT_LR_3E3},
       "20 fields, squashed, shift start, 3e-3",
+    ),
+    Run(
+      "symvin_vi_start_decay_5",
+      {"planner": "symvin", **SMALL_SYMVIN, **VI_START, **LATE_DECAY},
+      "20 fields, value-iteration start, 1e-3 decayed over the last 5 epochs",
+    ),
+    Run(
+      "id_symvin_squash_vi_start_decay_5",
+      {"planner": "id_symvin", **SMALL_SYMVIN, **SQUASHED, **VI_START, **LATE_DECAY},
+      "20 fields, squashed below 0.99, value-iteration start, 1e-3 decayed over the last 5 epochs",
     ),
     Run("conv_gppn", {"planner": "conv_gppn", **SMALL_CONV_GPPN}, "hidden 32, K = 30"),
     Run("id_conv_gppn", {"planner": "id_conv_gppn", **SMALL_CONV_GPPN}, "hidden 32, K_fwd = 30"),

@@ -29,9 +29,9 @@ CONTRACTION_FORMS: tuple[str, ...] = ("normalize", "squash")
 VALUE_INITS: tuple[str, ...] = ("default", "shift")
 """How VIN and SymVIN initialise their value kernels (`vin.value_kernel_init`)."""
 HEAD_INITS: tuple[str, ...] = ("default", "greedy")
-"""How VIN initialises its policy head (`vin.policy_head_init`)."""
+"""How VIN and SymVIN initialise their policy heads (`vin.policy_head_init`, `symvin.equivariant_head_init`)."""
 REWARD_INITS: tuple[str, ...] = ("default", "zeros", "goal")
-"""How VIN and SymVIN initialise their reward encoder (``"goal"``: VIN only, `encoder.reward_layer_init`)."""
+"""How VIN and SymVIN initialise their reward encoder (`encoder.reward_layer_init`, `encoder.goal_hidden_init`)."""
 BACKWARD_CHOICES: tuple[str, ...] = (*SOLVERS, "phantom")
 """Backward solvers of the implicit function theorem, or ``"phantom"``: backpropagation through
 ``k_bwd`` damped steps from the equilibrium (`equilibrium.Phantom`)."""
@@ -86,14 +86,16 @@ class PlannerOptions:
   reward_init: str = _option(
     "default",
     "VIN/SymVIN reward encoder's last (1x1) layer starts LeCun-normal (the paper's) or at zeros: the reward "
-    "map starts at 0 instead of a random map that can outweigh the goal everywhere; or goal (VIN): the reward "
+    "map starts at 0 instead of a random map that can outweigh the goal everywhere; or goal: the reward "
     "map starts as value iteration's, +1 at the goal, -10 on obstacles, 0 elsewhere, and each Q channel reads "
-    "it at its own cell (with value_init=shift and head_init=greedy the untrained VIN is value iteration).",
+    "it at its own cell (with value_init=shift and head_init=greedy the untrained VIN or SymVIN is value "
+    "iteration).",
   )
   head_init: str = _option(
     "default",
-    "VIN policy head starts LeCun-normal (the paper's) or greedy: each move's logit averages the Q channels "
-    "that value_init=shift points at the neighbour it reaches (needs it), so the first policy is greedy in V.",
+    "VIN/SymVIN policy head starts LeCun-normal (the paper's) or greedy: each move's logit averages the Q "
+    "channels that value_init=shift points at the neighbour it reaches (needs it), so the first policy is greedy "
+    "in V.",
   )
   conv_impl: str = _option("auto", f"Convolution formulation: one of {CONV_IMPLS}.")
   dtype: str = _option("float32", "Parameter and activation dtype (float64 needs jax_enable_x64).")

@@ -41,10 +41,17 @@ import numpy as np
 
 from implicit_planning.ops import ConvImpl, conv2d, conv2d_max, expand_kernel, get_group, invariant_kernel
 from implicit_planning.ops.groups import element_actions
-from implicit_planning.planners.encoder import reward_layer_init
+from implicit_planning.planners.encoder import goal_hidden_init, reward_layer_init
 from implicit_planning.planners.family import CellFamily, RewardsAsContext
 from implicit_planning.planners.options import PlannerOptions
-from implicit_planning.planners.vin import channel_discounts, contract_kernel, discount_logit_init, value_kernel_init
+from implicit_planning.planners.vin import (
+  cell_reward_init,
+  channel_discounts,
+  contract_kernel,
+  discount_logit_init,
+  neighbour_reads,
+  value_kernel_init,
+)
 
 
 class SymRewardEncoder(nn.Module):
@@ -70,9 +77,9 @@ class SymRewardEncoder(nn.Module):
 
   @nn.compact
   def __call__(self, obs: jax.Array) -> jax.Array:
-    init = nn.initializers.lecun_normal()
-    hidden_kernel = self.param("hidden_kernel", init, (3, 3, obs.shape[-1], self.hidden), obs.dtype)
-    hidden_bias = self.param("hidden_bias", nn.initializers.zeros, (self.hidden,), obs.dtype)
+    kernel_init, bias_init = goal_hidden_init(self.reward_init)  # a centre tap is already invariant
+    hidden_kernel = self.param("hidden_kernel", kernel_init, (3, 3, obs.shape[-1], self.hidden), obs.dtype)
+    hidden_bias = self.param("hidden_bias", bias_init, (self.hidden,), obs.dtype)
     reward_weights = self.param("reward_weights", reward_layer_init(self.reward_init), (self.hidden, 1), obs.dtype)
     kernel = invariant_kernel(hidden_kernel, get_group(self.group)) @ reward_weights
     return conv2d(obs, kernel, wrap=self.wrap, impl=self.impl) + hidden_bias @ reward_weights
@@ -93,6 +100,8 @@ class SymVINCell(RewardsAsContext, nn.Module):
     contraction_form: how the contraction bounds the value kernel (`options.CONTRACTION_FORMS`).
     dtype: parameter dtype.
     impl: convolution formulation.
+    value_init: how the value kernel starts (`vin.value_kernel_init`).
+    reward_init: ``"goal"``: every ``Q`` field reads the reward at its own cell (`vin.cell_reward_init`).
   """
 
   l_q: int = 100
@@ -105,12 +114,14 @@ class SymVINCell(RewardsAsContext, nn.Module):
   learned_discount: bool = False
   contraction_form: str = "normalize"
   value_init: str = "default"
+  reward_init: str = "default"
 
   def setup(self):
     order = get_group(self.group).order
-    init = nn.initializers.lecun_normal()
     k = self.kernel_size
-    self.reward_kernel = self.param("reward_kernel", init, (k, k, 1, self.l_q), self.dtype)
+    self.reward_kernel = self.param(
+      "reward_kernel", cell_reward_init(self.reward_init), (k, k, 1, self.l_q), self.dtype
+    )
     self.value_kernel = self.param(
       "value_kernel",
       value_kernel_init(self.contraction, self.contraction_form, self.value_init),
@@ -155,6 +166,31 @@ class SymVINCell(RewardsAsContext, nn.Module):
     return q, jnp.max(v, axis=-1)
 
 
+def equivariant_head_init(scheme: str, kernel_size: int, group) -> nn.initializers.Initializer:
+  """Initialiser of `EquivariantPolicyHead`'s base kernel ``[1, 1, l_q·|G|, 1]``: LeCun-normal
+  (``"default"``) or ``"greedy"``.
+
+  Greedy pairs with the shift start, whose field ``o`` reads the neighbour at offset
+  ``o mod F²`` (`vin.shift_kernel_init`), and its copy for element ``g`` the neighbour ``g``
+  moves that offset to. The base kernel averages the identity copies of the fields that read
+  the northern neighbour, so element ``g``'s channel is ``R + δ V(x + g·north)`` and each move's
+  logit (the mean over the elements that map north to it) is value iteration's, as VIN's greedy
+  head makes it.
+  """
+  if scheme == "default":
+    return nn.initializers.lecun_normal()
+
+  def init(key: jax.Array, shape: tuple[int, ...], dtype=jnp.float32) -> jax.Array:
+    del key  # deterministic, like the shift it reads
+    fields = shape[2] // group.order
+    north = neighbour_reads(fields, kernel_size, moves=1)[:, 0]  # [l_q]
+    weights = np.zeros((fields, group.order))
+    weights[:, 0] = north / max(north.sum(), 1.0) / (group.order // 4)  # identity copies; |G|/4 elements a move
+    return jnp.asarray(weights.reshape(shape), dtype)
+
+  return init
+
+
 class EquivariantPolicyHead(nn.Module):
   """``Q`` (regular fields) → logits ``[..., H, W, 4]`` that permute with the actions.
 
@@ -166,27 +202,25 @@ class EquivariantPolicyHead(nn.Module):
     group: ``"d4"`` or ``"c4"``.
     wrap: circular padding (irrelevant for 1×1, kept for uniformity).
     impl: convolution formulation.
+    kernel_init: the base kernel's initialiser (`equivariant_head_init`).
   """
 
   group: str = "d4"
   wrap: bool = False
   impl: ConvImpl = "auto"
+  kernel_init: nn.initializers.Initializer = nn.initializers.lecun_normal()
 
   @nn.compact
   def __call__(self, features: jax.Array) -> jax.Array:
     group = get_group(self.group)
     shape = (1, 1, features.shape[-1], 1)
-    kernel = self.param("kernel", nn.initializers.lecun_normal(), shape, features.dtype)
+    kernel = self.param("kernel", self.kernel_init, shape, features.dtype)
     to_actions = np.eye(4, dtype=features.dtype)[element_actions(group)]  # [|G|, 4]
     head_kernel = expand_kernel(kernel, group, "regular") @ to_actions
     return conv2d(features, head_kernel, wrap=self.wrap, impl=self.impl)
 
 
 def _encoder(options: PlannerOptions, **kwargs) -> nn.Module:
-  if options.reward_init == "goal":
-    raise ValueError(
-      "reward_init='goal' is VIN's (its cell reads the reward at the cell); SymVIN has default or zeros."
-    )
   return SymRewardEncoder(options.l_h, options.group, options.wrap, options.conv_impl, options.reward_init, **kwargs)
 
 
@@ -202,12 +236,14 @@ def _cell(options: PlannerOptions, **kwargs) -> nn.Module:
     options.learned_discount,
     options.contraction_form,
     options.value_init,
+    options.reward_init,
     **kwargs,
   )
 
 
 def _head(options: PlannerOptions, **kwargs) -> nn.Module:
-  return EquivariantPolicyHead(options.group, options.wrap, options.conv_impl, **kwargs)
+  init = equivariant_head_init(options.head_init, options.kernel_size, get_group(options.group))
+  return EquivariantPolicyHead(options.group, options.wrap, options.conv_impl, init, **kwargs)
 
 
 SYMVIN = CellFamily(
@@ -224,5 +260,6 @@ SYMVIN = CellFamily(
     "learned_discount",
     "value_init",
     "reward_init",
+    "head_init",
   ),
 )

@@ -124,13 +124,18 @@ def policy_head_init(scheme: str, kernel_size: int) -> nn.initializers.Initializ
 
   def init(key: jax.Array, shape: tuple[int, ...], dtype=jnp.float32) -> jax.Array:
     del key  # deterministic, like the shift it reads
-    channels, moves = shape[2], shape[3]
-    offsets = np.stack(np.divmod(np.arange(channels) % kernel_size**2, kernel_size), axis=-1) - kernel_size // 2
-    reads = np.all(offsets[:, None, :] == ACTION_DELTAS[None, :moves], axis=-1).astype(np.float64)  # [l_q, 4]
+    reads = neighbour_reads(shape[2], kernel_size, shape[3])
     kernel = reads / np.maximum(reads.sum(axis=0, keepdims=True), 1.0)
     return jnp.asarray(kernel.reshape(shape), dtype)
 
   return init
+
+
+def neighbour_reads(channels: int, kernel_size: int, moves: int = 4) -> np.ndarray:
+  """``[channels, moves]``: 1 where shift-started channel ``c`` (`shift_kernel_init`) reads the
+  neighbour that move ``a`` (`ops.ACTION_DELTAS`) reaches, else 0."""
+  offsets = np.stack(np.divmod(np.arange(channels) % kernel_size**2, kernel_size), axis=-1) - kernel_size // 2
+  return np.all(offsets[:, None, :] == ACTION_DELTAS[None, :moves], axis=-1).astype(np.float64)
 
 
 def cell_reward_init(scheme: str) -> nn.initializers.Initializer:

@@ -452,23 +452,18 @@ def value_iteration(maps: np.ndarray, goals: np.ndarray, steps: int) -> np.ndarr
   return values
 
 
-@pytest.mark.parametrize("name, steps", [("vin", 12), ("id_vin", 200)])
+@pytest.mark.parametrize(
+  "name, steps", [("vin", 12), ("id_vin", 200), ("symvin", 12), ("id_symvin", 200), ("symvin_c4", 12)]
+)
 def test_the_value_iteration_start_is_value_iteration(name, steps):
-  """``reward_init="goal"`` with the shift start and the greedy head: the untrained VIN's values are
-  value iteration's after K steps, ID-VIN's its fixed point (the solve returns its best iterate, so it
-  is run to convergence), and each move's logit is ``R(x) + 0.9 V(x + move)``."""
+  """``reward_init="goal"`` with the shift start and the greedy head: the untrained planner's values are
+  value iteration's after K steps, an implicit one's its fixed point (the solve returns its best iterate,
+  so it is run to convergence), and each move's logit is ``R(x) + 0.9 V(x + move)``; SymVIN's too,
+  for both groups."""
+  name, group = (name[:-3], "c4") if name.endswith("_c4") else (name, "d4")
   batch = random_problems(batch=3, size=8, seed=4)
-  planner = ip.make_planner(
-    name,
-    l_h=4,
-    l_q=9,
-    k=steps,
-    k_fwd=steps,
-    forward_tol=0.0,
-    value_init="shift",
-    head_init="greedy",
-    reward_init="goal",
-  )
+  options = dict(value_init="shift", head_init="greedy", reward_init="goal", group=group)
+  planner = ip.make_planner(name, l_h=4, l_q=9, k=steps, k_fwd=steps, forward_tol=0.0, **options)
   out = planner.apply(planner.init(jax.random.key(0), batch), batch)
   maps, goals = np.asarray(batch["maps"]), np.asarray(batch["goals"])
   expected = value_iteration(maps, goals, steps)
@@ -478,12 +473,6 @@ def test_the_value_iteration_start_is_value_iteration(name, steps):
   for a, (di, dj) in enumerate(ip.ops.ACTION_DELTAS):
     neighbour = padded[:, 1 + di : 9 + di, 1 + dj : 9 + dj]
     np.testing.assert_allclose(out.logits[:, a], rewards + 0.9 * neighbour, rtol=1e-5, atol=1e-3)
-
-
-def test_the_goal_reward_start_is_vins_alone():
-  planner = ip.make_planner("symvin", **SMALL, reward_init="goal")
-  with pytest.raises(ValueError, match="reward_init='goal' is VIN's"):
-    planner.init(jax.random.key(0), random_problems())
 
 
 @pytest.mark.parametrize("name, layer", [("vin", ("reward", "kernel")), ("symvin", ("reward_weights",))])
