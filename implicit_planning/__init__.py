@@ -6,10 +6,11 @@ The public surface; the layers, each importing only those above it in this list:
   * `ops`: grid convolutions, the Bellman max op, symmetry groups, the action convention;
   * `planners`: the families, the network composing them, the registry and ``make_planner``;
   * `mappers`: observation → map models, and `with_mapper` composing one with a planner;
-  * `metrics` (exact policy scores) and `grad_check` (implicit-gradient accuracy).
+  * `metrics` (exact policy scores) and `grad_check` (implicit-gradient accuracy);
+  * `pretrained`: trained planners by name (``load_pretrained``).
 """
 
-from implicit_planning import mappers, metrics
+from implicit_planning import mappers, metrics, pretrained
 from implicit_planning.equilibrium import (
   SOLVERS,
   Anderson,
@@ -43,6 +44,7 @@ from implicit_planning.planners import (
   register_planner,
   with_mode,
 )
+from implicit_planning.pretrained import load_pretrained
 
 __all__ = [
   "Anderson",
@@ -64,6 +66,7 @@ __all__ = [
   "Unrolled",
   "backward_probe",
   "fixed_point",
+  "load_pretrained",
   "make_mapper",
   "make_planner",
   "make_solver",
@@ -71,6 +74,7 @@ __all__ = [
   "metrics",
   "planner_spec",
   "policy_metrics",
+  "pretrained",
   "recipe_options",
   "register_family",
   "register_planner",

@@ -1,0 +1,41 @@
+"""Pretrained planners: a run exported by name loads back and plans as the run tested it."""
+
+import json
+import os
+
+import jax
+import numpy as np
+import pytest
+
+import implicit_planning as ip
+from experiments import export_pretrained
+from experiments.training import data
+from implicit_planning import metrics
+
+
+def test_an_exported_run_loads_by_name_and_scores_its_seeds_test_result(vin_run, tmp_path):
+  config, workdir, results = vin_run
+  directory = export_pretrained.export(workdir, str(tmp_path), command="pytest")
+  loaded = ip.load_pretrained("vin", task=config.task, size=config.size, root=tmp_path)
+  info = loaded.info
+  seed = int(np.argmax(results["best_val_success"]))
+  assert directory == str(tmp_path / f"{config.task}_{config.size}" / "vin")
+  assert (info["seed"], info["command"], info["best_epoch"]) == (seed, "pytest", results["best_epoch"][seed])
+  assert loaded.planner.options == ip.make_planner("vin", config.planner_options).options
+  test = data.load_checked(config.data or data.dataset_path(config), config.task, config.wrap, config.size).test
+  batch = {"maps": test.maps, "goals": test.goals}
+  logits = jax.jit(loaded.planner.apply)(loaded.params, batch).logits
+  scores = metrics.policy_metrics(metrics.greedy_actions(logits), test.dist, test.goals, config.wrap)
+  assert float(np.nanmean(scores.success)) == pytest.approx(results["test"]["success"]["per_seed"][seed], abs=1e-3)
+  assert ip.pretrained.available(tmp_path) == [("vin", config.task, config.size)]
+  with open(os.path.join(directory, "info.json")) as f:
+    assert json.load(f)["test"]["success"] == pytest.approx(results["test"]["success"]["per_seed"][seed])
+
+
+def test_an_existing_entry_is_not_replaced_and_a_missing_one_names_what_there_is(vin_run, tmp_path):
+  _, workdir, _ = vin_run
+  export_pretrained.export(workdir, str(tmp_path))
+  with pytest.raises(FileExistsError, match="already holds"):
+    export_pretrained.export(workdir, str(tmp_path))
+  with pytest.raises(FileNotFoundError, match=r"no pretrained id_vin .* there are: vin \(maze2d, 7\)"):
+    ip.load_pretrained("id_vin", size=7, root=tmp_path)
