@@ -33,9 +33,12 @@ ORDER = ("mapper", "planner", "joint")
 
 
 def phase_config(config: Config, phase: str) -> Config:
-  """The config of one phase: its name, and `pretrain_epochs` or `epochs`."""
+  """The config of one phase: its name, and `pretrain_epochs` or `epochs`; a late decay
+  (``decay_epochs``) spans at most the phase."""
   joint = phase in ("joint", "end_to_end")
-  return config.replace(phase=phase, epochs=config.epochs if joint else config.pretrain_epochs)
+  epochs = config.epochs if joint else config.pretrain_epochs
+  decay_epochs = min(config.decay_epochs, max(epochs - config.warmup_epochs, 0))
+  return config.replace(phase=phase, epochs=epochs, decay_epochs=decay_epochs)
 
 
 def best_params(config: Config, workdir: str, sample: data.DeviceSplit) -> Any:

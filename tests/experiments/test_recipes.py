@@ -3,7 +3,7 @@
 import pytest
 
 import implicit_planning as ip
-from experiments.training import ConfigError, presets, recipes
+from experiments.training import ConfigError, phases, presets, recipes
 
 
 def test_each_recipe_names_known_planners_and_gives_each_a_valid_config():
@@ -32,3 +32,18 @@ def test_the_paper_recipe_is_the_preset_and_flags_win_over_a_recipe():
 def test_an_unknown_recipe_is_refused_with_the_known_ones():
   with pytest.raises(ConfigError, match="unknown recipe 'fast'; known recipes: paper, stable"):
     recipes.recipe_flags("fast", "vin")
+
+
+def test_the_recipes_late_decay_fits_short_runs_and_a_given_schedule_replaces_it():
+  quick = presets.quick()
+  assert (recipes.configure(quick, "stable", {"planner": "id_vin"}).decay_epochs, quick.epochs) == (5, 20)
+  assert recipes.configure(quick, "stable", {"planner": "vin", "epochs": 3}).decay_epochs == 3
+  constant = recipes.configure(quick, "stable", {"planner": "vin", "lr_schedule": "constant"})
+  assert (constant.lr_schedule, constant.decay_epochs, constant.learning_rate) == ("constant", 0, 3e-3)
+  assert recipes.configure(quick, "stable", {"planner": "symvin"}).lr_schedule == "constant"  # not in its recipe
+
+
+def test_a_phase_shorter_than_the_decay_decays_over_all_of_it():
+  config = presets.quick().replace(lr_schedule="cosine", decay_epochs=5, pretrain_epochs=2)
+  assert phases.phase_config(config, "planner").decay_epochs == 2
+  assert phases.phase_config(config, "joint").decay_epochs == 5
