@@ -8,6 +8,10 @@ another dataset, budget or checkpoint never replaces an earlier result. Examples
 
   python -m experiments.evaluate --workdir=runs/maze2d_15/id_vin_quick_seed0
   python -m experiments.evaluate --workdir=<run> --k_fwd=80 --data=data/<27x27 file> --split=test
+  python -m experiments.evaluate --pretrained=id_vin --k_fwd=60     # a pretrained planner (pretrained/)
+
+A pretrained planner is evaluated on its own dataset (generated from its config when missing)
+unless `--data`; its summary is written only to `--out`.
 """
 
 from __future__ import annotations
@@ -19,7 +23,12 @@ from absl import app, flags
 from experiments import huge_pages
 from experiments.training import USER_ERRORS, evaluation, logs
 
-_WORKDIR = flags.DEFINE_string("workdir", None, "Run directory made by experiments.train.", required=True)
+_WORKDIR = flags.DEFINE_string("workdir", None, "Run directory made by experiments.train.")
+_PRETRAINED = flags.DEFINE_string(
+  "pretrained", None, "A pretrained planner's name (pretrained/), instead of --workdir."
+)
+_TASK = flags.DEFINE_string("task", "maze2d", "The pretrained planner's task.")
+_SIZE = flags.DEFINE_integer("size", 15, "The pretrained planner's map size.")
 _DATA = flags.DEFINE_string("data", "", "Dataset file; default: the run's own dataset.")
 _SPLIT = flags.DEFINE_enum("split", "test", ["train", "val", "test"], "Split to evaluate.")
 _K_FWD = flags.DEFINE_integer(
@@ -34,17 +43,24 @@ _OUT = flags.DEFINE_string(
 def main(argv: list[str]) -> None:
   if len(argv) > 1:
     raise app.UsageError(f"unexpected arguments: {argv[1:]}")
+  if (_WORKDIR.value is None) == (_PRETRAINED.value is None):
+    raise app.UsageError("give one of --workdir (a run) and --pretrained (a pretrained planner's name)")
   huge_pages.reexec_with_huge_pages()
   logs.quiet_library_logs()
   try:
-    summary = evaluation.evaluate_run(
-      _WORKDIR.value,
-      split=_SPLIT.value,
-      data_path=_DATA.value,
-      k_fwd=_K_FWD.value,
-      which=_CHECKPOINT.value,
-      out=_OUT.value,
-    )
+    if _PRETRAINED.value:
+      summary = evaluation.evaluate_pretrained(
+        _PRETRAINED.value, _TASK.value, _SIZE.value, _SPLIT.value, _DATA.value, _K_FWD.value, _OUT.value or None
+      )
+    else:
+      summary = evaluation.evaluate_run(
+        _WORKDIR.value,
+        split=_SPLIT.value,
+        data_path=_DATA.value,
+        k_fwd=_K_FWD.value,
+        which=_CHECKPOINT.value,
+        out=_OUT.value,
+      )
   except USER_ERRORS as error:
     raise SystemExit(f"{type(error).__name__}: {error}") from error
   print(json.dumps({name: summary[name] for name in ("optimal", "success", "accuracy")}))

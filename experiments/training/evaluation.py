@@ -18,6 +18,8 @@ from absl import logging
 
 import implicit_planning as ip
 from experiments.training import checkpoints, data, model
+from experiments.training.config import Config
+from experiments.training.data import DeviceSplit
 from implicit_planning import metrics
 
 EvalFn = Callable[[Any, data.DeviceSplit], dict[str, Any]]
@@ -167,9 +169,63 @@ def evaluate_run(
     FileNotFoundError: no run or no checkpoint in `workdir`.
     ValueError: unknown split or checkpoint name.
   """
+  config = checkpoints.read_config(workdir)
+
+  def restore(planner: ip.Planner, sample: DeviceSplit) -> tuple[Any, list[int]]:
+    template = model.checkpoint_template(planner, config, sample)
+    restored = checkpoints.restore(checkpoints.manager(workdir, read_only=True), template)
+    return restored.params(which), restored.epochs(which)
+
+  if out == "":
+    out = os.path.join(workdir, eval_filename(split, data_path, k_fwd, which))
+  summary = _evaluate(config, restore, split, data_path, k_fwd, out)
+  summary["checkpoint"] = which
+  return summary
+
+
+def evaluate_pretrained(
+  name: str,
+  task: str,
+  size: int,
+  split: str = "test",
+  data_path: str = "",
+  k_fwd: int | None = None,
+  out: str | None = None,
+  root: str | None = None,
+) -> dict[str, Any]:
+  """`evaluate_run` for a pretrained planner (`implicit_planning.pretrained`): its own dataset
+  (regenerated from its config when missing) unless ``data_path``; writes JSON only to ``out``.
+  ``root``: where the pretrained planners are (default: the repository's).
+
+  Raises:
+    FileNotFoundError: no such pretrained planner.
+  """
+  pretrained = ip.load_pretrained(name, task, size, root)
+  config = Config(**pretrained.info["config"]).replace(data="", seeds=1)
+  if not data_path:
+    data_path = data.ensure_dataset(config)
+
+  def restore(planner: ip.Planner, sample: DeviceSplit) -> tuple[Any, list[int]]:
+    del planner, sample  # the parameters are the pretrained ones, given one seed axis
+    return jax.tree.map(lambda leaf: leaf[None], pretrained.params), [pretrained.info["best_epoch"]]
+
+  summary = _evaluate(config.replace(data=data_path), restore, split, data_path, k_fwd, out)
+  summary["pretrained"] = name
+  return summary
+
+
+def _evaluate(
+  config: Config,
+  restore: Callable[[ip.Planner, DeviceSplit], tuple[Any, list[int]]],
+  split: str,
+  data_path: str,
+  k_fwd: int | None,
+  out: str | None,
+) -> dict[str, Any]:
+  """The model of ``config`` with the parameters ``restore`` gives, on ``split`` of ``data_path``
+  (or the config's dataset); the summary is written to ``out`` unless None."""
   if split not in ("train", "val", "test"):
     raise ValueError(f"split must be train, val or test, got {split!r}")
-  config = checkpoints.read_config(workdir)
   path = data_path or config.data
   dataset = data.load_checked(path, config.task, config.wrap, size=None)
   model.check_observation_fits(config, dataset.meta, path)
@@ -178,16 +234,12 @@ def evaluate_run(
   if size != config.size:
     logging.info("Evaluating a planner trained on %dx%d maps on %dx%d maps", config.size, config.size, size, size)
   planner = model.make_planner(config, k_fwd)
-  template = model.checkpoint_template(planner, config, device_split)
-  restored = checkpoints.restore(checkpoints.manager(workdir, read_only=True), template)
+  params, epochs = restore(planner, device_split)
   eval_fn = make_eval_fn(planner, config.wrap, true_map_planner=model.true_map_planner(config, k_fwd))
   render = data.observes_views(planner.inputs)
-  summary = evaluate_split(eval_fn, restored.params(which), device_split, config.eval_batch_size, render)
-  if out == "":
-    out = os.path.join(workdir, eval_filename(split, data_path, k_fwd, which))
+  summary = evaluate_split(eval_fn, params, device_split, config.eval_batch_size, render)
   summary.update(
-    checkpoint=which,
-    checkpoint_epochs=restored.epochs(which),
+    checkpoint_epochs=epochs,
     data=path,
     split=split,
     size=size,

@@ -9,7 +9,7 @@ import pytest
 
 import implicit_planning as ip
 from experiments import export_pretrained
-from experiments.training import data
+from experiments.training import data, evaluation
 from implicit_planning import metrics
 
 
@@ -39,3 +39,16 @@ def test_an_existing_entry_is_not_replaced_and_a_missing_one_names_what_there_is
     export_pretrained.export(workdir, str(tmp_path))
   with pytest.raises(FileNotFoundError, match=r"no pretrained id_vin .* there are: vin \(maze2d, 7\)"):
     ip.load_pretrained("id_vin", size=7, root=tmp_path)
+
+
+def test_evaluate_scores_a_pretrained_planner_by_name(vin_run, tmp_path):
+  config, workdir, results = vin_run
+  export_pretrained.export(workdir, str(tmp_path))
+  seed = int(np.argmax(results["best_val_success"]))
+  summary = evaluation.evaluate_pretrained("vin", config.task, config.size, root=str(tmp_path))
+  assert summary["success"]["per_seed"] == pytest.approx([results["test"]["success"]["per_seed"][seed]], abs=1e-4)
+  assert (summary["pretrained"], summary["out"], summary["checkpoint_epochs"]) == (
+    "vin",
+    None,
+    [results["best_epoch"][seed]],
+  )
