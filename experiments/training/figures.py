@@ -119,6 +119,52 @@ def policy_figure(
       raise ValueError(f"{workdir} is a mapper's pretraining: draw its joint phase (a planner on the mapper's map)")
     return mapped_policy_figure(workdir, out_path, index, split, which)
   planner, params, one, _ = first_seed_on_problem(workdir, config, index, split, which)
+  title = f"{config.planner} ({workdir}, {which} checkpoint)"
+  _draw_policy(config, planner, params, one, f"{split}[{index}]", title, out_path, num_starts, seed=index)
+
+
+def pretrained_policy_figure(
+  name: str,
+  task: str,
+  size: int,
+  out_path: str,
+  index: int = 0,
+  split: str = "test",
+  num_starts: int = 3,
+  root: str | None = None,
+) -> None:
+  """`policy_figure` of a pretrained planner (`implicit_planning.pretrained`, under ``root``) on map
+  ``index`` of ``split`` of its own dataset (generated from its config when missing).
+
+  Raises:
+    FileNotFoundError: no such pretrained planner.
+    IndexError: `index` outside the split.
+  """
+  pretrained = ip.load_pretrained(name, task, size, root)
+  config = Config(**pretrained.info["config"]).replace(data="", seeds=1)
+  dataset = data.load_checked(data.ensure_dataset(config), config.task, config.wrap, config.size)
+  device_split = data.to_device(getattr(dataset, split))
+  if not 0 <= index < data.num_maps(device_split):
+    raise IndexError(f"--index={index}: the {split} split has {data.num_maps(device_split)} maps")
+  one = data.gather(device_split, slice(index, index + 1))
+  title = f"{name} (pretrained, seed {pretrained.info['seed']})"
+  _draw_policy(
+    config, pretrained.planner, pretrained.params, one, f"{split}[{index}]", title, out_path, num_starts, index
+  )
+
+
+def _draw_policy(
+  config: Config,
+  planner: ip.Planner,
+  params: Any,
+  one: dict[str, jax.Array],
+  problem: str,
+  title: str,
+  out_path: str,
+  num_starts: int,
+  seed: int,
+) -> None:
+  """The four panels of `policy_figure` for the batch of one ``one``, saved to ``out_path``."""
   logits, values, reward = plan_with_reward(planner, params, one)
   actions = metrics.greedy_actions(logits)
   successor = np.asarray(metrics.successors(actions, one["dist"], config.wrap))[0]
@@ -129,7 +175,7 @@ def policy_figure(
   cells = jax.tree.map(
     lambda x: np.asarray(x[0]), metrics.cell_outcomes(actions, one["dist"], one["goals"], config.wrap)
   )
-  rng = np.random.default_rng(index)
+  rng = np.random.default_rng(seed)
   candidates = np.flatnonzero(cells.counted)
   starts = rng.choice(candidates, size=min(num_starts, candidates.size), replace=False)
 
@@ -139,12 +185,12 @@ def policy_figure(
     rows, cols = np.divmod(np.asarray(greedy_path(successor, int(start), goal)), width)
     axes[0].plot(cols, rows, "-o", color=color, markersize=3)
     axes[0].plot(cols[0], rows[0], "s", color=color, markersize=8)
-  axes[0].set_title(f"{config.task} {split}[{index}]: greedy paths from {len(starts)} starts")
+  axes[0].set_title(f"{config.task} {problem}: greedy paths from {len(starts)} starts")
   if reward is not None:
     reward_map = np.asarray(reward[0]).mean(axis=-1)
     image = axes[1].imshow(reward_map, cmap="viridis")
-    title = "learned reward" + ("" if reward.shape[-1] == 1 else f" (mean of {reward.shape[-1]} channels)")
-    axes[1].set_title(title)
+    channels = "" if reward.shape[-1] == 1 else f" (mean of {reward.shape[-1]} channels)"
+    axes[1].set_title("learned reward" + channels)
     fig.colorbar(image, ax=axes[1], fraction=0.046)
   else:
     axes[1].set_title(f"no '{ENCODER_NAME}' submodule: reward not shown")
@@ -167,7 +213,7 @@ def policy_figure(
     ax.plot(goal_col, goal_row, "*", color="gold", markersize=16, markeredgecolor="black")
     ax.set_xticks([])
     ax.set_yticks([])
-  fig.suptitle(f"{config.planner} ({workdir}, {which} checkpoint)")
+  fig.suptitle(title)
   fig.tight_layout()
   os.makedirs(os.path.dirname(os.path.abspath(out_path)), exist_ok=True)
   fig.savefig(out_path, dpi=110)

@@ -9,7 +9,7 @@ import pytest
 
 import implicit_planning as ip
 from experiments import export_pretrained
-from experiments.training import data, evaluation
+from experiments.training import data, evaluation, figures
 from implicit_planning import metrics
 
 
@@ -52,3 +52,13 @@ def test_evaluate_scores_a_pretrained_planner_by_name(vin_run, tmp_path):
     None,
     [results["best_epoch"][seed]],
   )
+
+
+def test_a_pretrained_planner_is_drawn_by_name(vin_run, tmp_path):
+  config, workdir, _ = vin_run
+  export_pretrained.export(workdir, str(tmp_path))
+  out = tmp_path / "policy.png"
+  figures.pretrained_policy_figure("vin", config.task, config.size, str(out), index=1, root=str(tmp_path))
+  assert out.stat().st_size > 10_000
+  with pytest.raises(IndexError, match="the test split has 16 maps"):
+    figures.pretrained_policy_figure("vin", config.task, config.size, str(out), index=99, root=str(tmp_path))
