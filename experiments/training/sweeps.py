@@ -67,6 +67,9 @@ LATE_DECAY = {"lr_schedule": "cosine", "decay_epochs": 5}
 DECAY_10 = {"lr_schedule": "cosine", "decay_epochs": 10}
 """A half cosine over the last 10 epochs: for runs of 40 epochs (``--set=epochs=40``)."""
 VI_START = {"value_init": "shift", "head_init": "greedy", "reward_init": "goal"}
+VI_MOVES_START = {"value_init": "moves", "head_init": "greedy", "reward_init": "goal"}
+"""The same over the agent's four moves (and staying put) instead of the 3×3 cells: 4-connected value
+iteration, 97.5 % test success on the quick preset before any training."""
 """The untrained VIN (or SymVIN) is value iteration: shifted value kernels, value iteration's reward
 (+1 at the goal, −10 on obstacles) read at each cell, a policy greedy in ``V`` (89.5 % success on the
 quick preset's validation maps before any training)."""
@@ -120,6 +123,11 @@ IMPLICIT_LEVERS = Sweep(
       "vin_vi_start_lr_3e-3_decay_5",
       {"planner": "vin", **VI_START, "learning_rate": 3e-3, **LATE_DECAY},
       "explicit twin, K = 30, value-iteration start, 3e-3 decayed over the last 5 epochs",
+    ),
+    Run(
+      "vin_vi_moves_lr_3e-3_decay_5",
+      {"planner": "vin", **VI_MOVES_START, "learning_rate": 3e-3, **LATE_DECAY},
+      "explicit twin, K = 30, 4-connected value-iteration start, 3e-3 decayed over the last 5 epochs",
     ),
     Run(
       "vin_vi_start_k80_lr_3e-3_decay_5",
@@ -248,6 +256,14 @@ IMPLICIT_LEVERS = Sweep(
       "squashed below 0.99, value-iteration start, 3e-3 decayed over the last 5 epochs",
       **SQUASHED,
       **VI_START,
+      learning_rate=3e-3,
+      **LATE_DECAY,
+    ),
+    _id_vin(
+      "squash_vi_moves_lr_3e-3_decay_5",
+      "squashed below 0.99, 4-connected value-iteration start, 3e-3 decayed over the last 5 epochs",
+      **SQUASHED,
+      **VI_MOVES_START,
       learning_rate=3e-3,
       **LATE_DECAY,
     ),

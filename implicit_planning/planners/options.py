@@ -26,7 +26,7 @@ from implicit_planning.ops import CONV_IMPLS, GROUPS
 
 CONTRACTION_FORMS: tuple[str, ...] = ("normalize", "squash")
 """How a contraction ``γ`` bounds each value (or ConvGRU state) kernel's ℓ1 norm (`vin.contract_kernel`)."""
-VALUE_INITS: tuple[str, ...] = ("default", "shift")
+VALUE_INITS: tuple[str, ...] = ("default", "shift", "moves")
 """How VIN and SymVIN initialise their value kernels (`vin.value_kernel_init`)."""
 HEAD_INITS: tuple[str, ...] = ("default", "greedy")
 """How VIN and SymVIN initialise their policy heads (`vin.policy_head_init`, `symvin.equivariant_head_init`)."""
@@ -81,7 +81,8 @@ class PlannerOptions:
   value_init: str = _option(
     "default",
     "VIN/SymVIN value kernels start as the paper's (zeros; random when normalised) or shift: each Q channel "
-    "copies one neighbour's value, discounted by 0.9 (a value-iteration step from the start).",
+    "copies one neighbour's value, discounted by 0.9 (a value-iteration step from the start, over the 3x3 "
+    "cells, diagonals included); or moves: the same over the four moves and staying put.",
   )
   reward_init: str = _option(
     "default",
@@ -130,8 +131,10 @@ class PlannerOptions:
       raise ValueError("learned_discount needs a contraction gamma in (0, 1): the discount is learned up to gamma.")
     if self.learned_discount and self.contraction_form != "normalize":
       raise ValueError("learned_discount learns a normalised kernel's norm; it needs contraction_form=normalize.")
-    if self.head_init == "greedy" and self.value_init != "shift":
-      raise ValueError("head_init=greedy reads the Q channels value_init=shift lays out; it needs value_init=shift.")
+    if self.head_init == "greedy" and self.value_init == "default":
+      raise ValueError(
+        "head_init=greedy reads the Q channels value_init=shift (or moves) lays out; it needs value_init=shift or moves."
+      )
     if not jnp.issubdtype(jnp.dtype(self.dtype), jnp.floating):
       raise ValueError(f"dtype must be a floating dtype, got {self.dtype!r}.")
     object.__setattr__(self, "dtype", jnp.dtype(self.dtype).name)  # jnp.float32 → "float32"

@@ -166,12 +166,14 @@ class SymVINCell(RewardsAsContext, nn.Module):
     return q, jnp.max(v, axis=-1)
 
 
-def equivariant_head_init(scheme: str, kernel_size: int, group) -> nn.initializers.Initializer:
+def equivariant_head_init(
+  scheme: str, kernel_size: int, group, value_init: str = "shift"
+) -> nn.initializers.Initializer:
   """Initialiser of `EquivariantPolicyHead`'s base kernel ``[1, 1, l_q·|G|, 1]``: LeCun-normal
   (``"default"``) or ``"greedy"``.
 
-  Greedy pairs with the shift start, whose field ``o`` reads the neighbour at offset
-  ``o mod F²`` (`vin.shift_kernel_init`), and its copy for element ``g`` the neighbour ``g``
+  Greedy pairs with the shift start (``value_init``), whose field ``o`` reads the neighbour at
+  `vin.shift_offsets` ``[o]``, and its copy for element ``g`` the neighbour ``g``
   moves that offset to. The base kernel averages the identity copies of the fields that read
   the northern neighbour, so element ``g``'s channel is ``R + δ V(x + g·north)`` and each move's
   logit (the mean over the elements that map north to it) is value iteration's, as VIN's greedy
@@ -183,7 +185,7 @@ def equivariant_head_init(scheme: str, kernel_size: int, group) -> nn.initialize
   def init(key: jax.Array, shape: tuple[int, ...], dtype=jnp.float32) -> jax.Array:
     del key  # deterministic, like the shift it reads
     fields = shape[2] // group.order
-    north = neighbour_reads(fields, kernel_size, moves=1)[:, 0]  # [l_q]
+    north = neighbour_reads(fields, kernel_size, 1, value_init)[:, 0]  # [l_q]
     weights = np.zeros((fields, group.order))
     weights[:, 0] = north / max(north.sum(), 1.0) / (group.order // 4)  # identity copies; |G|/4 elements a move
     return jnp.asarray(weights.reshape(shape), dtype)
@@ -242,7 +244,7 @@ def _cell(options: PlannerOptions, **kwargs) -> nn.Module:
 
 
 def _head(options: PlannerOptions, **kwargs) -> nn.Module:
-  init = equivariant_head_init(options.head_init, options.kernel_size, get_group(options.group))
+  init = equivariant_head_init(options.head_init, options.kernel_size, get_group(options.group), options.value_init)
   return EquivariantPolicyHead(options.group, options.wrap, options.conv_impl, init, **kwargs)
 
 

@@ -73,21 +73,43 @@ def value_kernel_init(
   zeros. A contracted kernel is normalised, so it starts random (zeros have no direction to
   normalise); a squashed kernel starts at zeros like the paper's.
 
-  ``scheme="shift"``: `shift_kernel_init`, a value-iteration step from the start.
+  ``scheme="shift"`` or ``"moves"``: `shift_kernel_init`, a value-iteration step from the start
+  (over every cell of the kernel, or over the four moves and staying put).
   """
-  if scheme == "shift":
-    return shift_kernel_init(contraction, form)
+  if scheme in SHIFT_SCHEMES:
+    return shift_kernel_init(contraction, form, scheme)
   if scheme != "default":
     raise ValueError(f"Unknown value_init {scheme!r}; expected one of {VALUE_INITS}.")
   return nn.initializers.lecun_normal() if contraction and form == "normalize" else nn.initializers.zeros
 
 
-def shift_kernel_init(contraction: float, form: str = "normalize") -> nn.initializers.Initializer:
-  """Each output channel ``c`` reads one neighbour: a single weight at spatial offset ``c mod F²``
-  and input channel ``c mod C_in``, the rest zeros.
+SHIFT_SCHEMES: tuple[str, ...] = ("shift", "moves")
+"""The value-iteration starts (`shift_offsets`)."""
+
+
+def shift_offsets(channels: int, kernel_size: int, scheme: str = "shift") -> np.ndarray:
+  """``[channels, 2]``: the (row, col) offset channel ``c`` of a shift start reads.
+
+  ``"shift"``: the ``F²`` cells of the kernel in turn (channel ``c``: cell ``c mod F²``, row-major),
+  diagonals included, so the start is value iteration over 8-connected moves; ``"moves"``: the
+  cell itself and its four neighbours (`ops.ACTION_DELTAS`) in turn, value iteration over the
+  agent's own moves.
+  """
+  if scheme == "moves":
+    cycle = np.concatenate([np.zeros((1, 2), int), np.asarray(ACTION_DELTAS)])
+  else:
+    cycle = np.stack(np.divmod(np.arange(kernel_size**2), kernel_size), axis=-1) - kernel_size // 2
+  return cycle[np.arange(channels) % len(cycle)]
+
+
+def shift_kernel_init(
+  contraction: float, form: str = "normalize", scheme: str = "shift"
+) -> nn.initializers.Initializer:
+  """Each output channel ``c`` reads one neighbour: a single weight at spatial offset
+  `shift_offsets` ``[c]`` and input channel ``c mod C_in``, the rest zeros.
 
   Then ``V ← max_c (R_c + δ V(x + offset_c))``: the cell starts as value iteration with discount
-  ``δ`` over the moves of its kernel, values travel one cell per step from the first batch, and
+  ``δ`` over the offsets, values travel one cell per step from the first batch, and
   training only has to learn the rewards, where zeros leave the cell blind to ``V`` until its
   value weights grow. ``δ`` is `SHIFT_DISCOUNT` without a contraction and `initial_discount`
   under a squash (the weight is sized for it); a normalised kernel has the norm its contraction
@@ -100,19 +122,20 @@ def shift_kernel_init(contraction: float, form: str = "normalize") -> nn.initial
     del key  # deterministic: the reward weights break the symmetry between channels
     height, width, channels_in, channels_out = shape
     outputs = np.arange(channels_out)
-    kernel = np.zeros((height * width, channels_in, channels_out))
-    kernel[outputs % (height * width), outputs % channels_in, outputs] = weight
-    return jnp.asarray(kernel.reshape(shape), dtype)
+    rows, cols = (shift_offsets(channels_out, height, scheme) + height // 2).T
+    kernel = np.zeros(shape)
+    kernel[rows, cols, outputs % channels_in, outputs] = weight
+    return jnp.asarray(kernel, dtype)
 
   return init
 
 
-def policy_head_init(scheme: str, kernel_size: int) -> nn.initializers.Initializer:
+def policy_head_init(scheme: str, kernel_size: int, value_init: str = "shift") -> nn.initializers.Initializer:
   """Initialiser of the 1×1 policy head ``[1, 1, l_q, 4]``: LeCun-normal (``"default"``) or
   ``"greedy"``.
 
-  Greedy pairs with `shift_kernel_init`, whose channel ``c`` reads the neighbour at offset
-  ``c mod F²`` of an ``F×F`` kernel: each move's logit is the mean of the channels that read the
+  Greedy pairs with `shift_kernel_init` (``value_init``), whose channel ``c`` reads the neighbour
+  at `shift_offsets` ``[c]``: each move's logit is the mean of the channels that read the
   neighbour it reaches, ``δ V(x + move)`` plus the mean of their reward terms. The first policy is
   then value iteration's, greedy in ``V``, and training has the rewards left to learn, where a
   random head mixes all nine neighbours into every move.
@@ -124,17 +147,17 @@ def policy_head_init(scheme: str, kernel_size: int) -> nn.initializers.Initializ
 
   def init(key: jax.Array, shape: tuple[int, ...], dtype=jnp.float32) -> jax.Array:
     del key  # deterministic, like the shift it reads
-    reads = neighbour_reads(shape[2], kernel_size, shape[3])
+    reads = neighbour_reads(shape[2], kernel_size, shape[3], value_init)
     kernel = reads / np.maximum(reads.sum(axis=0, keepdims=True), 1.0)
     return jnp.asarray(kernel.reshape(shape), dtype)
 
   return init
 
 
-def neighbour_reads(channels: int, kernel_size: int, moves: int = 4) -> np.ndarray:
-  """``[channels, moves]``: 1 where shift-started channel ``c`` (`shift_kernel_init`) reads the
+def neighbour_reads(channels: int, kernel_size: int, moves: int = 4, value_init: str = "shift") -> np.ndarray:
+  """``[channels, moves]``: 1 where shift-started channel ``c`` (`shift_offsets`) reads the
   neighbour that move ``a`` (`ops.ACTION_DELTAS`) reaches, else 0."""
-  offsets = np.stack(np.divmod(np.arange(channels) % kernel_size**2, kernel_size), axis=-1) - kernel_size // 2
+  offsets = shift_offsets(channels, kernel_size, value_init)
   return np.all(offsets[:, None, :] == ACTION_DELTAS[None, :moves], axis=-1).astype(np.float64)
 
 
@@ -254,7 +277,7 @@ def _vin_cell(options, **kwargs) -> nn.Module:
 
 
 def _policy_head(options, **kwargs) -> nn.Module:
-  init = policy_head_init(options.head_init, options.kernel_size)
+  init = policy_head_init(options.head_init, options.kernel_size, options.value_init)
   return GridConv(4, 1, options.wrap, use_bias=False, impl=options.conv_impl, kernel_init=init, **kwargs)
 
 

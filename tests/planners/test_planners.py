@@ -434,39 +434,50 @@ def test_a_greedy_head_scores_each_move_by_the_value_of_the_neighbour_it_reaches
   for a, (di, dj) in enumerate(ip.ops.ACTION_DELTAS):
     neighbour = padded[:, 1 + di : 7 + di, 1 + dj : 7 + dj]
     np.testing.assert_allclose(logits[:, a], 0.9 * neighbour, rtol=1e-5, atol=1e-6)
-  with pytest.raises(ValueError, match="needs value_init=shift"):
+  with pytest.raises(ValueError, match="needs value_init=shift or moves"):
     ip.make_planner("vin", recipe="paper", head_init="greedy")
 
 
-def value_iteration(maps: np.ndarray, goals: np.ndarray, steps: int) -> np.ndarray:
-  """Value iteration over the 3×3 neighbourhood (zero padding), discount 0.9, from V = 0: rewards
-  +1 at the goal, −10 on obstacles, 0 elsewhere, collected at the cell the step starts from."""
+def value_iteration(maps: np.ndarray, goals: np.ndarray, steps: int, moves: bool = False) -> np.ndarray:
+  """Value iteration over the 3×3 neighbourhood (``moves``: the cell and its 4 neighbours; zero
+  padding), discount 0.9, from V = 0: rewards +1 at the goal, −10 on obstacles, 0 elsewhere,
+  collected at the cell the step starts from."""
   batch, height, width = maps.shape
   rewards = np.where(maps > 0, 0.0, -10.0)
   rewards[np.arange(batch), goals[:, 0], goals[:, 1]] = 1.0
+  offsets = [(i, j) for i in range(3) for j in range(3) if not moves or abs(i - 1) + abs(j - 1) <= 1]
   values = np.zeros(maps.shape)
   for _ in range(steps):
     padded = np.pad(values, ((0, 0), (1, 1), (1, 1)))
-    best = np.max([padded[:, i : i + height, j : j + width] for i in range(3) for j in range(3)], axis=0)
+    best = np.max([padded[:, i : i + height, j : j + width] for i, j in offsets], axis=0)
     values = rewards + 0.9 * best
   return values
 
 
 @pytest.mark.parametrize(
-  "name, steps", [("vin", 12), ("id_vin", 200), ("symvin", 12), ("id_symvin", 200), ("symvin_c4", 12)]
+  "name, steps, start",
+  [
+    ("vin", 12, "shift"),
+    ("id_vin", 200, "shift"),
+    ("symvin", 12, "shift"),
+    ("id_symvin", 200, "shift"),
+    ("symvin_c4", 12, "shift"),
+    ("vin", 12, "moves"),
+    ("symvin", 12, "moves"),
+  ],
 )
-def test_the_value_iteration_start_is_value_iteration(name, steps):
+def test_the_value_iteration_start_is_value_iteration(name, steps, start):
   """``reward_init="goal"`` with the shift start and the greedy head: the untrained planner's values are
   value iteration's after K steps, an implicit one's its fixed point (the solve returns its best iterate,
   so it is run to convergence), and each move's logit is ``R(x) + 0.9 V(x + move)``; SymVIN's too,
-  for both groups."""
+  for both groups; over 8-connected moves (``value_init="shift"``) or the agent's 4 (``"moves"``)."""
   name, group = (name[:-3], "c4") if name.endswith("_c4") else (name, "d4")
   batch = random_problems(batch=3, size=8, seed=4)
-  options = dict(value_init="shift", head_init="greedy", reward_init="goal", group=group)
+  options = dict(value_init=start, head_init="greedy", reward_init="goal", group=group)
   planner = ip.make_planner(name, l_h=4, l_q=9, k=steps, k_fwd=steps, forward_tol=0.0, **options)
   out = planner.apply(planner.init(jax.random.key(0), batch), batch)
   maps, goals = np.asarray(batch["maps"]), np.asarray(batch["goals"])
-  expected = value_iteration(maps, goals, steps)
+  expected = value_iteration(maps, goals, steps, moves=start == "moves")
   np.testing.assert_allclose(out.values, expected, rtol=1e-5, atol=1e-3)
   rewards = value_iteration(maps, goals, 1)
   padded = np.pad(expected, ((0, 0), (1, 1), (1, 1)))
