@@ -30,7 +30,7 @@ def observation(maps: jax.Array, goals: jax.Array, dtype=jnp.float32) -> jax.Arr
 
 
 GOAL_REWARD = 1.0
-"""The goal's reward in the ``"goal"`` start (`goal_hidden_init`)."""
+"""The goal's reward in the ``"goal"`` start (`hidden_layer_init`)."""
 OBSTACLE_REWARD = -10.0
 """An obstacle's reward in the ``"goal"`` start: ``−1/(1 − δ)`` for the shift start's discount
 ``δ = 0.9``, so a path through an obstacle is worth less than any path around it (entering an
@@ -39,7 +39,7 @@ obstacle at step ``j`` costs ``δʲ/(1 − δ)``, more than all the goal's rewar
 
 def reward_layer_init(scheme: str) -> nn.initializers.Initializer:
   """The reward encoder's last layer: LeCun-normal (``"default"``, the paper's), ``"zeros"``, or for
-  ``"goal"`` a copy of the hidden layer's first channel (`goal_hidden_init`).
+  ``"goal"`` a copy of the hidden layer's first channel (`hidden_layer_init`).
 
   Zeros start the reward map at 0 everywhere. A random last layer gives a random reward map
   whose free-space level can dwarf the goal's: with a value kernel that already propagates
@@ -53,7 +53,7 @@ def reward_layer_init(scheme: str) -> nn.initializers.Initializer:
   return nn.initializers.zeros if scheme == "zeros" else nn.initializers.lecun_normal()
 
 
-def goal_hidden_init(scheme: str) -> tuple[nn.initializers.Initializer, nn.initializers.Initializer]:
+def hidden_layer_init(scheme: str) -> tuple[nn.initializers.Initializer, nn.initializers.Initializer]:
   """Kernel and bias initialisers of the reward encoder's hidden layer.
 
   ``"goal"``: the first channel reads the cell itself, ``−OBSTACLE_REWARD`` × free + ``GOAL_REWARD``
@@ -106,7 +106,7 @@ class RewardEncoder(nn.Module):
   @nn.compact
   def __call__(self, obs: jax.Array) -> jax.Array:
     channels = obs.shape[-1]
-    hidden_init, bias_init = goal_hidden_init(self.reward_init)
+    hidden_init, bias_init = hidden_layer_init(self.reward_init)
     w1, b1 = ConvWeights((3, 3, channels, self.hidden), True, obs.dtype, hidden_init, bias_init, name="hidden")()
     init = reward_layer_init(self.reward_init)
     w2, _ = ConvWeights((1, 1, self.hidden, self.out), False, obs.dtype, init, name="reward")()

@@ -31,7 +31,7 @@ VALUE_INITS: tuple[str, ...] = ("default", "shift", "moves")
 HEAD_INITS: tuple[str, ...] = ("default", "greedy")
 """How VIN and SymVIN initialise their policy heads (`vin.policy_head_init`, `symvin.equivariant_head_init`)."""
 REWARD_INITS: tuple[str, ...] = ("default", "zeros", "goal")
-"""How VIN and SymVIN initialise their reward encoder (`encoder.reward_layer_init`, `encoder.goal_hidden_init`)."""
+"""How VIN and SymVIN initialise their reward encoder (`encoder.reward_layer_init`, `encoder.hidden_layer_init`)."""
 BACKWARD_CHOICES: tuple[str, ...] = (*SOLVERS, "phantom")
 """Backward solvers of the implicit function theorem, or ``"phantom"``: backpropagation through
 ``k_bwd`` damped steps from the equilibrium (`equilibrium.Phantom`)."""

@@ -41,7 +41,7 @@ import numpy as np
 
 from implicit_planning.ops import ConvImpl, conv2d, conv2d_max, expand_kernel, get_group, invariant_kernel
 from implicit_planning.ops.groups import element_actions
-from implicit_planning.planners.encoder import goal_hidden_init, reward_layer_init
+from implicit_planning.planners.encoder import hidden_layer_init, reward_layer_init
 from implicit_planning.planners.family import CellFamily, RewardsAsContext
 from implicit_planning.planners.options import PlannerOptions
 from implicit_planning.planners.vin import (
@@ -77,7 +77,7 @@ class SymRewardEncoder(nn.Module):
 
   @nn.compact
   def __call__(self, obs: jax.Array) -> jax.Array:
-    kernel_init, bias_init = goal_hidden_init(self.reward_init)  # a centre tap is already invariant
+    kernel_init, bias_init = hidden_layer_init(self.reward_init)  # a centre tap is already invariant
     hidden_kernel = self.param("hidden_kernel", kernel_init, (3, 3, obs.shape[-1], self.hidden), obs.dtype)
     hidden_bias = self.param("hidden_bias", bias_init, (self.hidden,), obs.dtype)
     reward_weights = self.param("reward_weights", reward_layer_init(self.reward_init), (self.hidden, 1), obs.dtype)

@@ -163,7 +163,7 @@ def neighbour_reads(channels: int, kernel_size: int, moves: int = 4, value_init:
 
 def cell_reward_init(scheme: str) -> nn.initializers.Initializer:
   """Initialiser of the cell's reward kernels ``[F, F, C_r, l_q]``: LeCun-normal, or for the ``"goal"``
-  start (`encoder.goal_hidden_init`) weight 1 at the centre, so ``Q_c = R(x) + δ V(x + offset_c)``."""
+  start (`encoder.hidden_layer_init`) weight 1 at the centre, so ``Q_c = R(x) + δ V(x + offset_c)``."""
   if scheme != "goal":
     return nn.initializers.lecun_normal()
 
