@@ -20,6 +20,7 @@ from typing import Any
 import implicit_planning as ip
 from experiments.training import checkpoints, evaluation, phases
 from experiments.training.config import ConfigError
+from experiments.training.recipes import LATE_DECAY
 
 ROOT = "{root}"
 """Stands for the sweep's root folder in a run's string flags (a run that starts from another's
@@ -62,8 +63,6 @@ COSINE = {"lr_schedule": "cosine", "warmup_epochs": 1}
 """A one-epoch linear warm-up of the learning rate, then a half cosine down to 0."""
 SHIFT_LR_3E3 = {"value_init": "shift", "learning_rate": 3e-3}
 """Value kernels that start as value iteration (discount 0.9), learning rate 3e-3 (study round 4)."""
-LATE_DECAY = {"lr_schedule": "cosine", "decay_epochs": 5}
-"""The learning rate at its peak until a half cosine over the last 5 epochs takes it to 0."""
 DECAY_10 = {"lr_schedule": "cosine", "decay_epochs": 10}
 """A half cosine over the last 10 epochs: for runs of 40 epochs (``--set=epochs=40``)."""
 VI_START = {"value_init": "shift", "head_init": "greedy", "reward_init": "goal"}
