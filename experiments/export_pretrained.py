@@ -1,10 +1,8 @@
 r"""Exports a finished run's planner as a pretrained one: `python -m experiments.export_pretrained --workdir=<run>`.
 
-Takes the seed with the best validation %Success (its best-validation parameters, as the run
-tested them; the test split plays no part in the choice) and writes it to
-``pretrained/<task>_<size>/<planner>/`` (`implicit_planning.pretrained`): the parameters, the
-planner's options, the run's config, the command given by ``--command``, the commit it was exported at, and that
-seed's validation and test scores. An existing entry is never replaced: remove it first.
+Takes the seed with the best validation %Success and writes it to
+``pretrained/<task>_<size>/<planner>/`` (`experiments.training.export`); an existing entry is never
+replaced: remove it first.
 
   python -m experiments.export_pretrained --workdir=runs/sweeps/implicit_levers_quick/squash_vi_start_lr_3e-3_decay_5 \
     --command="python -m experiments.sweep --sweep=implicit_levers --preset=quick --set=seeds=5 --only=..."
@@ -12,80 +10,23 @@ seed's validation and test scores. An existing entry is never replaced: remove i
 
 from __future__ import annotations
 
-import dataclasses
-import json
-import os
-import subprocess
-from typing import Any
-
-import jax
-import numpy as np
 from absl import app, flags
 
 import implicit_planning as ip
-from experiments.training import USER_ERRORS, checkpoints, data, model
+from experiments.training import USER_ERRORS, export
 
 _WORKDIR = flags.DEFINE_string("workdir", None, "A finished run directory made by experiments.train.", required=True)
-_ROOT = flags.DEFINE_string("root", str(ip.pretrained.PRETRAINED_ROOT), "Where the pretrained planners live.")
+_PRETRAINED_ROOT = flags.DEFINE_string(
+  "pretrained_root", str(ip.pretrained.PRETRAINED_ROOT), "Where the pretrained planners live."
+)
 _COMMAND = flags.DEFINE_string("command", "", "The command that trained the run, for the record.")
-
-
-def export(workdir: str, root: str, command: str = "") -> str:
-  """Writes the best-validation seed of the run in ``workdir`` under ``root``; returns its folder.
-
-  Raises:
-    FileNotFoundError: ``workdir`` holds no finished run (no results.json).
-    FileExistsError: the pretrained entry exists already.
-    ValueError: the run has a mapper (only planners given their map are exported).
-  """
-  config = checkpoints.read_config(workdir)
-  if config.mapper:
-    raise ValueError(f"{workdir} has a mapper ({config.mapper}); only planners given their map are exported")
-  results_path = os.path.join(workdir, "results.json")
-  if not os.path.exists(results_path):
-    raise FileNotFoundError(f"{workdir} holds no finished run (no results.json)")
-  with open(results_path) as f:
-    results = json.load(f)
-  seed = int(np.argmax(results["best_val_success"]))
-  planner = model.make_planner(config)
-  split = data.to_device(data.load_checked(config.data, config.task, config.wrap, config.size).val)
-  template = model.checkpoint_template(planner, config, split)
-  restored = checkpoints.restore(checkpoints.manager(workdir, read_only=True), template)
-  params = jax.tree.map(lambda leaf: np.asarray(leaf[seed]), restored.params("best"))
-  test = {name: results["test"][name]["per_seed"][seed] for name in ("optimal", "success", "accuracy")}
-  info: dict[str, Any] = {
-    "planner": config.planner,
-    "task": config.task,
-    "size": config.size,
-    "planner_options": dataclasses.asdict(planner.options),
-    "seed": config.seed + seed,
-    "best_epoch": results["best_epoch"][seed],
-    "val_success": results["best_val_success"][seed],
-    "test": test,
-    "data": config.data,
-    "config": config.to_dict(),
-    "command": command,
-    "exported_at_commit": _commit(),
-    "run": workdir,
-  }
-  directory = ip.pretrained.pretrained_dir(config.planner, config.task, config.size, root)
-  ip.pretrained.save_pretrained(directory, params, info)
-  return str(directory)
-
-
-def _commit() -> str:
-  """The repository's HEAD commit, or "" outside a git checkout."""
-  try:
-    return subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, check=True).stdout.strip()
-  except (OSError, subprocess.CalledProcessError):
-    return ""
 
 
 def main(argv: list[str]) -> None:
   if len(argv) > 1:
     raise app.UsageError(f"unexpected arguments: {argv[1:]}")
   try:
-    directory = export(_WORKDIR.value, _ROOT.value, _COMMAND.value)
+    directory = export.export(_WORKDIR.value, _PRETRAINED_ROOT.value, _COMMAND.value)
   except (*USER_ERRORS, FileExistsError, ValueError) as error:
     raise SystemExit(f"{type(error).__name__}: {error}") from error
   print(f"exported -> {directory}")

@@ -8,14 +8,13 @@ import numpy as np
 import pytest
 
 import implicit_planning as ip
-from experiments import export_pretrained
-from experiments.training import data, evaluation, figures
+from experiments.training import data, evaluation, export, figures
 from implicit_planning import metrics
 
 
 def test_an_exported_run_loads_by_name_and_scores_its_seeds_test_result(vin_run, tmp_path):
   config, workdir, results = vin_run
-  directory = export_pretrained.export(workdir, str(tmp_path), command="pytest")
+  directory = export.export(workdir, str(tmp_path), command="pytest")
   loaded = ip.load_pretrained("vin", task=config.task, size=config.size, root=tmp_path)
   info = loaded.info
   seed = int(np.argmax(results["best_val_success"]))
@@ -34,16 +33,16 @@ def test_an_exported_run_loads_by_name_and_scores_its_seeds_test_result(vin_run,
 
 def test_an_existing_entry_is_not_replaced_and_a_missing_one_names_what_there_is(vin_run, tmp_path):
   _, workdir, _ = vin_run
-  export_pretrained.export(workdir, str(tmp_path))
+  export.export(workdir, str(tmp_path))
   with pytest.raises(FileExistsError, match="already holds"):
-    export_pretrained.export(workdir, str(tmp_path))
+    export.export(workdir, str(tmp_path))
   with pytest.raises(FileNotFoundError, match=r"no pretrained id_vin .* there are: vin \(maze2d, 7\)"):
     ip.load_pretrained("id_vin", size=7, root=tmp_path)
 
 
 def test_evaluate_scores_a_pretrained_planner_by_name(vin_run, tmp_path):
   config, workdir, results = vin_run
-  export_pretrained.export(workdir, str(tmp_path))
+  export.export(workdir, str(tmp_path))
   seed = int(np.argmax(results["best_val_success"]))
   summary = evaluation.evaluate_pretrained("vin", config.task, config.size, root=str(tmp_path))
   assert summary["success"]["per_seed"] == pytest.approx([results["test"]["success"]["per_seed"][seed]], abs=1e-4)
@@ -56,7 +55,7 @@ def test_evaluate_scores_a_pretrained_planner_by_name(vin_run, tmp_path):
 
 def test_a_pretrained_planner_is_drawn_by_name(vin_run, tmp_path):
   config, workdir, _ = vin_run
-  export_pretrained.export(workdir, str(tmp_path))
+  export.export(workdir, str(tmp_path))
   out = tmp_path / "policy.png"
   figures.pretrained_policy_figure("vin", config.task, config.size, str(out), index=1, root=str(tmp_path))
   assert out.stat().st_size > 10_000
