@@ -5,10 +5,10 @@ or ``paper``) and the optimiser's settings here. ``paper`` is the paper's cell a
 `Config` defaults). ``stable`` is what trained each family best in our study of implicit training
 (`docs/implicit_training.md`, the README's "Training implicit planners"): the library's stable
 options, and RMSprop at 3e-3 for VIN and ConvGPPN, explicit and implicit (the shift start and 3e-3
-did not help SymVIN; GPPN was not studied), with a cosine over the last 5 epochs for VIN,
-ID-SymVIN and ConvGPPN (without it, one of three quick-preset ID-VIN seeds ended 3.1 points below
-its best epoch; it lifted ID-ConvGPPN by 1.5 points and ConvGPPN by 0.2 at 20 epochs;
-ID-SymVIN's value-iteration start was measured with it, at 1e-3).
+did not help SymVIN; GPPN was not studied), with a cosine over the last 5 epochs for VIN, SymVIN
+and ConvGPPN (without it, one of three quick-preset ID-VIN seeds ended 3.1 points below its best
+epoch; it lifted ID-ConvGPPN by 1.5 points and ConvGPPN by 0.2 at 20 epochs; SymVIN's
+value-iteration start was measured with it, at 1e-3).
 
 ``experiments.train`` uses ``stable`` unless told ``--recipe=paper``; the sweeps name theirs
 (`sweeps.Sweep.recipe`, ``paper`` unless said: each run there lists what differs from the paper).
@@ -33,6 +33,7 @@ OPTIMISER: dict[str, Mapping[str, Mapping[str, Any]]] = {
   "stable": {
     "vin": {**_LR_3E3, **LATE_DECAY},
     "id_vin": {**_LR_3E3, **LATE_DECAY},
+    "symvin": LATE_DECAY,
     "id_symvin": LATE_DECAY,
     "conv_gppn": {**_LR_3E3, **LATE_DECAY},
     "id_conv_gppn": {**_LR_3E3, **LATE_DECAY},

@@ -11,9 +11,8 @@ cell, the `PlannerOptions` defaults:
   working planner instead of a plateau that random seeds leave at different times; the implicit
   cell's value kernels squashed below 0.99, so it is a 0.99-contraction with a real equilibrium
   (the paper's unconstrained cell becomes expansive in training and diverges);
-* SymVIN: the implicit one with the value-iteration start too (the equivariant greedy head,
-  `symvin.equivariant_head_init`) and squashed below 0.99; the explicit one the paper's (the shift
-  start alone made it diverge at 3e-3);
+* SymVIN: the value-iteration start too (with the equivariant greedy head,
+  `symvin.equivariant_head_init`), the implicit cell squashed below 0.99;
 * ConvGPPN: the implicit planner's gradient from 10 damped cell steps at the forward solve's point
   (the phantom gradient): its forward solve does not converge, so the implicit function theorem's
   gradient is taken at a point that is not a fixed point;
@@ -34,6 +33,7 @@ _SQUASHED = {"contraction": 0.99, "contraction_form": "squash"}
 STABLE: dict[str, dict[str, Any]] = {
   "vin": _VALUE_ITERATION,
   "id_vin": {**_VALUE_ITERATION, **_SQUASHED},
+  "symvin": _VALUE_ITERATION,
   "id_symvin": {**_VALUE_ITERATION, **_SQUASHED},
   "id_conv_gppn": {"backward_solver": "phantom", "k_bwd": 10},
 }

@@ -40,7 +40,7 @@ def test_the_recipes_late_decay_fits_short_runs_and_a_given_schedule_replaces_it
   assert recipes.configure(quick, "stable", {"planner": "vin", "epochs": 3}).decay_epochs == 3
   constant = recipes.configure(quick, "stable", {"planner": "vin", "lr_schedule": "constant"})
   assert (constant.lr_schedule, constant.decay_epochs, constant.learning_rate) == ("constant", 0, 3e-3)
-  assert recipes.configure(quick, "stable", {"planner": "symvin"}).lr_schedule == "constant"  # not in its recipe
+  assert recipes.configure(quick, "stable", {"planner": "gppn"}).lr_schedule == "constant"  # not in its recipe
 
 
 def test_a_phase_shorter_than_the_decay_decays_over_all_of_it():

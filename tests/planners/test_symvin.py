@@ -42,7 +42,7 @@ def initial_params(name: str, dtype=jnp.float32):
   """Parameters for every ``SMALL`` planner of the group (both modes share one tree); the
   one-layer planner is the cheapest to initialise. Initialised as a contracted cell so the
   value kernel is random (the unconstrained cell starts it at zero)."""
-  planner = ip.make_planner("symvin", group=name, dtype=dtype, contraction=0.5, **{**SMALL, "k": 1})
+  planner = ip.make_planner("symvin", recipe="paper", group=name, dtype=dtype, contraction=0.5, **{**SMALL, "k": 1})
   maps, goals = orbit(*random_problem(5), groups.get_group(name))
   return jax.jit(planner.init)(jax.random.key(0), {"maps": maps[:1], "goals": goals[:1]})
 
@@ -137,7 +137,7 @@ def test_vin_is_not_equivariant():
 
 def test_implicit_gradients_match_unrolled_ones_at_convergence(x64):
   """With a contraction both modes reach the same equilibrium; so must their parameter gradients."""
-  options = dict(SMALL, contraction=0.5, dtype=jnp.float64)
+  options = dict(SMALL, contraction=0.5, dtype=jnp.float64, recipe="paper")  # the same cell in both modes
   implicit = ip.make_planner(
     "id_symvin", **{**options, "k_fwd": 100, "k_bwd": 100}, forward_tol=1e-14, backward_tol=1e-14
   )
