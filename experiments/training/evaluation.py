@@ -17,7 +17,7 @@ import numpy as np
 from absl import logging
 
 import implicit_planning as ip
-from experiments.training import checkpoints, data, model
+from experiments.training import checkpoints, data, export, model
 from experiments.training.config import Config
 from experiments.training.data import DeviceSplit
 from implicit_planning import metrics
@@ -201,15 +201,13 @@ def evaluate_pretrained(
     FileNotFoundError: no such pretrained planner.
   """
   pretrained = ip.load_pretrained(name, task, size, root)
-  config = Config(**pretrained.info["config"]).replace(data="", seeds=1)
-  if not data_path:
-    data_path = data.ensure_dataset(config)
+  config = export.trained_config(pretrained)
 
   def restore(planner: ip.Planner, sample: DeviceSplit) -> tuple[Any, list[int]]:
     del planner, sample  # the parameters are the pretrained ones, given one seed axis
     return jax.tree.map(lambda leaf: leaf[None], pretrained.params), [pretrained.info["best_epoch"]]
 
-  summary = _evaluate(config.replace(data=data_path), restore, split, data_path, k_fwd, out)
+  summary = _evaluate(config, restore, split, data_path, k_fwd, out)
   summary["pretrained"] = name
   return summary
 

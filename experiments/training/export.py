@@ -20,6 +20,7 @@ import numpy as np
 
 import implicit_planning as ip
 from experiments.training import checkpoints, data, model
+from experiments.training.config import Config
 
 
 def export(workdir: str, root: str, command: str = "") -> str:
@@ -71,3 +72,10 @@ def _commit() -> str:
     return subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, check=True).stdout.strip()
   except (OSError, subprocess.CalledProcessError):
     return ""
+
+
+def trained_config(pretrained: ip.pretrained.Pretrained) -> Config:
+  """The one-seed `Config` a pretrained planner was trained with, its dataset made (or found) from
+  the config's fields rather than the stored path, which need not exist here."""
+  config = Config(**pretrained.info["config"]).replace(data="", seeds=1)
+  return config.replace(data=data.ensure_dataset(config))

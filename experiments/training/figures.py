@@ -18,7 +18,7 @@ import implicit_planning as ip  # pylint: disable=g-import-not-at-top
 from data_gen import manipulation  # pylint: disable=g-import-not-at-top
 from data_gen.dataset import VISUAL_TASKS, load_dataset  # pylint: disable=g-import-not-at-top
 from data_gen.panorama import render_panoramas  # pylint: disable=g-import-not-at-top
-from experiments.training import checkpoints, data, model  # pylint: disable=g-import-not-at-top
+from experiments.training import checkpoints, data, export, model  # pylint: disable=g-import-not-at-top
 from experiments.training.config import Config  # pylint: disable=g-import-not-at-top
 from implicit_planning import metrics  # pylint: disable=g-import-not-at-top
 from implicit_planning.ops.actions import ACTION_DELTAS, ACTIONS  # pylint: disable=g-import-not-at-top
@@ -141,8 +141,8 @@ def pretrained_policy_figure(
     IndexError: `index` outside the split.
   """
   pretrained = ip.load_pretrained(name, task, size, root)
-  config = Config(**pretrained.info["config"]).replace(data="", seeds=1)
-  dataset = data.load_checked(data.ensure_dataset(config), config.task, config.wrap, config.size)
+  config = export.trained_config(pretrained)
+  dataset = data.load_checked(config.data, config.task, config.wrap, config.size)
   device_split = data.to_device(getattr(dataset, split))
   if not 0 <= index < data.num_maps(device_split):
     raise IndexError(f"--index={index}: the {split} split has {data.num_maps(device_split)} maps")
