@@ -1,12 +1,18 @@
-r"""Runs a sweep (a named list of flag sets, `experiments/training/sweeps.py`) and tables it.
+r"""Runs a sweep (a named list of flag sets) and tables it: a study's (`experiments/training/sweeps.py`)
+or one of the paper's figures at a scale (`experiments/paper`: ``--sweep=fig2 --scale=cpu``).
 
 Each run trains with ``experiments.train`` in ``<root>/<label>``: a rerun resumes unfinished runs
-and skips finished ones. With ``--jobs=N`` up to N runs train side by side, each on one XLA
+and skips finished ones, and those that diverged or ran out of memory (recorded as such, not retried).
+A run whose checkpoint cannot be read is named, its directory moved aside and the run started again.
+A run that needs another (a shared mapper) starts once that one has finished. With ``--jobs=N`` up to N runs train side by side, each on one XLA
 thread pinned to its own core by ``taskset`` (on a small CPU machine this is faster than one run
 on all cores); with ``--accelerator`` they share one GPU instead. After the runs, and with ``--summarize``, it writes ``summary.json``,
 ``summary.md`` (the table) and ``curves.png`` (validation %Success, forward residual, spectral
-radius and gradient error per epoch) in the root.
+radius and gradient error per epoch) in the root; a figure's sweep also draws ``<figure>.png`` and adds
+its tables. ``--dry_run`` prints the commands and a rough time for each (`estimate`).
 
+  python -m experiments.sweep --sweep=fig2 --scale=cpu --cores=0,1
+  python -m experiments.sweep --sweep=table1 --scale=paper --seeds=5 --dry_run
   python -m experiments.sweep --sweep=implicit_levers --jobs=2 --set=seeds=3,diagnose_every=5
   python -m experiments.sweep --sweep=implicit_levers --only=vin,contraction_0.9 --dry_run
   python -m experiments.sweep --sweep=implicit_levers --summarize --test_time=1,2,4 \
@@ -17,24 +23,34 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import matplotlib
 from absl import app, flags
 
-from experiments import cpu
-from experiments.training import ConfigError, presets, sweeps
+from experiments import cpu, paper
+from experiments.training import ConfigError, estimate, presets, recipes, sweeps
 from experiments.training import config as config_lib
 
 matplotlib.use("Agg")  # files only
 import matplotlib.pyplot as plt  # pylint: disable=g-import-not-at-top,wrong-import-position
 
-_SWEEP = flags.DEFINE_enum("sweep", None, list(sweeps.SWEEPS), "Sweep to run.", required=True)
-_PRESET = flags.DEFINE_string("preset", None, "Preset of every run (default: the sweep's).")
-_ROOT = flags.DEFINE_string("root", None, "Directory of the runs; default runs/sweeps/<sweep>[_<preset>].")
+_SWEEP = flags.DEFINE_enum(
+  "sweep", None, [*sweeps.SWEEPS, *paper.FIGURES], "Sweep to run: a study's, or a figure of the paper's.", required=True
+)
+_SCALE = flags.DEFINE_enum("scale", None, list(paper.SCALES), "A figure's scale (default cpu); studies have presets.")
+_SEEDS = flags.DEFINE_integer("seeds", None, "Seeds of every run (default: the scale's or the preset's).")
+_PRESET = flags.DEFINE_string("preset", None, "Preset of every run (default: the sweep's or the scale's).")
+_ROOT = flags.DEFINE_string(
+  "root", None, "Directory of the runs; default runs/sweeps/<sweep>[_<preset>] (a figure: <figure>_<scale>)."
+)
+_STEP_TIMES = flags.DEFINE_string(
+  "step_times", estimate.STEP_TIMES, "--dry_run: the step benchmark record (JSON) the estimates scale."
+)
 _ONLY = flags.DEFINE_list("only", [], "Labels of the runs to do (default: all).")
 _SET = flags.DEFINE_list("set", [], "Training flags for every run, name=value (e.g. seeds=3,epochs=30).")
 _JOBS = flags.DEFINE_integer("jobs", 1, "Runs side by side, each on one thread and core (1: XLA's default threads).")
@@ -78,21 +94,63 @@ def parse_settings(items: Sequence[str]) -> dict[str, Any]:
   return {name: _typed(name, text) for name, text in (item.split("=", 1) for item in items)}
 
 
-def is_finished(workdir: str) -> bool:
-  return os.path.exists(os.path.join(workdir, "results.json"))
+CORRUPT = "CorruptCheckpointError"
 
 
-def run_all(commands: list[tuple[str, list[str]]], root: str, jobs: int = 1, cores: Sequence[int] = ()) -> None:
+def corrupt_checkpoint(root: str, label: str) -> str | None:
+  """The checkpoint a failed run's log names as unreadable, when it is the run's own (not a shared
+  mapper's: that run is the one to redo)."""
+  with open(os.path.join(root, f"{label}.log"), errors="replace") as f:
+    found = re.search(rf"{CORRUPT}: (\S+) cannot be restored", f.read())
+  workdir = os.path.abspath(os.path.join(root, label))
+  return found.group(1) if found and os.path.abspath(found.group(1)).startswith(workdir + os.sep) else None
+
+
+def set_aside(workdir: str) -> str:
+  """Moves ``workdir`` to the first free ``<workdir>.corrupt<N>`` (kept for a look, never overwritten)."""
+  n = 0
+  while os.path.exists(f"{workdir}.corrupt{n}"):
+    n += 1
+  os.rename(workdir, f"{workdir}.corrupt{n}")
+  return f"{workdir}.corrupt{n}"
+
+
+def run_all(
+  commands: list[tuple[str, list[str]]],
+  root: str,
+  jobs: int = 1,
+  cores: Sequence[int] = (),
+  after: Mapping[str, Sequence[str]] | None = None,
+) -> None:
   """Runs the commands, logging to ``<root>/<label>.log``: with ``cores`` one per core at a time,
   each on one thread; otherwise ``jobs`` at a time on XLA's default threads, sharing the device's
-  memory when ``jobs > 1``."""
-  pending, active, done, start = list(commands), {}, 0, time.time()
+  memory when ``jobs > 1``. A run starts once the runs ``after`` names for it have finished; one
+  whose needed run failed is not started. A run that failed on its own unreadable checkpoint is set
+  aside (`set_aside`) and started again, once."""
+  by_label, after = dict(commands), after or {}
+  pending, active, restarted, done, start = [label for label, _ in commands], {}, set(), 0, time.time()
   free_slots: list[int | None] = list(cores) or [None] * jobs
   shared_env = dict(os.environ, **({"XLA_PYTHON_CLIENT_PREALLOCATE": "false"} if jobs > 1 else {}))
+
+  def report(label: str, status: str) -> None:
+    nonlocal done
+    done += 1
+    elapsed = time.time() - start
+    eta = elapsed / done * (len(pending) + len(active))
+    print(f"[{done}/{len(commands)}] {label} {status}; {elapsed / 60:.1f} min, ETA {eta / 60:.1f} min", flush=True)
+
   while pending or active:
-    while pending and free_slots:
-      label, command = pending.pop(0)
+    for label in list(pending):  # a run whose needed run stopped unfinished waits for nothing
+      needs = after.get(label, ())
+      if any(n not in pending and n not in active and sweeps.run_status(root, n) != "finished" for n in needs):
+        pending.remove(label)
+        report(label, f"not started: {', '.join(needs)} did not finish")
+    ready = [label for label in pending if all(sweeps.run_status(root, n) == "finished" for n in after.get(label, ()))]
+    while ready and free_slots:
+      label = ready.pop(0)
+      pending.remove(label)
       core = free_slots.pop(0)
+      command = by_label[label]
       env = cpu.single_thread_environment(os.environ) if core is not None else shared_env
       pinned = ["taskset", "--cpu-list", str(core), *command] if core is not None else command
       log = open(os.path.join(root, f"{label}.log"), "w")  # pylint: disable=consider-using-with
@@ -105,11 +163,14 @@ def run_all(commands: list[tuple[str, list[str]]], root: str, jobs: int = 1, cor
       log.close()
       del active[label]
       free_slots.append(core)
-      done += 1
-      elapsed = time.time() - start
-      eta = elapsed / done * (len(pending) + len(active))
-      status = "done" if process.returncode == 0 else f"FAILED (exit {process.returncode}, see {label}.log)"
-      print(f"[{done}/{len(commands)}] {label} {status}; {elapsed / 60:.1f} min, ETA {eta / 60:.1f} min", flush=True)
+      corrupt = corrupt_checkpoint(root, label) if process.returncode != 0 and label not in restarted else None
+      if corrupt:
+        restarted.add(label)
+        moved = set_aside(os.path.join(root, label))
+        print(f"{label}: checkpoint {corrupt} cannot be read; the run moved to {moved}, starting it again", flush=True)
+        pending.insert(0, label)
+        continue
+      report(label, "done" if process.returncode == 0 else f"FAILED (exit {process.returncode}, see {label}.log)")
 
 
 def plot_curves(rows: list[dict], path: str) -> None:
@@ -124,7 +185,7 @@ def plot_curves(rows: list[dict], path: str) -> None:
   fig, axes = plt.subplots(1, 4, figsize=(21, 4.5))
   for ax, (key, title, scale) in zip(axes, panels):
     for i, row in enumerate(rows):
-      points = [(e + 1, y) for e, y in enumerate(row[key]) if y is not None]
+      points = [(e + 1, y) for e, y in enumerate(row.get(key, [])) if y is not None]
       if points:  # one colour per run in every panel, whichever panels it has points in
         ax.plot(*zip(*points), marker=".", label=row["label"], color=f"C{i % 10}")
     ax.set(xlabel="epoch", title=title, yscale=scale)
@@ -135,16 +196,29 @@ def plot_curves(rows: list[dict], path: str) -> None:
 
 
 def write_summary(
-  root: str, runs: Sequence[sweeps.Run], multiples: Sequence[int] = (), datasets: Sequence[str] = ()
+  root: str,
+  runs: Sequence[sweeps.Run],
+  multiples: Sequence[int] = (),
+  datasets: Sequence[str] = (),
+  figure: tuple[paper.Figure, paper.Scale] | None = None,
 ) -> None:
   """The summary files; with ``multiples``, each run that has a checkpoint is also evaluated with
-  more planning steps (`sweeps.test_time_compute`) and a second table added."""
+  more planning steps (`sweeps.test_time_compute`) and a second table added; with ``figure`` (a
+  figure and its scale), its evaluations, its tables first and its PNG."""
   rows = sweeps.summarize(root, runs)
   if multiples:
     for row in rows:
-      if row["status"] != "unfinished":
+      if row["status"] != "unfinished" and "val_success_curve" in row:  # a run with checkpoints
         row["test_time"] = sweeps.test_time_compute(row["workdir"], multiples, datasets)
   tables = sweeps.markdown_table(rows)
+  if figure:
+    fig, scale = figure
+    if fig.evaluate:
+      for row in rows:
+        if row["status"] == "finished":
+          fig.evaluate(row, scale)
+    tables = f"{fig.name}, scale {scale.name} ({scale.note}). The paper: {fig.claim}.\n\n{fig.tables(rows)}\nAll runs\n\n{tables}"
+    fig.draw(rows, scale, os.path.join(root, f"{fig.name}.png"))
   evaluated = [row for row in rows if "test_time" in row]
   if evaluated:
     tables += "\nTest %Success with more planning steps than in training (K: the training budget)\n\n"
@@ -157,39 +231,71 @@ def write_summary(
     json.dump(rows + mapped, f, indent=1)
   with open(os.path.join(root, "summary.md"), "w") as f:
     f.write(tables)
-  if rows:
-    plot_curves(rows, os.path.join(root, "curves.png"))
+  if any("val_success_curve" in row for row in rows):
+    plot_curves([row for row in rows if "val_success_curve" in row], os.path.join(root, "curves.png"))
   print(tables)
+
+
+def resolve(
+  name: str, scale_name: str | None, preset_flag: str | None
+) -> tuple[sweeps.Sweep, str, str, tuple[paper.Figure, paper.Scale] | None]:
+  """The sweep, its preset, the default root's name and, for a figure, the figure and its scale.
+
+  Raises:
+    ConfigError: a scale given to a study's sweep.
+  """
+  if name in paper.FIGURES:
+    scale = paper.get_scale(scale_name or "cpu")
+    fig = paper.FIGURES[name]
+    sweep = fig.sweep(scale)
+    preset = preset_flag or sweep.preset
+    return sweep, preset, f"{name}_{scale.name}" + ("" if preset == sweep.preset else f"_{preset}"), (fig, scale)
+  if scale_name:
+    raise ConfigError(
+      f"--scale is for the paper's figures ({', '.join(paper.FIGURES)}); {name} has a preset (--preset)"
+    )
+  sweep = sweeps.get_sweep(name)
+  preset = preset_flag or sweep.preset
+  return sweep, preset, name + ("" if preset == sweep.preset else f"_{preset}"), None
 
 
 def main(argv: Sequence[str]) -> None:
   if len(argv) > 1:
     raise app.UsageError(f"unexpected arguments: {argv[1:]}")
   try:
-    sweep = sweeps.get_sweep(_SWEEP.value)
+    sweep, preset, default_root, figure = resolve(_SWEEP.value, _SCALE.value, _PRESET.value)
     runs = sweeps.select(sweep, _ONLY.value)
-    common = parse_settings(_SET.value)
-    preset = _PRESET.value or sweep.preset
-    presets.get_config(preset).replace(**common)  # a bad preset, flag name or value: refused before any run
+    common = {**(figure[1].common if figure else {}), **parse_settings(_SET.value)}
+    if _SEEDS.value is not None:
+      common["seeds"] = _SEEDS.value
+    base = presets.get_config(preset)
+    # Every run's config, built as experiments.train will: a bad preset, flag name or value is refused before any run.
+    configs = {run.label: recipes.configure(base, sweep.recipe, {**common, **run.flags}) for run in runs}
   except ConfigError as error:
     raise SystemExit(f"ConfigError: {error}") from error
-  default_root = _SWEEP.value + ("" if preset == sweep.preset else f"_{preset}")
   root = _ROOT.value or os.path.join("runs", "sweeps", default_root)
   if not _SUMMARIZE.value:
+    todo = [run for run in runs if sweeps.run_status(root, run.label) == "unfinished"]
     commands = [
       (run.label, sweeps.train_command(preset, run, os.path.join(root, run.label), common, sweep.recipe))
-      for run in runs
-      if not is_finished(os.path.join(root, run.label))
+      for run in todo
     ]
     if _DRY_RUN.value:
-      for _, command in commands:
-        print(" ".join(["python", *command[1:]]))
+      times = estimate.load_step_times(_STEP_TIMES.value)
+      lines = estimate.describe([configs[run.label] for run in todo], times)
+      for (_, command), line in zip(commands, lines):
+        print(f"[{line}] " + " ".join(["python", *command[1:]]))
+      total = sum(estimate.run_seconds(configs[run.label], times) for run in todo)
+      print(
+        f"{len(todo)} runs to do ({len(runs) - len(todo)} done or stopped), ~{total / 3600:.1f} h on one "
+        f"core of the machine of {_STEP_TIMES.value} (a rough estimate: `experiments.training.estimate`)"
+      )
       return
     os.makedirs(root, exist_ok=True)
     pinned = _JOBS.value > 1 and not _ACCELERATOR.value
     cores = [int(core) for core in _CORES.value] or (list(range(_JOBS.value)) if pinned else [])
-    run_all(commands, root, _JOBS.value, cores)
-  write_summary(root, runs, [int(m) for m in _TEST_TIME.value], _TEST_DATA.value)
+    run_all(commands, root, _JOBS.value, cores, after={run.label: run.after for run in todo if run.after})
+  write_summary(root, runs, [int(m) for m in _TEST_TIME.value], _TEST_DATA.value, figure)
 
 
 if __name__ == "__main__":

@@ -13,6 +13,7 @@ from experiments.training.loop import TrainingDiverged, TrainingInterrupted, tra
 USER_ERRORS = (
   ConfigError,
   checkpoints.ConfigMismatchError,
+  checkpoints.CorruptCheckpointError,
   data.DataMismatchError,
   FileNotFoundError,
   TrainingDiverged,

@@ -29,6 +29,10 @@ class ConfigMismatchError(ValueError):
   """A workdir holds a run made with a different configuration."""
 
 
+class CorruptCheckpointError(RuntimeError):
+  """A workdir's latest checkpoint exists but cannot be restored (a damaged or truncated file)."""
+
+
 class Checkpoint(NamedTuple):
   """What a checkpoint restores.
 
@@ -129,6 +133,7 @@ def restore(mngr: ocp.CheckpointManager, template: Any) -> Checkpoint:
   Raises:
     FileNotFoundError: no checkpoint in the manager's directory, or one written before the
       checkpoints kept each seed's best parameters.
+    CorruptCheckpointError: the latest checkpoint is there but cannot be read.
   """
   step = mngr.latest_step()
   if step is None:
@@ -138,12 +143,17 @@ def restore(mngr: ocp.CheckpointManager, template: Any) -> Checkpoint:
       f"{mngr.directory}/{step} has no per-seed best parameters (a checkpoint of an older version); "
       "train the run again in a new directory"
     )
-  restored = mngr.restore(
-    step,
-    args=ocp.args.Composite(
-      state=ocp.args.StandardRestore(template),
-      best_params=ocp.args.StandardRestore(template.params),
-      meta=ocp.args.JsonRestore(),
-    ),
-  )
+  try:
+    restored = mngr.restore(
+      step,
+      args=ocp.args.Composite(
+        state=ocp.args.StandardRestore(template),
+        best_params=ocp.args.StandardRestore(template.params),
+        meta=ocp.args.JsonRestore(),
+      ),
+    )
+  except Exception as error:  # orbax and tensorstore raise many kinds for a damaged file
+    raise CorruptCheckpointError(
+      f"{mngr.directory}/{step} cannot be restored ({type(error).__name__}: {error})"
+    ) from error
   return Checkpoint(state=restored["state"], best_params=restored["best_params"], meta=dict(restored["meta"]))

@@ -34,6 +34,8 @@ class Run:
   label: str
   flags: Mapping[str, Any]
   note: str = ""
+  after: tuple[str, ...] = ()
+  """Runs of the sweep that must finish before this one starts (a shared mapper)."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -481,6 +483,19 @@ FAMILY_TWINS = Sweep(
       "hidden 32, phantom gradient (10 damped steps), 3e-3 decayed over the last 5 epochs",
     ),
     Run(
+      "id_conv_gppn_phantom_10_k80_lr_3e-3_decay_5",
+      {
+        "planner": "id_conv_gppn",
+        **SMALL_CONV_GPPN,
+        "backward_solver": "phantom",
+        "k_bwd": 10,
+        "k_fwd": 80,
+        "learning_rate": 3e-3,
+        **LATE_DECAY,
+      },
+      "hidden 32, K_fwd = 80, phantom gradient (10 damped steps), 3e-3 decayed over the last 5 epochs",
+    ),
+    Run(
       "id_conv_gppn_phantom_10_warm_lr_3e-3",
       {
         "planner": "id_conv_gppn",
@@ -503,13 +518,19 @@ FAMILY_TWINS = Sweep(
 SHARED_MAPPER = {"mapper_from": f"{ROOT}/mapper/mapper"}
 """Every planner's joint phase starts from the sweep's ``mapper`` run (one seed, shared)."""
 
+
+def after_mapper(*runs: Run) -> tuple[Run, ...]:
+  """``runs``, those that start from the shared mapper (`SHARED_MAPPER`) set to wait for it."""
+  return tuple(dataclasses.replace(run, after=("mapper",)) if "mapper_from" in run.flags else run for run in runs)
+
+
 WORKSPACE_TWINS = Sweep(
   preset="workspace",
   description="Table 1's 'Workspace Mani.' column at CPU scale: the mapper pretrained once (one seed) and shared "
   "by every planner run, which pretrains its planner on the true configuration space, then trains both jointly; "
   "SymVIN, ConvGPPN and GPPN at the family_twins sizes. The mapper run comes first: a joint phase needs it "
   "finished.",
-  runs=(
+  runs=after_mapper(
     Run("mapper", {"phase": "mapper", "seeds": 1}, "the U-Net alone (binary cross-entropy), one seed"),
     Run(
       "mapper_fine",
@@ -559,7 +580,7 @@ VISUAL_PRETRAINED = Sweep(
   "GPPN's single end-to-end one: the CNN mapper pretrained once on the map's cross-entropy (one seed, two epochs) "
   "and shared, each planner pretrained on the true maze, then both trained jointly on the action loss plus the "
   "map's; SymVIN, ConvGPPN and GPPN at the family_twins sizes. The mapper run comes first.",
-  runs=(
+  runs=after_mapper(
     Run("mapper", {"phase": "mapper", "seeds": 1, "pretrain_epochs": 2}, "the CNN mapper alone, one seed, 2 epochs"),
     Run("vin", {"planner": "vin", **VISUAL_PRETRAINED_PHASES}, "K = 30"),
     Run("id_vin", {"planner": "id_vin", **VISUAL_PRETRAINED_PHASES}, "K_fwd = 30"),
@@ -640,12 +661,24 @@ def _read_jsonl(path: str) -> list[dict[str, Any]]:
     return [json.loads(line) for line in f if line.strip()]
 
 
-def _diverged(log_path: str) -> bool:
-  """Whether the run's log ends with training's divergence message."""
-  if not os.path.exists(log_path):
-    return False
-  with open(log_path) as f:
-    return "TrainingDiverged" in f.read()
+STOPPED = {"TrainingDiverged": "diverged", "RESOURCE_EXHAUSTED": "out of memory"}
+"""What a run's log says when it stopped for good, and the status a sweep records (a rerun skips it)."""
+
+
+def run_status(root: str, label: str) -> str:
+  """``finished`` (test scores written), a `STOPPED` status from its log, or ``unfinished`` (not
+  started, interrupted or failed otherwise: a rerun of the sweep resumes or retries it)."""
+  workdir = run_dir(os.path.join(root, label))
+  if os.path.exists(os.path.join(workdir, "results.json")):
+    return "finished"
+  log_path = os.path.join(root, f"{label}.log")
+  if os.path.exists(log_path):
+    with open(log_path, errors="replace") as f:
+      log = f.read()
+    for message, status in STOPPED.items():
+      if message in log:
+        return status
+  return "unfinished"
 
 
 def _last(values: Sequence[float | None]) -> float | None:
@@ -663,37 +696,34 @@ def run_dir(workdir: str) -> str:
 
 
 def summarize(root: str, runs: Sequence[Run]) -> list[dict[str, Any]]:
-  """One row per run that has started and plans (`run_dir`): its status (finished, diverged,
-  unfinished), test scores (mean, std, per seed), best and last epoch, validation %Success and the
-  latest diagnostics."""
+  """One row per run that has started and plans (`run_dir`), or stopped before its first epoch: its
+  status (`run_status`), test scores (mean, std, per seed), best and last epoch, validation %Success
+  and the latest diagnostics."""
   rows = []
   for run in runs:
     workdir = run_dir(os.path.join(root, run.label))
     records = _read_jsonl(os.path.join(workdir, "metrics.jsonl"))
-    if not records:
+    status = run_status(root, run.label)
+    row: dict[str, Any] = {"label": run.label, "workdir": workdir, "note": run.note, "flags": dict(run.flags)}
+    if records:
+      last = records[-1]
+      row.update(
+        epochs=last["epoch"],
+        last_val_success=last["val_success"],
+        best_val_success=max(r["val_success"] for r in records),
+        val_success_curve=[r["val_success"] for r in records],
+        fwd_residual_curve=[r["fwd_residual_mean"] for r in records],
+        jacobian_radius_curve=[r.get("diag_jacobian_radius_mean") for r in records],
+        grad_error_curve=[r.get("grad_relative_error") for r in records],
+        wall_time_s=last["elapsed_s"],
+      )
+    elif status in ("unfinished", "finished"):
       continue
-    last = records[-1]
-    row: dict[str, Any] = {
-      "label": run.label,
-      "workdir": workdir,
-      "note": run.note,
-      "flags": dict(run.flags),
-      "epochs": last["epoch"],
-      "last_val_success": last["val_success"],
-      "best_val_success": max(r["val_success"] for r in records),
-      "val_success_curve": [r["val_success"] for r in records],
-      "fwd_residual_curve": [r["fwd_residual_mean"] for r in records],
-      "jacobian_radius_curve": [r.get("diag_jacobian_radius_mean") for r in records],
-      "grad_error_curve": [r.get("grad_relative_error") for r in records],
-      "wall_time_s": last["elapsed_s"],
-    }
-    results_path = os.path.join(workdir, "results.json")
-    if os.path.exists(results_path):
-      with open(results_path) as f:
+    row["status"] = status
+    if status == "finished":
+      with open(os.path.join(workdir, "results.json")) as f:
         results = json.load(f)
-      row.update(status="finished", best_epoch=results["best_epoch"], test=results["test"])
-    else:
-      row["status"] = "diverged" if _diverged(os.path.join(root, f"{run.label}.log")) else "unfinished"
+      row.update(best_epoch=results["best_epoch"], test=results["test"])
     rows.append(row)
   return rows
 
@@ -713,6 +743,9 @@ def markdown_table(rows: Sequence[Mapping[str, Any]]) -> str:
     "|---|---|---|---|---|---|---|---|---|---|",
   ]
   for row in rows:
+    if "val_success_curve" not in row:  # stopped before its first epoch
+      lines.append(f"| {row['label']} | {row['note']} | – | – | – | – | 0 ({row['status']}) | – | – | – |")
+      continue
     radius, error = _last(row["jacobian_radius_curve"]), _last(row["grad_error_curve"])
     epochs = f"{row['epochs']}" + ("" if row["status"] == "finished" else f" ({row['status']})")
     lines.append(

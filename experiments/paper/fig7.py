@@ -1,0 +1,67 @@
+"""Figure 7: training curves of the six planners, 15×15 at K = 80 and the scale's largest maze."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import matplotlib.pyplot as plt
+
+from experiments.paper import figure
+from experiments.paper.scales import Scale
+from experiments.training.sweeps import Run
+
+K = 80
+
+
+def settings(scale: Scale) -> tuple[int, ...]:
+  """The maze sides of the two panels: 15 and the scale's largest."""
+  return (15, max(scale.sizes))
+
+
+def runs(scale: Scale) -> tuple[Run, ...]:
+  return tuple(
+    figure.run(
+      scale,
+      planner,
+      f"{planner}_{size}_k{K}",
+      f"{size}×{size}, K = {K}",
+      **scale.maze_flags(size),
+      **figure.budget(planner, K),
+    )
+    for size in settings(scale)
+    for planner in (*figure.EXPLICIT, *figure.IMPLICIT)
+  )
+
+
+def draw(rows: Sequence[figure.Row], scale: Scale, path: str) -> None:
+  """Validation %Success (mean over seeds) against epoch, one panel per maze size; a run that
+  stopped ends its line with a cross."""
+  sizes = settings(scale)
+  fig, axes = plt.subplots(1, len(sizes), figsize=(6 * len(sizes), 4.5), squeeze=False)
+  for ax, size in zip(axes[0], sizes):
+    for i, planner in enumerate((*figure.EXPLICIT, *figure.IMPLICIT)):
+      row = next((r for r in rows if r["flags"]["planner"] == planner and r["flags"]["size"] == size), None)
+      if row is None or "val_success_curve" not in row:
+        continue
+      curve = row["val_success_curve"]
+      style = "--" if planner in figure.IMPLICIT else "-"
+      ax.plot(range(1, len(curve) + 1), curve, style, color=f"C{i % 3}", label=figure.NAMES[planner])
+      if row["status"] in ("diverged", "out of memory"):
+        ax.plot(len(curve), curve[-1], marker="x", color=f"C{i % 3}", markersize=10)
+    ax.set(xlabel="epoch", ylabel="validation %Success", title=f"{size}×{size}, K = {K}", ylim=(-3, 103))
+    ax.grid(alpha=0.3)
+  axes[0][0].legend(fontsize=8)
+  fig.suptitle(f"Training curves (figure 7)\n{figure.caption(scale)}", fontsize=9)
+  fig.tight_layout()
+  fig.savefig(path, dpi=100)
+  plt.close(fig)
+
+
+FIGURE = figure.Figure(
+  name="fig7",
+  claim="ID-VIN and VIN train comparably; ID-SymVIN learns reliably where SymVIN fails; ID-ConvGPPN is "
+  "the best and most stable",
+  runs=runs,
+  draw=draw,
+  columns=("planner", "size", "budget"),
+)

@@ -1,0 +1,148 @@
+"""Table 1 and its per-K form (figures 12–13): the six planners and GPPN on manipulation in
+configuration space (18×18, 36×36), workspace manipulation through the U-Net mapper and visual
+navigation through the panorama mapper, at K = 30, 50, 80 (the table averages over K)."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+
+from experiments.paper import figure
+from experiments.paper.scales import Scale
+from experiments.training.sweeps import ROOT, Run
+
+PLANNERS = (*figure.EXPLICIT, *figure.IMPLICIT, "gppn")
+MAPPER_RUN = "workspace_mapper"
+
+
+@dataclasses.dataclass(frozen=True)
+class Task:
+  """A column of Table 1: its flags (at both scales), those that differ at the cpu scale, its Ks per scale."""
+
+  flags: Mapping[str, Any]
+  cpu_flags: Mapping[str, Any]
+  ks: Mapping[str, tuple[int, ...]]
+
+
+_ALL_K = {"paper": (30, 50, 80), "cpu": (30, 50, 80)}
+TASKS: dict[str, Task] = {
+  "manip18": Task({"task": "manip_cspace", "size": 18}, {}, _ALL_K),
+  "manip36": Task(
+    {"task": "manip_cspace", "size": 36},
+    {"num_train": 1000, "num_val": 250, "num_test": 250, "epochs": 10},
+    {"paper": (30, 50, 80), "cpu": (30,)},
+  ),
+  "workspace": Task(
+    {
+      "task": "manip_workspace",
+      "size": 18,
+      "mapper": "workspace_unet",
+      "pretrain_epochs": 15,
+      "mapper_from": f"{ROOT}/{MAPPER_RUN}/mapper",
+    },
+    {"pretrain_epochs": 10, "epochs": 5},
+    {"paper": (30, 50, 80), "cpu": (30,)},
+  ),
+  "visual": Task(
+    {
+      "task": "visual_nav",
+      "size": 15,
+      "mapper": "panorama_cnn",
+      "phase": "end_to_end",
+      "rmsprop_bias_correction": True,
+    },
+    {"epochs": 10},
+    {"paper": (30, 50, 80), "cpu": (30,)},
+  ),
+}
+"""The cpu scale: 36×36 (on 1000/250/250 problems for 10 epochs) and the two mapper tasks at K = 30
+only, the workspace's phases 10 + 5 epochs (the paper: 15 + our 15), visual navigation 10 epochs (the
+visual preset's); GPPN, the baseline outside the twins, at its tasks' first K only."""
+
+
+def task_flags(name: str, scale: Scale) -> dict[str, Any]:
+  task = TASKS[name]
+  return {**task.flags, **(task.cpu_flags if scale.name == "cpu" else {})}
+
+
+def runs(scale: Scale) -> tuple[Run, ...]:
+  """The shared workspace mapper first (one seed), then every task, planner and K."""
+  workspace = task_flags("workspace", scale)
+  mapper = Run(
+    MAPPER_RUN,
+    {**{k: v for k, v in workspace.items() if k != "mapper_from"}, "phase": "mapper", "seeds": 1},
+    "the workspace U-Net alone, one seed, shared by the workspace runs",
+  )
+  return (mapper,) + tuple(
+    dataclasses.replace(
+      figure.run(
+        scale,
+        planner,
+        f"{name}_{planner}_k{k}",
+        f"{name}, K = {k}",
+        **task_flags(name, scale),
+        **figure.budget(planner, k),
+      ),
+      after=(MAPPER_RUN,) if name == "workspace" else (),
+    )
+    for name, task in TASKS.items()
+    for planner in PLANNERS
+    for k in task.ks[scale.name][: 1 if planner == "gppn" and scale.name == "cpu" else None]
+  )
+
+
+def column(flags: Mapping[str, Any]) -> str:
+  """The Table 1 column a run's flags belong to."""
+  return next(name for name, task in TASKS.items() if all(flags.get(f) == task.flags[f] for f in ("task", "size")))
+
+
+def draw(rows: Sequence[figure.Row], scale: Scale, path: str) -> None:
+  """Per task, test %Success against K (figures 12–13)."""
+  tagged = [
+    {**row, "flags": {**row["flags"], "column": column(row["flags"])}} for row in rows if "planner" in row["flags"]
+  ]
+  figure.panels(
+    tagged,
+    scale,
+    path,
+    x="budget",
+    xlabel="K (explicit: layers; implicit: forward iterations)",
+    panel_flag="column",
+    panel_values=tuple(TASKS),
+    panel_title=lambda name: name,
+    title="Table 1 per K (figures 12-13)",
+  )
+
+
+def averaged_table(rows: Sequence[figure.Row]) -> str:
+  """Table 1's form: per planner and task, test %Success averaged over the Ks that finished (the
+  diverged seeds left out of each K's mean), with the Ks averaged."""
+  cells: dict[tuple[str, str], list[tuple[int, float]]] = {}
+  for row in rows:
+    if "planner" not in row["flags"]:
+      continue
+    line = figure.points([row], "budget")[row["flags"]["planner"]][0]
+    if line["mean"] is not None:
+      cells.setdefault((row["flags"]["planner"], column(row["flags"])), []).append((line["x"], line["mean"]))
+  lines = ["| planner | " + " | ".join(TASKS) + " |", "|---|" + "---|" * len(TASKS)]
+  for planner in PLANNERS:
+    found = [cells.get((planner, name)) for name in TASKS]
+    text = [
+      "–" if not c else f"{np.mean([m for _, m in c]):.1f} (K {', '.join(str(k) for k, _ in sorted(c))})" for c in found
+    ]
+    lines.append(f"| {figure.NAMES[planner]} | " + " | ".join(text) + " |")
+  return "\n".join(lines) + "\n"
+
+
+FIGURE = figure.Figure(
+  name="table1",
+  claim="implicit planners match or beat their explicit twins on manipulation, workspace manipulation and "
+  "visual navigation (paper: ID-SymVIN and ID-ConvGPPN the best of their families)",
+  runs=runs,
+  draw=draw,
+  columns=("planner", "task", "size", "budget"),
+  summary=averaged_table,
+)

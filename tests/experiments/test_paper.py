@@ -1,0 +1,207 @@
+"""The paper's figures as sweeps: their runs at each scale, how results are read and drawn, the
+dry run's estimates, and the sweep binary's reliability (stopped runs, dependencies, corrupt checkpoints)."""
+
+import json
+import os
+import shutil
+import sys
+
+import numpy as np
+import pytest
+
+import implicit_planning as ip
+from experiments import paper
+from experiments import sweep as sweep_binary
+from experiments.paper import fig9, figure, table1
+from experiments.training import ConfigError, checkpoints, estimate, evaluation, presets, recipes, sweeps
+
+
+@pytest.mark.parametrize("scale", sorted(paper.SCALES))
+@pytest.mark.parametrize("name", sorted(paper.FIGURES))
+def test_every_run_of_every_figure_is_a_valid_config_with_a_unique_label(name, scale):
+  fig, at = paper.FIGURES[name], paper.get_scale(scale)
+  sweep = fig.sweep(at)
+  labels = [run.label for run in sweep.runs]
+  assert len(set(labels)) == len(labels)
+  for run in sweep.runs:
+    config = recipes.configure(presets.get_config(sweep.preset), sweep.recipe, {**at.common, **run.flags})
+    assert set(run.after) <= set(labels[: labels.index(run.label)])  # what a run waits for comes first
+    if "planner" in run.flags and config.phase != "mapper":
+      spec = ip.planner_spec(config.planner)
+      assert figure.flag(run.flags, "budget") == (config.k_fwd if spec.implicit else config.k)
+
+
+def test_the_cpu_scale_shrinks_what_the_paper_scale_keeps():
+  cpu, full = paper.get_scale("cpu"), paper.get_scale("paper")
+  assert cpu.planner_flags("id_conv_gppn") == {"planner": "id_conv_gppn", "l_h": 32}
+  assert full.planner_flags("id_conv_gppn") == {"planner": "id_conv_gppn"}
+  assert cpu.maze_flags(27)["num_train"] < presets.quick().num_train and full.maze_flags(27) == {"size": 27}
+  assert max(cpu.sizes) < max(full.sizes) and full.common["seeds"] == 5
+  with pytest.raises(ConfigError, match="known scales: paper, cpu"):
+    paper.get_scale("laptop")
+
+
+def test_table1_shares_one_workspace_mapper_that_every_workspace_run_waits_for():
+  runs = table1.runs(paper.get_scale("cpu"))
+  assert runs[0].label == table1.MAPPER_RUN and runs[0].flags["phase"] == "mapper"
+  workspace = [run for run in runs[1:] if run.flags["task"] == "manip_workspace"]
+  assert workspace and all(run.after == (table1.MAPPER_RUN,) for run in workspace)
+  assert all(run.after == () for run in runs[1:] if run.flags["task"] != "manip_workspace")
+  assert {table1.column(run.flags) for run in runs[1:]} == set(table1.TASKS)
+
+
+def _row(label, flags, status="finished", per_seed=(90.0, 92.0, 10.0)):
+  row = {"label": label, "flags": flags, "status": status, "wall_time_s": 120.0}
+  if status == "finished":
+    row["test"] = {"success": {"per_seed": list(per_seed), "mean": float(np.mean(per_seed))}}
+  return row
+
+
+def test_points_leave_diverged_seeds_out_of_the_mean_and_keep_each_runs_status():
+  rows = [
+    _row("a", {"planner": "vin", "k": 30, "size": 15}),
+    _row("b", {"planner": "vin", "k": 10, "size": 15}, status="out of memory"),
+    _row("c", {"planner": "vin", "k": 30, "size": 27}),
+  ]
+  (line,) = figure.points(rows, "budget", where={"size": 15}).values()
+  assert [p["x"] for p in line] == [10, 30]  # sorted by K
+  assert line[0]["status"] == "out of memory" and line[0]["mean"] is None
+  assert line[1]["mean"] == pytest.approx(91.0) and line[1]["std"] == pytest.approx(1.0)
+  assert line[1]["diverged_seeds"] == 1 and line[1]["seeds"] == 3
+
+
+@pytest.mark.parametrize("name", sorted(paper.FIGURES))
+def test_each_figure_draws_and_tables_its_runs_results(name, tmp_path):
+  fig, scale = paper.FIGURES[name], paper.get_scale("cpu")
+  rows = []
+  for i, run in enumerate(fig.runs(scale)):
+    status = ("finished", "diverged", "out of memory")[i % 3]
+    row = _row(run.label, dict(run.flags), status)
+    if run.label.startswith("manip18_vin_"):  # Table 1's average over K: 83, 85 and 88
+      row = _row(run.label, dict(run.flags), "finished", [80 + run.flags["k"] / 10] * 2)
+    if status != "out of memory":
+      row["val_success_curve"] = [50.0, 80.0, 85.0]
+    if name == "fig9" and status == "finished":
+      row["by_size"] = {size: [80.0 - size, 82.0 - size] for size in scale.test_sizes}
+    rows.append(row)
+  path = str(tmp_path / f"{name}.png")
+  fig.draw(rows, scale, path)
+  assert os.path.getsize(path) > 10_000
+  tables = fig.tables(rows)
+  assert rows[0]["label"] in tables and "out of memory" in tables and "90.0, 92.0, 10.0" in tables
+  if name == "table1":
+    assert "| VIN | 85.3 (K 30, 50, 80) |" in tables
+  if name == "fig9":
+    assert "| VIN | 66.0 | 54.0 | 32.0 |" in tables  # the mean of 80 - side and 82 - side
+
+
+def test_figure_9_evaluates_a_run_on_larger_mazes_once(vin_run, tmp_path, monkeypatch):
+  config, workdir, _ = vin_run
+  monkeypatch.setattr(fig9, "DATA_DIR", str(tmp_path / "data"))
+  scale = paper.get_scale("cpu").__class__(**{**paper.get_scale("cpu").__dict__, "test_sizes": (7, 9), "test_maps": 4})
+  run_copy = tmp_path / "run"
+  shutil.copytree(workdir, run_copy)
+  row = {"workdir": str(run_copy)}
+  fig9.evaluate(row, scale)
+  assert sorted(row["by_size"]) == [7, 9] and all(len(v) == config.seeds for v in row["by_size"].values())
+  calls = []
+  monkeypatch.setattr(evaluation, "evaluate_run", lambda *a, **k: calls.append(a))
+  fig9.evaluate(row, scale)  # read back from the JSON each evaluation wrote
+  assert calls == []
+
+
+def test_estimates_scale_the_measured_step_with_k_size_width_and_seeds():
+  times = estimate.load_step_times()
+  quick = presets.quick().replace(planner="id_vin")
+  at_30, at_80 = (estimate.step_seconds(quick.replace(k_fwd=k), times) for k in (30, 80))
+  assert (at_30, at_80) == pytest.approx((times["id_vin"]["k"][30], times["id_vin"]["k"][80]))
+  assert estimate.step_seconds(quick.replace(k_fwd=55), times) == pytest.approx((at_30 + at_80) / 2)
+  assert estimate.step_seconds(quick.replace(size=30), times) == pytest.approx(4 * at_30)
+  assert estimate.step_seconds(quick.replace(l_q=50), times) == pytest.approx(at_30 / 2)
+  gppn = quick.replace(planner="conv_gppn", l_h=24)  # the ConvGRU's 150 channels to 24: the step × (24/150)^1.5
+  assert estimate.step_seconds(gppn, times) == pytest.approx(times["conv_gppn"]["k"][30] * 0.064)
+  one, three = (estimate.run_seconds(quick.replace(seeds=s), times) for s in (1, 3))
+  assert three == pytest.approx(3 * one) and one == pytest.approx(estimate.OVERHEAD * at_30 * 62 * 20)
+  assert estimate.run_seconds(presets.workspace().replace(phase="mapper"), times) == 0
+
+
+def test_a_dry_run_prints_each_command_with_its_estimate_and_refuses_a_scale_for_a_study(tmp_path, capsys):
+  argv = [
+    "sweep",
+    "--sweep=fig4",
+    "--scale=cpu",
+    "--seeds=2",
+    f"--root={tmp_path}",
+    "--only=id_vin_15_k10",
+    "--dry_run",
+  ]
+  sweep_binary.flags.FLAGS(argv)
+  sweep_binary.main(["sweep"])
+  out = capsys.readouterr().out.splitlines()
+  assert out[0].startswith("[~") and "--recipe=stable" in out[0] and "--seeds=2" in out[0] and "--k_fwd=10" in out[0]
+  assert out[1].startswith("1 runs to do (0 done or stopped)")
+  with pytest.raises(ConfigError, match="--scale is for the paper's figures"):
+    sweep_binary.resolve("family_twins", "cpu", None)
+  sweep_binary.flags.FLAGS.unparse_flags()
+
+
+def test_a_run_that_diverged_or_ran_out_of_memory_is_recorded_and_not_retried(tmp_path):
+  (tmp_path / "a.log").write_text("...\nTrainingDiverged: non-finite loss in epoch 3\n")
+  (tmp_path / "b.log").write_text("jaxlib.xla_extension.XlaRuntimeError: RESOURCE_EXHAUSTED: Out of memory\n")
+  (tmp_path / "c.log").write_text("KeyboardInterrupt\n")
+  assert [sweeps.run_status(str(tmp_path), label) for label in "abcd"] == [
+    "diverged",
+    "out of memory",
+    "unfinished",
+    "unfinished",
+  ]
+  rows = sweeps.summarize(str(tmp_path), [sweeps.Run(label, {"planner": "vin"}) for label in "abcd"])
+  assert [(row["label"], row["status"]) for row in rows] == [("a", "diverged"), ("b", "out of memory")]
+  assert "| b |  | – | – | – | – | 0 (out of memory) |" in sweeps.markdown_table(rows)
+
+
+def test_a_run_waits_for_the_run_it_needs_and_is_dropped_when_that_one_fails(tmp_path, capsys):
+  finish = "import json, os, sys; os.makedirs(sys.argv[1]); json.dump({}, open(sys.argv[1] + '/results.json', 'w'))"
+  check = "import os, sys; assert os.path.exists(sys.argv[1] + '/results.json'); print('saw it')"
+  commands = [
+    ("needed", [sys.executable, "-c", f"import time; time.sleep(1); {finish}", str(tmp_path / "needed")]),
+    ("user", [sys.executable, "-c", check, str(tmp_path / "needed")]),
+    ("broken", [sys.executable, "-c", "raise SystemExit(1)"]),
+    ("orphan", [sys.executable, "-c", "print('ran')"]),
+  ]
+  sweep_binary.run_all(commands, str(tmp_path), jobs=2, after={"user": ("needed",), "orphan": ("broken",)})
+  assert (tmp_path / "user.log").read_text().strip() == "saw it"  # started after `needed` finished, with 2 slots
+  assert not (tmp_path / "orphan.log").exists()
+  assert "orphan not started: broken did not finish" in capsys.readouterr().out
+
+
+def test_a_run_whose_own_checkpoint_is_corrupt_is_set_aside_and_restarted_once(tmp_path, capsys):
+  workdir = tmp_path / "job"
+  fail_first = (
+    "import os, sys; w = sys.argv[1]; os.makedirs(w + '/checkpoints/3');"
+    "first = not os.path.exists(w + '.corrupt0'); print('CorruptCheckpointError: ' + w + '/checkpoints/3 cannot be "
+    "restored (ValueError: truncated)' if first else 'trained'); sys.exit(1 if first else 0)"
+  )
+  shared = (
+    f"print('CorruptCheckpointError: {tmp_path}/mapper/checkpoints/1 cannot be restored (x)'); raise SystemExit(1)"
+  )
+  commands = [("job", [sys.executable, "-c", fail_first, str(workdir)]), ("other", [sys.executable, "-c", shared])]
+  sweep_binary.run_all(commands, str(tmp_path))
+  out = capsys.readouterr().out
+  assert f"job: checkpoint {workdir}/checkpoints/3 cannot be read; the run moved to {workdir}.corrupt0" in out
+  assert (tmp_path / "job.corrupt0" / "checkpoints" / "3").is_dir()  # kept for a look
+  assert (tmp_path / "job.log").read_text().strip() == "trained" and "] job done" in out
+  assert "] other FAILED" in out and not (tmp_path / "other.corrupt0").exists()  # not its own checkpoint
+
+
+def test_a_damaged_checkpoint_is_named_by_the_restore(vin_run, tmp_path, final_params):
+  config, workdir, _ = vin_run
+  shutil.copytree(workdir, tmp_path / "run")
+  step = checkpoints.manager(str(tmp_path / "run"), read_only=True).latest_step()
+  for root, _, files in os.walk(tmp_path / "run" / "checkpoints" / str(step) / "state"):
+    for name in files:
+      with open(os.path.join(root, name), "r+b") as f:
+        f.truncate(7)
+  with pytest.raises(checkpoints.CorruptCheckpointError, match=f"checkpoints/{step} cannot be restored"):
+    final_params(str(tmp_path / "run"), config)
+  assert json.loads((tmp_path / "run" / "config.json").read_text())["planner"] == "vin"
