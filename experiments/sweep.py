@@ -40,7 +40,11 @@ matplotlib.use("Agg")  # files only
 import matplotlib.pyplot as plt  # pylint: disable=g-import-not-at-top,wrong-import-position
 
 _SWEEP = flags.DEFINE_enum(
-  "sweep", None, [*sweeps.SWEEPS, *paper.FIGURES], "Sweep to run: a study's, or a figure of the paper's.", required=True
+  "sweep",
+  None,
+  [*sweeps.SWEEPS, *paper.FIGURES, *paper.MEASUREMENTS],
+  "Sweep to run: a study's, or a figure of the paper's.",
+  required=True,
 )
 _SCALE = flags.DEFINE_enum("scale", None, list(paper.SCALES), "A figure's scale (default cpu); studies have presets.")
 _SEEDS = flags.DEFINE_integer("seeds", None, "Seeds of every run (default: the scale's or the preset's).")
@@ -259,9 +263,23 @@ def resolve(
   return sweep, preset, name + ("" if preset == sweep.preset else f"_{preset}"), None
 
 
+def measure(name: str, scale_name: str | None, root: str | None) -> None:
+  """A measured figure (`paper.MEASUREMENTS`): its JSON and PNG in the root."""
+  module, scale = paper.MEASUREMENTS[name], paper.get_scale(scale_name or "cpu")
+  root = root or os.path.join("runs", "sweeps", f"{name}_{scale.name}")
+  if _DRY_RUN.value:
+    print(f"{name} at scale {scale.name}, into {root}: " + " ".join(module.__doc__.split("\n\n")[0].split()))
+    return
+  os.makedirs(root, exist_ok=True)
+  module.measure(scale, root)
+  print(f"{name} ({module.CLAIM}): {root}/{name}.json, {root}/{name}.png")
+
+
 def main(argv: Sequence[str]) -> None:
   if len(argv) > 1:
     raise app.UsageError(f"unexpected arguments: {argv[1:]}")
+  if _SWEEP.value in paper.MEASUREMENTS:
+    return measure(_SWEEP.value, _SCALE.value, _ROOT.value)
   try:
     sweep, preset, default_root, figure = resolve(_SWEEP.value, _SCALE.value, _PRESET.value)
     runs = sweeps.select(sweep, _ONLY.value)

@@ -6,9 +6,10 @@ step is that planner's time, linear in K between the two measured points, scaled
 the batch, and the width against the benchmark's (linear in VIN's and SymVIN's Q channels,
 to the power 1.5 in the ConvGRU/ConvLSTM hidden channels: matched to a measured ConvGPPN run); seeds
 count in full (on a CPU they train one after another). ``OVERHEAD`` covers evaluation, diagnostics
-and compilation. Checked against quick-preset runs of this repository: VIN and ID-VIN within 10 %,
-ConvGPPN (32 channels) within 10 %, SymVIN about 2× under. A mapper's cost is not modelled: such runs
-are marked.
+and compilation. Against the 2-core machine's recorded runs (``records/``, 2026-11-30 and 12-01; two
+runs at a time): VIN and ID-VIN mostly within 30 %, ConvGPPN and ID-ConvGPPN within a factor 1.8
+either way, SymVIN and ID-SymVIN 1.3–2× under. A mapper's cost is not modelled: such runs are marked.
+With another record (a GPU's: ``--step_times``) the overhead is still the CPU's.
 """
 
 from __future__ import annotations

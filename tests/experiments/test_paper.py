@@ -1,6 +1,7 @@
 """The paper's figures as sweeps: their runs at each scale, how results are read and drawn, the
 dry run's estimates, and the sweep binary's reliability (stopped runs, dependencies, corrupt checkpoints)."""
 
+import dataclasses
 import json
 import os
 import shutil
@@ -12,8 +13,13 @@ import pytest
 import implicit_planning as ip
 from experiments import paper
 from experiments import sweep as sweep_binary
-from experiments.paper import fig9, figure, table1
+from experiments.benchmarks import scaling
+from experiments.benchmarks.problems import Settings
+from experiments.paper import fig6, fig9, fig10, figure, table1
 from experiments.training import ConfigError, checkpoints, estimate, evaluation, presets, recipes, sweeps
+
+SMALL = Settings(batch=2, l_q=4, l_h=4, conv_impl="xla", repeats=1)
+"""Benchmark settings that measure in seconds (XLA's convolutions compile fastest)."""
 
 
 @pytest.mark.parametrize("scale", sorted(paper.SCALES))
@@ -98,7 +104,7 @@ def test_each_figure_draws_and_tables_its_runs_results(name, tmp_path):
 def test_figure_9_evaluates_a_run_on_larger_mazes_once(vin_run, tmp_path, monkeypatch):
   config, workdir, _ = vin_run
   monkeypatch.setattr(fig9, "DATA_DIR", str(tmp_path / "data"))
-  scale = paper.get_scale("cpu").__class__(**{**paper.get_scale("cpu").__dict__, "test_sizes": (7, 9), "test_maps": 4})
+  scale = dataclasses.replace(paper.get_scale("cpu"), test_sizes=(7, 9), test_maps=4)
   run_copy = tmp_path / "run"
   shutil.copytree(workdir, run_copy)
   row = {"workdir": str(run_copy)}
@@ -205,3 +211,23 @@ def test_a_damaged_checkpoint_is_named_by_the_restore(vin_run, tmp_path, final_p
   with pytest.raises(checkpoints.CorruptCheckpointError, match=f"checkpoints/{step} cannot be restored"):
     final_params(str(tmp_path / "run"), config)
   assert json.loads((tmp_path / "run" / "config.json").read_text())["planner"] == "vin"
+
+
+def test_figure_10_measures_the_backward_solve_and_writes_json_and_png(tmp_path, monkeypatch):
+  monkeypatch.setattr(fig10, "K_BWD", (3,))
+  monkeypatch.setattr(fig10, "SOLVERS", ("anderson",))
+  monkeypatch.setattr(fig10.figure, "IMPLICIT", ("id_vin",))
+  rows = fig10.measure(paper.get_scale("cpu"), str(tmp_path), SMALL)
+  assert [(r["backward_solver"], r["k_bwd"], r["backward_iterations"]) for r in rows] == [("anderson", 3, 3)]
+  assert json.loads((tmp_path / "fig10.json").read_text())["rows"] == rows
+  assert (tmp_path / "fig10.png").stat().st_size > 10_000
+
+
+@pytest.mark.slow
+def test_figure_6_measures_time_and_memory_and_writes_json_and_png(tmp_path, monkeypatch):
+  monkeypatch.setattr(fig6, "KS", (2,))
+  monkeypatch.setattr(scaling, "PLANNERS", ("vin",))
+  scale = dataclasses.replace(paper.get_scale("cpu"), sizes=(7,))
+  rows = fig6.measure(scale, str(tmp_path), SMALL)
+  assert {(r["planner"], r["size"], r["K"]) for r in rows} == {("vin", 7, 2)} and len(rows) == 2  # γ = 0 and 0.9
+  assert (tmp_path / "fig6.png").stat().st_size > 10_000
