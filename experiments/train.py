@@ -8,6 +8,12 @@ command resumes from the run directory's latest checkpoint. Examples:
   python -m experiments.train --preset=quick --planner=id_vin --recipe=paper   # the paper's cell
   python -m experiments.train --preset=paper --planner=id_symvin --seeds=5
   python -m experiments.train --planner=vin --data=data/my_mazes.npz --workdir=runs/vin_mine
+
+Several hosts train one run when each starts the same command with its own ``--process_id``
+(``--devices`` = all their devices; the run directory on a shared file system):
+
+  python -m experiments.train --preset=paper --planner=id_vin --devices=16 --workdir=/shared/runs/id_vin \
+    --coordinator_address=host0:12355 --num_processes=2 --process_id=0   # on host0; --process_id=1 on host1
 """
 
 from __future__ import annotations
@@ -18,7 +24,7 @@ import os
 from absl import app, flags, logging
 
 from experiments import huge_pages
-from experiments.training import USER_ERRORS, logs, presets, recipes, train_and_evaluate
+from experiments.training import USER_ERRORS, logs, parallel, presets, recipes, train_and_evaluate
 from experiments.training import config as config_lib
 from experiments.training.loop import test_text
 from experiments.training.phases import train_phases
@@ -33,6 +39,11 @@ _RECIPE = flags.DEFINE_enum(
 _WORKDIR = flags.DEFINE_string(
   "workdir", None, "Run directory; default runs/<task>_<size>/<planner>_<preset>_seed<seed>[_x<seeds>]."
 )
+_COORDINATOR = flags.DEFINE_string(
+  "coordinator_address", "", "Several processes: host:port of the first one (jax.distributed.initialize)."
+)
+_NUM_PROCESSES = flags.DEFINE_integer("num_processes", 1, "Processes (hosts) that train this run together.")
+_PROCESS_ID = flags.DEFINE_integer("process_id", 0, "This process's index, 0 to --num_processes - 1.")
 
 # One flag per Config field, typed like the field, with its help; None means "the preset's value".
 _DEFINE = {
@@ -59,6 +70,7 @@ def main(argv: list[str]) -> None:
     raise app.UsageError(f"unexpected arguments: {argv[1:]}")
   huge_pages.reexec_with_huge_pages()
   logs.quiet_library_logs()
+  parallel.initialize(_COORDINATOR.value, _NUM_PROCESSES.value, _PROCESS_ID.value)
   overrides = {name: flag.value for name, flag in _FIELD_FLAGS.items() if flag.value is not None}
   try:
     config = recipes.configure(presets.get_config(_PRESET.value), _RECIPE.value, overrides)

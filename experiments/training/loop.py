@@ -231,8 +231,11 @@ def train_and_evaluate(config: Config, workdir: str, initial_params: Callable[[]
   planner = model.make_planner(config)
   requested = config
   config = config.replace(data=data.dataset_path(config))
+  if parallel.is_primary():  # the others check the config and read the dataset it wrote
+    checkpoints.write_or_check_config(workdir, config)
+    data.ensure_dataset(requested)
+  parallel.barrier(f"{workdir}: config and dataset")
   checkpoints.write_or_check_config(workdir, config)
-  data.ensure_dataset(requested)
   dataset = data.load_checked(config.data, config.task, config.wrap, config.size)
   model.check_observation_fits(config, dataset.meta, config.data)
   mesh = parallel.batch_mesh(config.devices, config.batch_size)
@@ -257,8 +260,10 @@ def train_and_evaluate(config: Config, workdir: str, initial_params: Callable[[]
   # calls the same compiled step (and hits the persistent compilation cache) as a fresh one.
   state, best_params = parallel.replicate((state, best_params), mesh)
   select = "success" if config.plans else "map_accuracy"  # what picks each seed's best epoch
+  primary = parallel.is_primary()
   metrics_path = os.path.join(workdir, "metrics.jsonl")
-  _truncate_log(metrics_path, meta["epoch"])
+  if primary:
+    _truncate_log(metrics_path, meta["epoch"])
 
   draw_batches = make_draw_batches(planner, config, parallel.seed_batch_sharding(mesh))
   train_step = make_train_step(planner, optimizer, config)
@@ -266,13 +271,14 @@ def train_and_evaluate(config: Config, workdir: str, initial_params: Callable[[]
   eval_fn = evaluation.make_eval_fn(planner, config.wrap, config.seed_batch, model.true_map_planner(config))
   render = data.observes_views(planner.inputs)
   diagnose = diagnostics.make_diagnose(planner, val, config)
-  writer = tensorboardX.SummaryWriter(os.path.join(workdir, "tensorboard"))
+  writer = tensorboardX.SummaryWriter(os.path.join(workdir, "tensorboard")) if primary else None
   bar = tqdm.tqdm(
     total=config.epochs * steps_per_epoch,
     initial=meta["epoch"] * steps_per_epoch,
     desc=f"{config.planner} {config.task} {config.size}x{config.size}",
     unit="step",
     dynamic_ncols=True,
+    disable=not primary,
   )
   compile_time = None
   try:
@@ -318,11 +324,13 @@ def train_and_evaluate(config: Config, workdir: str, initial_params: Callable[[]
         best_val_success=np.where(improved, val_summary[select]["per_seed"], meta["best_val_success"]).tolist(),
       )
       # Log first: a kill between the two leaves a line that resuming truncates and redoes.
-      logs.log_epoch(record, config, planner.spec.implicit, writer, metrics_path)
+      if primary:
+        logs.log_epoch(record, config, planner.spec.implicit, writer, metrics_path)
       checkpoints.save(mngr, epoch + 1, checkpoints.Checkpoint(state, best_params, meta))
   finally:
     bar.close()
-    writer.close()
+    if writer:
+      writer.close()
 
   test_summary = evaluation.evaluate_split(eval_fn, best_params, test, config.eval_batch_size, render)
   results = {
@@ -336,8 +344,10 @@ def train_and_evaluate(config: Config, workdir: str, initial_params: Callable[[]
     "compile_time_s": compile_time,
     "hardware": logs.hardware(),
   }
-  with open(os.path.join(workdir, "results.json"), "w") as f:
-    json.dump(results, f, indent=2)
-  figures.training_curve(metrics_path, os.path.join(workdir, "training_curve.png"))
+  if primary:
+    with open(os.path.join(workdir, "results.json"), "w") as f:
+      json.dump(results, f, indent=2)
+    figures.training_curve(metrics_path, os.path.join(workdir, "training_curve.png"))
+  parallel.barrier(f"{workdir}: results")
   logging.info("Test (best epochs %s): %s over %d seed(s)", meta["best_epoch"], test_text(test_summary), config.seeds)
   return results

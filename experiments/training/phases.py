@@ -25,7 +25,7 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 
-from experiments.training import checkpoints, data, model
+from experiments.training import checkpoints, data, model, parallel
 from experiments.training.config import Config, ConfigError
 from experiments.training.loop import train_and_evaluate
 
@@ -139,6 +139,7 @@ def train_phases(config: Config, workdir: str) -> dict[str, Any]:
     with open(path) as f:
       finished = json.load(f)
   finished.update({phase: {"test": r["test"], "best_epoch": r["best_epoch"]} for phase, r in results.items()})
-  with open(path, "w") as f:
-    json.dump(finished, f, indent=2)
+  if parallel.is_primary():
+    with open(path, "w") as f:
+      json.dump(finished, f, indent=2)
   return results

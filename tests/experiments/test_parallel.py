@@ -1,7 +1,9 @@
-"""Data parallelism: a run with its batches split over two (forced host) devices is the one-device run."""
+"""Data parallelism: a run with its batches split over two (forced host) devices, or over two
+processes of one device each, is the one-device run."""
 
 import json
 import os
+import socket
 import subprocess
 import sys
 
@@ -18,10 +20,14 @@ from experiments.training import presets, train_and_evaluate, checkpoints, data,
 assert jax.local_device_count() == 2, jax.devices()
 root = sys.argv[1]
 out = {}
-for devices in (1, 2):
-  config = presets.test().replace(planner="id_vin", seeds=2, data_dir=root, devices=devices)
+for devices in (1, 2, "processes"):
+  config = presets.test().replace(planner="id_vin", seeds=2, data_dir=root, devices=devices if devices != "processes" else 2)
   workdir = f"{root}/devices_{devices}"
-  results = train_and_evaluate(config, workdir)
+  if devices == "processes":  # trained by two processes of one device each before this script
+    with open(f"{workdir}/results.json") as f:
+      results = json.load(f)
+  else:
+    results = train_and_evaluate(config, workdir)
   with open(f"{workdir}/metrics.jsonl") as f:
     losses = [json.loads(line)["loss"] for line in f]
   split = data.to_device(data.load_checked(data.dataset_path(config), config.task, config.wrap, config.size).train)
@@ -36,20 +42,50 @@ print("RESULT" + json.dumps(out))
 """
 
 
-def test_two_devices_train_to_the_one_device_parameters(tmp_path):
-  env = {**os.environ, "XLA_FLAGS": "--xla_force_host_platform_device_count=2", "JAX_PLATFORMS": "cpu"}
+def _free_port() -> int:
+  with socket.socket() as sock:
+    sock.bind(("localhost", 0))
+    return sock.getsockname()[1]
+
+
+def test_two_devices_or_two_processes_train_to_the_one_device_parameters(tmp_path):
+  port, env = _free_port(), {**os.environ, "JAX_PLATFORMS": "cpu"}
+  flags = ["--preset=test", "--recipe=paper", "--planner=id_vin", "--seeds=2", "--devices=2", f"--data_dir={tmp_path}"]
+  flags += [f"--workdir={tmp_path}/devices_processes", f"--coordinator_address=localhost:{port}", "--num_processes=2"]
+  processes = [
+    subprocess.Popen(
+      [sys.executable, "-m", "experiments.train", *flags, f"--process_id={i}"],
+      env=env,
+      stdout=subprocess.PIPE,
+      stderr=subprocess.STDOUT,
+      text=True,
+    )
+    for i in range(2)
+  ]
+  outputs = [process.communicate(timeout=600)[0] for process in processes]
+  assert all(process.returncode == 0 for process in processes), outputs[0][-3000:] + outputs[1][-3000:]
+  assert sorted(os.listdir(tmp_path / "devices_processes")) == [
+    "checkpoints",
+    "config.json",
+    "metrics.jsonl",
+    "results.json",
+    "tensorboard",
+    "training_curve.png",
+  ]  # written once, by the first process
+  env["XLA_FLAGS"] = "--xla_force_host_platform_device_count=2"
   run = subprocess.run(
     [sys.executable, "-c", TWO_DEVICE_RUNS, str(tmp_path)], env=env, capture_output=True, text=True, timeout=600
   )
   assert run.returncode == 0, run.stderr[-3000:]
   result = json.loads(run.stdout.split("RESULT", 1)[1])
-  one, two = result["1"], result["2"]
-  assert len(one["losses"]) == len(two["losses"]) == 2
-  for a, b in zip(one["losses"], two["losses"]):
-    assert a == pytest.approx(b, rel=1e-4)
-  for a, b in zip(one["params"], two["params"]):
-    assert a == pytest.approx(b, rel=1e-3, abs=1e-5)
-  assert one["test_success"] == pytest.approx(two["test_success"], abs=1e-6)
+  one = result["1"]
+  for other in (result["2"], result["processes"]):
+    assert len(one["losses"]) == len(other["losses"]) == 2
+    for a, b in zip(one["losses"], other["losses"]):
+      assert a == pytest.approx(b, rel=1e-4)
+    for a, b in zip(one["params"], other["params"]):
+      assert a == pytest.approx(b, rel=1e-3, abs=1e-5)
+    assert one["test_success"] == pytest.approx(other["test_success"], abs=1e-6)
 
 
 def test_more_devices_than_there_are_or_an_uneven_batch_is_refused():
