@@ -67,10 +67,7 @@ def draw(rows: Sequence[figure.Row], scale: Scale, path: str) -> None:
     "forward iteration, backward Anderson",
   )
   lines.legend(fontsize=8)
-  fig.suptitle(f"Solver choice (figure 11)\n{figure.caption(scale)}", fontsize=9)
-  fig.tight_layout()
-  fig.savefig(path, dpi=100)
-  plt.close(fig)
+  figure.save(fig, "Solver choice (figure 11)", scale, path)
 
 
 FIGURE = figure.Figure(

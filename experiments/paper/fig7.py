@@ -51,10 +51,7 @@ def draw(rows: Sequence[figure.Row], scale: Scale, path: str) -> None:
     ax.set(xlabel="epoch", ylabel="validation %Success", title=f"{size}×{size}, K = {K}", ylim=(-3, 103))
     ax.grid(alpha=0.3)
   axes[0][0].legend(fontsize=8)
-  fig.suptitle(f"Training curves (figure 7)\n{figure.caption(scale)}", fontsize=9)
-  fig.tight_layout()
-  fig.savefig(path, dpi=100)
-  plt.close(fig)
+  figure.save(fig, "Training curves (figure 7)", scale, path)
 
 
 FIGURE = figure.Figure(

@@ -72,10 +72,7 @@ def draw(rows: Sequence[figure.Row], scale: Scale, path: str) -> None:
   ax.set(xlabel="maze side (trained on 15)", ylabel="test %Success", ylim=(-3, 103))
   ax.grid(alpha=0.3)
   ax.legend(fontsize=8)
-  fig.suptitle(f"Generalisation to larger mazes (figure 9)\n{figure.caption(scale)}", fontsize=9)
-  fig.tight_layout()
-  fig.savefig(path, dpi=100)
-  plt.close(fig)
+  figure.save(fig, "Generalisation to larger mazes (figure 9)", scale, path)
 
 
 def by_size_table(rows: Sequence[figure.Row]) -> str:

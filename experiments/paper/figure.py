@@ -173,6 +173,11 @@ def panels(
     if xscale:
       ax.set_xscale(**xscale)
   axes[0][0].legend(fontsize=8)
+  save(fig, title, scale, path)
+
+
+def save(fig: plt.Figure, title: str, scale: Scale, path: str) -> None:
+  """Titles ``fig`` with ``title`` and the scale's caption, and writes it as ``path``."""
   fig.suptitle(f"{title}\n{caption(scale)}", fontsize=9)
   fig.tight_layout()
   fig.savefig(path, dpi=100)
