@@ -483,6 +483,20 @@ FAMILY_TWINS = Sweep(
       "hidden 32, phantom gradient (10 damped steps), 3e-3 decayed over the last 5 epochs",
     ),
     Run(
+      "id_conv_gppn_phantom_10_undamped_lr_3e-3_decay_5",
+      {
+        "planner": "id_conv_gppn",
+        **SMALL_CONV_GPPN,
+        "backward_solver": "phantom",
+        "k_bwd": 10,
+        "phantom_damping": 1.0,
+        "learning_rate": 3e-3,
+        **LATE_DECAY,
+      },
+      "hidden 32, phantom gradient (10 undamped steps: backprop through the last 10 cell steps), 3e-3 "
+      "decayed over the last 5 epochs",
+    ),
+    Run(
       "id_conv_gppn_phantom_10_k80_lr_3e-3_decay_5",
       {
         "planner": "id_conv_gppn",
