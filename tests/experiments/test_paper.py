@@ -231,3 +231,39 @@ def test_figure_6_measures_time_and_memory_and_writes_json_and_png(tmp_path, mon
   rows = fig6.measure(scale, str(tmp_path), SMALL)
   assert {(r["planner"], r["size"], r["K"]) for r in rows} == {("vin", 7, 2)} and len(rows) == 2  # γ = 0 and 0.9
   assert (tmp_path / "fig6.png").stat().st_size > 10_000
+
+
+FAKE_TRAIN = """
+import json, os, sys
+workdir, label = sys.argv[1], os.path.basename(sys.argv[1])
+os.makedirs(workdir, exist_ok=True)
+with open(os.path.join(workdir, "calls"), "a") as f:
+  f.write("call\\n")
+calls = open(os.path.join(workdir, "calls")).read().count("call")
+if label == "diverges":
+  raise SystemExit("TrainingDiverged: non-finite loss")
+if label == "killed" and calls == 1:
+  raise SystemExit("killed")  # as a kill mid-run: no results, nothing in the log that says why
+with open(os.path.join(workdir, "results.json"), "w") as f:
+  json.dump({"best_epoch": [1], "test": {}}, f)
+"""
+
+
+def test_a_rerun_sweep_redoes_only_the_runs_that_did_not_finish_or_stop(tmp_path, monkeypatch, capsys):
+  runs = tuple(sweeps.Run(label, {"planner": "vin"}) for label in ("finishes", "killed", "diverges"))
+  monkeypatch.setitem(sweeps.SWEEPS, "recipe_twins", sweeps.Sweep(preset="test", runs=runs, description="three runs"))
+  monkeypatch.setattr(
+    sweeps, "train_command", lambda preset, run, workdir, *_: [sys.executable, "-c", FAKE_TRAIN, workdir]
+  )
+  monkeypatch.setattr(sweep_binary, "write_summary", lambda *args, **kwargs: None)
+  argv = ["sweep", "--sweep=recipe_twins", f"--root={tmp_path}", "--cores=0"]
+  for _ in range(3):
+    sweep_binary.flags.FLAGS(argv)
+    sweep_binary.main(["sweep"])
+    sweep_binary.flags.FLAGS.unparse_flags()
+  calls = {
+    label: (tmp_path / label / "calls").read_text().count("call") for label in ("finishes", "killed", "diverges")
+  }
+  assert calls == {"finishes": 1, "killed": 2, "diverges": 1}
+  assert [sweeps.run_status(str(tmp_path), label) for label in calls] == ["finished", "finished", "diverged"]
+  assert capsys.readouterr().out.count("started ") == 4
