@@ -303,7 +303,7 @@ def main(argv: Sequence[str]) -> None:
       lines = estimate.describe([configs[run.label] for run in todo], times)
       for (_, command), line in zip(commands, lines):
         print(f"[{line}] " + " ".join(["python", *command[1:]]))
-      total = sum(estimate.run_seconds(configs[run.label], times) for run in todo)
+      total = sum(estimate.run_seconds(configs[run.label], times) or 0.0 for run in todo)
       print(
         f"{len(todo)} runs to do ({len(runs) - len(todo)} done or stopped), ~{total / 3600:.1f} h on one "
         f"core of the machine of {_STEP_TIMES.value} (a rough estimate: `experiments.training.estimate`)"

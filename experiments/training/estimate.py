@@ -8,7 +8,10 @@ to the power 1.5 in the ConvGRU/ConvLSTM hidden channels: matched to a measured 
 count in full (on a CPU they train one after another). ``OVERHEAD`` covers evaluation, diagnostics
 and compilation. Against the 2-core machine's recorded runs (``records/``, 2026-11-30 and 12-01; two
 runs at a time): VIN and ID-VIN mostly within 30 %, ConvGPPN and ID-ConvGPPN within a factor 1.8
-either way, SymVIN and ID-SymVIN 1.3–2× under. A mapper's cost is not modelled: such runs are marked.
+either way, SymVIN and ID-SymVIN 1.3–2× under. A mapper's step is its ``mapper`` benchmark record's
+(`MAPPER_STEP_TIMES`), added to the planner's in the phases that train it, without the overhead:
+against the recorded three-phase workspace and visual runs, the mappers and the VIN and SymVIN
+twins within 1.4×, the ConvGRU/ConvLSTM families 1.5–2.3× over.
 With another record (a GPU's: ``--step_times``) the overhead is still the CPU's.
 """
 
@@ -57,16 +60,46 @@ def step_seconds(config: Config, times: Mapping[str, Mapping[str, Any]]) -> floa
   return max(at_k, 0.0) * width * (config.size / 15) ** 2 * config.batch_size / 32
 
 
-def run_seconds(config: Config, times: Mapping[str, Mapping[str, Any]]) -> float:
-  """The whole run: its epochs (and pretraining epochs of a run with a mapper) of steps, every seed,
-  times `OVERHEAD`; 0 for a mapper's pretraining alone (not modelled)."""
-  if config.phase == "mapper":
-    return 0.0
+MAPPER_STEP_TIMES = {
+  "workspace_unet": ("records/cpu-2core_2026-11-30/workspace_twins/benchmark_mapper.json", "workspace_unet (width 8)"),
+  "panorama_cnn": ("records/cpu-2core_2026-12-01/benchmarks/mapper_visual.json", "panorama_cnn (width 8)"),
+}
+"""Per mapper, the ``mapper`` benchmark record and row of its training step (batch 32, width 8, one core;
+the visual one renders the views too)."""
+
+
+def mapper_step_seconds(config: Config) -> float | None:
+  """One training step of ``config``'s mapper (one seed), scaled by the batch; None when not measured
+  (another mapper or width)."""
+  if config.mapper not in MAPPER_STEP_TIMES or config.mapper_width != 8:
+    return None
+  path, model = MAPPER_STEP_TIMES[config.mapper]
+  with open(path) as f:
+    rows = json.load(f)["rows"]
+  return next(row["wall_s"] for row in rows if row["model"] == model) * config.batch_size / 32
+
+
+def run_seconds(config: Config, times: Mapping[str, Mapping[str, Any]]) -> float | None:
+  """The whole run, every seed: its epochs of planner steps times `OVERHEAD`, and with a mapper its
+  phases (`phases`: the mapper's and the planner's pretraining, then joint steps of both; the
+  mapper's pretraining left out when it comes from ``mapper_from``), the mapper's steps at their
+  measured time (evaluation and the host's work are small beside them). None for a mapper whose
+  step was not measured."""
   steps = config.num_train // config.batch_size
-  epochs = config.epochs + (config.pretrain_epochs if config.mapper and config.phase == "all" else 0)
-  return OVERHEAD * step_seconds(config, times) * steps * epochs * config.seeds
+  planner = step_seconds(config, times)
+  if not config.mapper:
+    return OVERHEAD * planner * steps * config.epochs * config.seeds
+  mapper = mapper_step_seconds(config)
+  if mapper is None:
+    return None
+  mapper_pretraining = 0 if config.mapper_from or config.phase not in ("all", "mapper") else config.pretrain_epochs
+  planner_pretraining = config.pretrain_epochs if config.phase in ("all", "planner") else 0
+  joint = config.epochs if config.phase in ("all", "joint", "end_to_end") else 0
+  planner_seconds = OVERHEAD * planner * (planner_pretraining + joint)
+  return (planner_seconds + mapper * (mapper_pretraining + joint)) * steps * config.seeds
 
 
 def describe(configs: Sequence[Config], times: Mapping[str, Mapping[str, Any]]) -> list[str]:
-  """One line per run: its estimated minutes (``+ mapper`` where a mapper's cost is left out)."""
-  return [f"~{run_seconds(c, times) / 60:.0f} min" + (" + mapper (not modelled)" if c.mapper else "") for c in configs]
+  """One line per run: its estimated minutes, or that its mapper's cost is not known."""
+  estimates = [run_seconds(c, times) for c in configs]
+  return [f"~{s / 60:.0f} min" if s is not None else "no estimate (mapper not measured)" for s in estimates]

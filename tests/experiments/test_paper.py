@@ -128,7 +128,24 @@ def test_estimates_scale_the_measured_step_with_k_size_width_and_seeds():
   assert estimate.step_seconds(gppn, times) == pytest.approx(times["conv_gppn"]["k"][30] * 0.064)
   one, three = (estimate.run_seconds(quick.replace(seeds=s), times) for s in (1, 3))
   assert three == pytest.approx(3 * one) and one == pytest.approx(estimate.OVERHEAD * at_30 * 62 * 20)
-  assert estimate.run_seconds(presets.workspace().replace(phase="mapper"), times) == 0
+
+
+def test_estimates_add_the_measured_mapper_step_in_the_phases_that_train_it():
+  times, workspace = estimate.load_step_times(), presets.workspace().replace(planner="vin", l_q=20)
+  mapper, planner = estimate.mapper_step_seconds(workspace), estimate.step_seconds(workspace, times)
+  planner *= estimate.OVERHEAD  # the mapper's step is taken as measured
+  phases = {
+    "mapper": mapper * 15,
+    "planner": planner * 15,
+    "joint": (mapper + planner) * 15,
+    "all": mapper * 15 + planner * 15 + (mapper + planner) * 15,
+  }
+  steps = 10_000 // 32
+  for phase, seconds in phases.items():
+    assert estimate.run_seconds(workspace.replace(phase=phase), times) == pytest.approx(steps * seconds)
+  shared = workspace.replace(mapper_from="runs/mapper/mapper")  # the mapper's pretraining is another run's
+  assert estimate.run_seconds(shared, times) == pytest.approx(steps * (planner * 15 + (mapper + planner) * 15))
+  assert estimate.run_seconds(workspace.replace(mapper="workspace_unet_fine"), times) is None  # not measured
 
 
 def test_a_dry_run_prints_each_command_with_its_estimate_and_refuses_a_scale_for_a_study(tmp_path, capsys):
