@@ -16,6 +16,15 @@ from experiments.training.sweeps import ROOT, Run
 
 PLANNERS = (*figure.EXPLICIT, *figure.IMPLICIT, "gppn")
 MAPPER_RUN = "workspace_mapper"
+PAPER = {
+  "vin": (89.65, 74.75, 80.98, 66.11),
+  "symvin": (55.15, 65.72, 82.17, 96.04),
+  "conv_gppn": (79.71, 70.55, 70.23, 81.76),
+  "id_vin": (80.53, 56.27, 77.17, 62.53),
+  "id_symvin": (99.63, 98.53, 87.60, 86.41),
+  "id_conv_gppn": (97.28, 93.60, 92.60, 98.91),
+}
+"""The paper's Table 1 (% success, mean over seeds and K ∈ {30, 50, 80}), in the order of `TASKS`."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -119,7 +128,7 @@ def draw(rows: Sequence[figure.Row], scale: Scale, path: str) -> None:
 
 def averaged_table(rows: Sequence[figure.Row]) -> str:
   """Table 1's form: per planner and task, test %Success averaged over the Ks that finished (the
-  diverged seeds left out of each K's mean), with the Ks averaged."""
+  diverged seeds left out of each K's mean), with the Ks averaged, and the paper's number."""
   cells: dict[tuple[str, str], list[tuple[int, float]]] = {}
   for row in rows:
     if "planner" not in row["flags"]:
@@ -127,11 +136,14 @@ def averaged_table(rows: Sequence[figure.Row]) -> str:
     line = figure.points([row], "budget")[row["flags"]["planner"]][0]
     if line["mean"] is not None:
       cells.setdefault((row["flags"]["planner"], column(row["flags"])), []).append((line["x"], line["mean"]))
-  lines = ["| planner | " + " | ".join(TASKS) + " |", "|---|" + "---|" * len(TASKS)]
+  lines = ["| planner | " + " | ".join(f"{name} (the paper)" for name in TASKS) + " |", "|---|" + "---|" * len(TASKS)]
   for planner in PLANNERS:
     found = [cells.get((planner, name)) for name in TASKS]
+    paper = PAPER.get(planner, ("–",) * len(TASKS))
     text = [
-      "–" if not c else f"{np.mean([m for _, m in c]):.1f} (K {', '.join(str(k) for k, _ in sorted(c))})" for c in found
+      ("–" if not c else f"{np.mean([m for _, m in c]):.1f} (K {', '.join(str(k) for k, _ in sorted(c))})")
+      + f" ({theirs})"
+      for c, theirs in zip(found, paper)
     ]
     lines.append(f"| {figure.NAMES[planner]} | " + " | ".join(text) + " |")
   return "\n".join(lines) + "\n"
