@@ -230,6 +230,7 @@ def test_a_damaged_checkpoint_is_named_by_the_restore(vin_run, tmp_path, final_p
   assert json.loads((tmp_path / "run" / "config.json").read_text())["planner"] == "vin"
 
 
+@pytest.mark.slow
 def test_figure_10_measures_the_backward_solve_and_writes_json_and_png(tmp_path, monkeypatch):
   monkeypatch.setattr(fig10, "K_BWD", (3,))
   monkeypatch.setattr(fig10, "SOLVERS", ("anderson",))
