@@ -429,6 +429,11 @@ FAMILY_TWINS = Sweep(
       {"planner": "id_symvin", **SMALL_SYMVIN, **SQUASHED, **VI_START, **LATE_DECAY},
       "20 fields, squashed below 0.99, value-iteration start, 1e-3 decayed over the last 5 epochs",
     ),
+    Run(
+      "id_symvin_squash_vi_start_k80_decay_5",
+      {"planner": "id_symvin", **SMALL_SYMVIN, **SQUASHED, **VI_START, "k_fwd": 80, **LATE_DECAY},
+      "20 fields, squashed below 0.99, value-iteration start, K_fwd = 80, 1e-3 decayed over the last 5 epochs",
+    ),
     Run("conv_gppn", {"planner": "conv_gppn", **SMALL_CONV_GPPN}, "hidden 32, K = 30"),
     Run("id_conv_gppn", {"planner": "id_conv_gppn", **SMALL_CONV_GPPN}, "hidden 32, K_fwd = 30"),
     Run("conv_gppn_lr_3e-3", {"planner": "conv_gppn", **SMALL_CONV_GPPN, "learning_rate": 3e-3}, "hidden 32, 3e-3"),
@@ -495,6 +500,20 @@ FAMILY_TWINS = Sweep(
       },
       "hidden 32, phantom gradient (10 undamped steps: backprop through the last 10 cell steps), 3e-3 "
       "decayed over the last 5 epochs",
+    ),
+    Run(
+      "id_conv_gppn_phantom_10_undamped_k80_lr_3e-3_decay_5",
+      {
+        "planner": "id_conv_gppn",
+        **SMALL_CONV_GPPN,
+        "backward_solver": "phantom",
+        "k_bwd": 10,
+        "phantom_damping": 1.0,
+        "k_fwd": 80,
+        "learning_rate": 3e-3,
+        **LATE_DECAY,
+      },
+      "hidden 32, K_fwd = 80, phantom gradient (10 undamped steps), 3e-3 decayed over the last 5 epochs",
     ),
     Run(
       "id_conv_gppn_phantom_10_k80_lr_3e-3_decay_5",
