@@ -17,6 +17,7 @@ With another record (a GPU's: ``--step_times``) the overhead is still the CPU's.
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -34,10 +35,8 @@ _REFERENCE_WIDTH = {"vin": ("l_q", 1.0), "symvin": ("l_q", 1.0), "conv_gppn": ("
 def load_step_times(path: str = STEP_TIMES) -> dict[str, dict[str, Any]]:
   """Per planner, the benchmark's width and seconds per step at each K: ``{"id_vin": {"width": 100, "k": {30: s, 80: s}}}``
   (the widest configuration measured; GPPN takes ConvGPPN's, which the record lacks)."""
-  with open(path) as f:
-    rows = json.load(f)["rows"]
   times: dict[str, dict[str, Any]] = {}
-  for row in rows:
+  for row in _record_rows(path):
     option, _ = _REFERENCE_WIDTH[ip.planner_spec(row["planner"]).family_name]
     entry = times.setdefault(row["planner"], {"width": row[option], "k": {}})
     if row[option] > entry["width"]:
@@ -74,9 +73,14 @@ def mapper_step_seconds(config: Config) -> float | None:
   if config.mapper not in MAPPER_STEP_TIMES or config.mapper_width != 8:
     return None
   path, model = MAPPER_STEP_TIMES[config.mapper]
+  return next(row["wall_s"] for row in _record_rows(path) if row["model"] == model) * config.batch_size / 32
+
+
+@functools.cache
+def _record_rows(path: str) -> tuple[dict[str, Any], ...]:
+  """A benchmark record's rows, read once per process."""
   with open(path) as f:
-    rows = json.load(f)["rows"]
-  return next(row["wall_s"] for row in rows if row["model"] == model) * config.batch_size / 32
+    return tuple(json.load(f)["rows"])
 
 
 def run_seconds(config: Config, times: Mapping[str, Mapping[str, Any]]) -> float | None:

@@ -231,11 +231,13 @@ def train_and_evaluate(config: Config, workdir: str, initial_params: Callable[[]
   planner = model.make_planner(config)
   requested = config
   config = config.replace(data=data.dataset_path(config))
-  if parallel.is_primary():  # the others check the config and read the dataset it wrote
+  primary = parallel.is_primary()
+  if primary:
     checkpoints.write_or_check_config(workdir, config)
     data.ensure_dataset(requested)
   parallel.barrier(f"{workdir}: config and dataset")
-  checkpoints.write_or_check_config(workdir, config)
+  if not primary:  # checks the config the first process wrote; reads the dataset it made
+    checkpoints.write_or_check_config(workdir, config)
   dataset = data.load_checked(config.data, config.task, config.wrap, config.size)
   model.check_observation_fits(config, dataset.meta, config.data)
   mesh = parallel.batch_mesh(config.devices, config.batch_size)
@@ -260,7 +262,6 @@ def train_and_evaluate(config: Config, workdir: str, initial_params: Callable[[]
   # calls the same compiled step (and hits the persistent compilation cache) as a fresh one.
   state, best_params = parallel.replicate((state, best_params), mesh)
   select = "success" if config.plans else "map_accuracy"  # what picks each seed's best epoch
-  primary = parallel.is_primary()
   metrics_path = os.path.join(workdir, "metrics.jsonl")
   if primary:
     _truncate_log(metrics_path, meta["epoch"])
