@@ -24,6 +24,7 @@ from implicit_planning.equilibrium import (
   make_solver,
   solve,
   unroll,
+  with_iterates,
 )
 from implicit_planning.mappers import make_mapper, with_mapper
 from implicit_planning.metrics import PolicyMetrics, policy_metrics
@@ -80,6 +81,7 @@ __all__ = [
   "register_planner",
   "solve",
   "unroll",
+  "with_iterates",
   "with_mapper",
   "with_mode",
 ]

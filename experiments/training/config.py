@@ -91,6 +91,10 @@ class Config(ip.PlannerOptions):
     1.0,
     "Joint and end-to-end phases: weight of the mapper's binary cross-entropy against the true map, added to the planner's loss.",
   )
+  iterate_loss_weight: float = _field(
+    1.0,
+    "With supervised_iterates: weight of the mean action loss of the intermediate states, added to the last state's.",
+  )
   jacobian_reg: float = _field(
     0.0, "Weight of the Jacobian penalty ||df/dv||_F^2 / n at the returned state (Bai et al., 2021); 0: none."
   )
@@ -165,8 +169,9 @@ class Config(ip.PlannerOptions):
         raise ConfigError(f"unknown {name} {value!r}; known: {', '.join(known)}")
     object.__setattr__(self, "wrap", TASK_WRAP[self.task])
     self._check_mapper()
-    if self.jacobian_reg < 0:
-      raise ConfigError(f"jacobian_reg must be >= 0, got {self.jacobian_reg}")
+    for name in ("jacobian_reg", "iterate_loss_weight"):
+      if getattr(self, name) < 0:
+        raise ConfigError(f"{name} must be >= 0, got {getattr(self, name)}")
     try:
       super().__post_init__()
     except ValueError as error:
@@ -184,6 +189,12 @@ class Config(ip.PlannerOptions):
     ):
       if getattr(self, name) < 1:
         raise ConfigError(f"{name} must be >= 1, got {getattr(self, name)}")
+    budget = ("k_fwd", self.k_fwd) if ip.planner_spec(self.planner).implicit else ("k", self.k)
+    if self.supervised_iterates >= budget[1]:
+      raise ConfigError(
+        f"supervised_iterates={self.supervised_iterates} cuts {budget[0]}={budget[1]} into "
+        f"{self.supervised_iterates + 1} segments; each needs at least one step"
+      )
     if self.seed_batch < -1:
       raise ConfigError(f"seed_batch must be -1 (auto), 0 (all seeds) or a group size, got {self.seed_batch}")
     if not 0 <= self.warmup_epochs < self.epochs:

@@ -57,7 +57,7 @@ def make_train_step(planner: ip.Planner, optimizer: optax.GradientTransformation
 
   `batches` are the seeds' batches (`make_draw_batches`), `epoch` and `step` int32 scalars
   (traced: one compilation for the whole run). Reported per seed: the loss and
-  its terms (``policy_loss``, ``map_loss``, ``jacobian_penalty``: those the run has), the gradient
+  its terms (``policy_loss``, ``map_loss``, ``iterate_loss``, ``jacobian_penalty``: those the run has), the gradient
   norm (before clipping); for a run that plans, forward/backward solver iterations and last
   residuals (mean and max over the batch) and the greedy policy's %Optimal/%Success/%Accuracy on
   the batch; for a run that maps, the map's per-cell %accuracy (params before the update).
@@ -67,6 +67,7 @@ def make_train_step(planner: ip.Planner, optimizer: optax.GradientTransformation
   loss_weights = {
     "policy_loss": 1.0,
     "map_loss": config.map_loss_weight if config.plans else 1.0,
+    "iterate_loss": config.iterate_loss_weight,
     "jacobian_penalty": config.jacobian_reg,
   }
 
@@ -81,6 +82,9 @@ def make_train_step(planner: ip.Planner, optimizer: optax.GradientTransformation
       losses = {}
       if config.plans:
         losses["policy_loss"] = cell_loss(out.logits, opt_actions, labels, label_mode)
+        if out.iterate_logits:
+          iterate_losses = [cell_loss(logits, opt_actions, labels, label_mode) for logits in out.iterate_logits]
+          losses["iterate_loss"] = sum(iterate_losses) / len(iterate_losses)
       if config.maps:
         losses["map_loss"] = map_loss(out.map_logits, batch["maps"])
       if config.jacobian_reg:

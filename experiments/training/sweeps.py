@@ -136,6 +136,12 @@ IMPLICIT_LEVERS = Sweep(
       "explicit twin, K = 80, value-iteration start, 3e-3 decayed over the last 5 epochs",
     ),
     Run(
+      "vin_vi_start_iterates_2_lr_3e-3_decay_5",
+      {"planner": "vin", **VI_START, "supervised_iterates": 2, "learning_rate": 3e-3, **LATE_DECAY},
+      "explicit twin, K = 30, value-iteration start, the loss also on layers 10 and 20, 3e-3 decayed over the "
+      "last 5 epochs",
+    ),
+    Run(
       "vin_vi_start_decay_5",
       {"planner": "vin", **VI_START, **LATE_DECAY},
       "explicit twin, K = 30, value-iteration start, 1e-3 decayed over the last 5 epochs",
@@ -274,6 +280,25 @@ IMPLICIT_LEVERS = Sweep(
       **SQUASHED,
       **VI_START,
       k_fwd=80,
+      learning_rate=3e-3,
+      **LATE_DECAY,
+    ),
+    _id_vin(
+      "squash_vi_start_k200_lr_3e-3_decay_5",
+      "squashed below 0.99, value-iteration start, K_fwd = 200, 3e-3 decayed over the last 5 epochs",
+      **SQUASHED,
+      **VI_START,
+      k_fwd=200,
+      learning_rate=3e-3,
+      **LATE_DECAY,
+    ),
+    _id_vin(
+      "squash_vi_start_iterates_2_lr_3e-3_decay_5",
+      "squashed below 0.99, value-iteration start, the loss also on the iterates after 10 and 20 forward steps, "
+      "3e-3 decayed over the last 5 epochs",
+      **SQUASHED,
+      **VI_START,
+      supervised_iterates=2,
       learning_rate=3e-3,
       **LATE_DECAY,
     ),

@@ -10,7 +10,7 @@ from implicit_planning.equilibrium.forward_iteration import DEFAULT_TOL, Forward
 from implicit_planning.equilibrium.implicit import fixed_point
 from implicit_planning.equilibrium.jacobian import jacobian_penalty, spectral_radius
 from implicit_planning.equilibrium.loop import Solver, flatten_rows, solve
-from implicit_planning.equilibrium.modes import Implicit, Phantom, Unrolled
+from implicit_planning.equilibrium.modes import Implicit, Mode, Phantom, Unrolled, with_iterates
 from implicit_planning.equilibrium.solvers import SOLVERS, make_solver
 from implicit_planning.equilibrium.stats import SolveStats, backward_probe, relative_residual
 from implicit_planning.equilibrium.unroll import unroll
@@ -21,6 +21,7 @@ __all__ = [
   "DEFAULT_TOL",
   "ForwardIteration",
   "Implicit",
+  "Mode",
   "Phantom",
   "SOLVERS",
   "SolveStats",
@@ -35,4 +36,5 @@ __all__ = [
   "solve",
   "spectral_radius",
   "unroll",
+  "with_iterates",
 ]

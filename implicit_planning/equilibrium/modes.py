@@ -4,7 +4,8 @@
 backward pass); ``Phantom`` solves for it too, then back-propagates through a
 few damped steps taken from it; ``Unrolled`` back-propagates through
 ``num_iters`` applications with `unroll` (the explicit planners). All take the
-same cell.
+same cell. `with_iterates` runs a mode and also returns states on the way, for
+a loss on intermediate iterates.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from typing import Any
 
 import jax
 
+from implicit_planning.equilibrium.forward_iteration import ForwardIteration
 from implicit_planning.equilibrium.implicit import fixed_point
 from implicit_planning.equilibrium.loop import Solver, solve
 from implicit_planning.equilibrium.stats import SolveStats
@@ -80,3 +82,59 @@ class Phantom:
 
     v, _ = unroll(damped, v_star, *args, num_iters=self.steps, batched=batched)
     return v, stats
+
+
+Mode = Implicit | Phantom | Unrolled
+
+
+def budget(mode: Mode) -> int:
+  """Applications of ``f`` the mode makes at most: an explicit planner's depth, an implicit one's forward budget."""
+  return mode.num_iters if isinstance(mode, Unrolled) else mode.forward.max_iter
+
+
+def with_budget(mode: Mode, num_iters: int) -> Mode:
+  """``mode`` with ``num_iters`` applications of ``f`` at most (its solvers otherwise unchanged)."""
+  if isinstance(mode, Unrolled):
+    return Unrolled(num_iters)
+  return dataclasses.replace(mode, forward=dataclasses.replace(mode.forward, max_iter=num_iters))
+
+
+def with_iterates(
+  mode: Mode,
+  f: Callable,
+  v0: Any,
+  *args: Any,
+  num_iterates: int,
+  probe: SolveStats | None = None,
+  batched: bool = False,
+) -> tuple[Any, SolveStats, tuple[Any, ...]]:
+  """``mode(f, v0, *args)`` plus ``num_iterates`` states on the way, each differentiable, for a loss.
+
+  The mode's budget (`budget`) is cut into ``num_iterates + 1`` segments, the last taking the
+  remainder; the state after each of the first ``num_iterates`` is returned, and the mode itself
+  runs from the last of them with what is left. Unrolled, the intermediate states are on the tape
+  (deep supervision of the layers). Implicit and phantom, the segments are plain iteration without
+  a tape (the same iterates as the forward solve's when it iterates plainly; an Anderson solve
+  restarts from the last one), and each intermediate state is differentiated through one
+  application of ``f`` from it: the Jacobian-free gradient, as the fixed-point correction of
+  deep equilibrium flow estimation (Bai et al., 2022). The stats count every segment's iterations.
+
+  Returns:
+    ``(state, stats, iterates)``: the mode's result and stats, and the intermediate states.
+  """
+  total = budget(mode)
+  segment = total // (num_iterates + 1)
+  if num_iterates < 0 or (num_iterates and segment < 1):
+    raise ValueError(f"{num_iterates} supervised iterates need a budget of at least {num_iterates + 1}, got {total}.")
+  state, iterates, done = v0, [], 0
+  for _ in range(num_iterates):
+    if isinstance(mode, Unrolled):
+      state, stats = unroll(f, state, *args, num_iters=segment, batched=batched)
+      iterates.append(state)
+    else:
+      plain = ForwardIteration(max_iter=segment, tol=mode.forward.tol)
+      state, stats = solve(f, *jax.lax.stop_gradient((state, *args)), solver=plain, batched=batched)
+      iterates.append(f(state, *args))
+    done = done + stats.iterations
+  state, stats = with_budget(mode, total - num_iterates * segment)(f, state, *args, probe=probe, batched=batched)
+  return state, stats._replace(iterations=stats.iterations + done), tuple(iterates)

@@ -16,13 +16,13 @@ import jax
 import jax.numpy as jnp
 
 from implicit_planning.equilibrium import (
-  Implicit,
-  Phantom,
+  Mode,
   SolveStats,
   Unrolled,
   backward_probe,
   jacobian_penalty,
   spectral_radius,
+  with_iterates,
 )
 from implicit_planning.planners.encoder import observation
 from implicit_planning.planners.family import CellFamily
@@ -63,12 +63,15 @@ class PlannerOutput(NamedTuple):
     stats: `PlannerStats`.
     map_logits: ``[B, H, W]`` obstacle logits of the map the planner planned on, when a mapper
       made it (`implicit_planning.mappers.with_mapper`); None for a planner given the map.
+    iterate_logits: ``[B, 4, H, W]`` action scores read from each intermediate state
+      (``supervised_iterates`` of them, first to last; `equilibrium.with_iterates`).
   """
 
   logits: jax.Array
   values: jax.Array
   stats: PlannerStats
   map_logits: jax.Array | None = None
+  iterate_logits: tuple[jax.Array, ...] = ()
 
 
 def check_inputs(batch: Batch, inputs: tuple[str, ...] = INPUTS) -> None:
@@ -88,7 +91,7 @@ class PlannerNet(nn.Module):
 
   family: CellFamily
   options: PlannerOptions
-  mode: Implicit | Phantom | Unrolled
+  mode: Mode
   learned_start: bool | None = None  # None: explicit planners of families with an initial_state
 
   @nn.compact
@@ -121,8 +124,11 @@ class PlannerNet(nn.Module):
     if probe is None:
       probe = backward_probe(rewards.shape[0], dtype)
     # No parameter depends on the solve: `init` makes one step, so it costs the same at any K.
-    mode = Unrolled(1) if self.is_initializing() else self.mode
-    state, stats = mode(step, state0, cell_params, context, probe=probe, batched=True)
+    initializing = self.is_initializing()
+    mode, num_iterates = (Unrolled(1), 0) if initializing else (self.mode, self.options.supervised_iterates)
+    state, stats, iterates = with_iterates(
+      mode, step, state0, cell_params, context, num_iterates=num_iterates, probe=probe, batched=True
+    )
     radius = None
     if radius_key is not None:
       frozen = jax.lax.stop_gradient((state, cell_params, context))
@@ -131,8 +137,15 @@ class PlannerNet(nn.Module):
     if penalty_key is not None:
       penalty = jacobian_penalty(step, state, cell_params, context, key=penalty_key, batched=True)
 
-    features, value_map = cell.apply({"params": cell_params}, state, rewards, method="readout")
-    logits = self.family.head(self.options, name="head")(features)
+    head = self.family.head(self.options, name="head")
+
+    def read(state):
+      features, value_map = cell.apply({"params": cell_params}, state, rewards, method="readout")
+      return head(features), value_map
+
+    logits, value_map = read(state)
     if value_map is None:
       value_map = jnp.max(logits, axis=-1)
-    return PlannerOutput(jnp.moveaxis(logits, -1, 1), value_map, PlannerStats(stats, radius, penalty))
+    iterate_logits = tuple(jnp.moveaxis(read(iterate)[0], -1, 1) for iterate in iterates)
+    stats = PlannerStats(stats, radius, penalty)
+    return PlannerOutput(jnp.moveaxis(logits, -1, 1), value_map, stats, iterate_logits=iterate_logits)

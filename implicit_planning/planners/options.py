@@ -60,6 +60,12 @@ class PlannerOptions:
     "Implicit ConvGPPN/GPPN start the forward solve from their initial-state layer instead of zeros (as "
     "DiffPlan's ID-ConvGPPN); the implicit gradient gives that layer nothing, so it stays at its initialisation.",
   )
+  supervised_iterates: int = _option(
+    0,
+    "Intermediate states also read out for the loss (deep supervision): the K (or K_fwd) applications are cut "
+    "into n + 1 segments and the state after each of the first n is scored too; implicit planners "
+    "differentiate each through one step from it (`equilibrium.with_iterates`).",
+  )
   l_h: int = _option(150, "Hidden channels of the encoder (and of the ConvGRU/ConvLSTM state).")
   l_q: int = _option(100, "Q channels (VIN) or regular Q fields (SymVIN).")
   kernel_size: int = _option(3, "Odd size F of the cell's convolutions.")
@@ -106,6 +112,10 @@ class PlannerOptions:
       value = getattr(self, name)
       if not isinstance(value, int) or isinstance(value, bool) or value < 1:
         raise ValueError(f"{name} must be an integer >= 1, got {value!r}.")
+    iterates = self.supervised_iterates
+    if not isinstance(iterates, int) or isinstance(iterates, bool) or iterates < 0:
+      raise ValueError(f"supervised_iterates must be an integer >= 0, got {iterates!r}.")
+
     if not isinstance(self.kernel_size, int) or self.kernel_size < 1 or self.kernel_size % 2 != 1:
       raise ValueError(f"kernel_size must be a positive odd number, got {self.kernel_size!r}.")
     choices = {
@@ -167,7 +177,7 @@ MODE_OPTIONS = {
   ),
 }
 """The options the explicit (``False``) and the implicit (``True``) mode read."""
-COMMON_OPTIONS = ("wrap", "conv_impl", "dtype")
+COMMON_OPTIONS = ("supervised_iterates", "wrap", "conv_impl", "dtype")
 """Options every family reads."""
 
 

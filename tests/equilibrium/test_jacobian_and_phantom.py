@@ -106,3 +106,38 @@ def test_jacobian_penalty_estimates_the_squared_frobenius_norm(x64):
   np.testing.assert_allclose(jnp.mean(samples, axis=0), exact, rtol=0.05)
   grad = jax.grad(lambda a: jnp.sum(ip.equilibrium.jacobian_penalty(batch_map, v, a, b, key=keys[0], batched=True)))(a)
   assert np.all(np.isfinite(grad)) and np.any(grad != 0)  # differentiable in the map's arguments
+
+
+@pytest.mark.parametrize("implicit", [False, True])
+def test_supervised_iterates_cut_the_budget_and_get_their_own_gradients(x64, implicit):
+  """`with_iterates`: the final state is the mode's over the whole budget (plain iteration); an
+  intermediate state's gradient is backpropagation through its segment (unrolled) or through one
+  step from it (implicit: the Jacobian-free gradient)."""
+  rng = np.random.default_rng(5)
+  a, b = map(jnp.asarray, random_linear(rng, 6, 0.8))
+  f = lambda v, a, b: jnp.tanh(a @ v + b)
+  mode = ip.Implicit(ForwardIteration(max_iter=7, tol=0.0), Anderson(max_iter=50)) if implicit else ip.Unrolled(7)
+
+  def loss(a, b):
+    v, stats, iterates = ip.with_iterates(mode, f, jnp.zeros(6), a, b, num_iterates=2)
+    return jnp.sum(jnp.sin(v)), (jnp.sum(jnp.cos(iterates[0]) + jnp.cos(iterates[1])), stats)
+
+  def by_hand(a, b):
+    v, iterates = jnp.zeros(6), []
+    for step in range(7):
+      if step in (2, 4):
+        iterates.append(f(jax.lax.stop_gradient(v), a, b) if implicit else v)
+      v = f(v, a, b)
+    return jnp.sum(jnp.cos(iterates[0]) + jnp.cos(iterates[1]))
+
+  (value, (iterate_value, stats)), _ = jax.value_and_grad(loss, has_aux=True)(a, b)
+  plain, _ = mode(f, jnp.zeros(6), a, b)
+  np.testing.assert_allclose(value, jnp.sum(jnp.sin(plain)), rtol=1e-14)
+  np.testing.assert_allclose(iterate_value, by_hand(a, b), rtol=1e-14)
+  assert int(stats.iterations) == 7
+  ours = jax.grad(lambda a, b: loss(a, b)[1][0], argnums=(0, 1))(a, b)
+  expected = jax.grad(by_hand, argnums=(0, 1))(a, b)
+  for g, e in zip(ours, expected):
+    np.testing.assert_allclose(g, e, rtol=1e-12, atol=1e-14)
+  with pytest.raises(ValueError, match="budget of at least 8"):
+    ip.with_iterates(mode, f, jnp.zeros(6), a, b, num_iterates=7)

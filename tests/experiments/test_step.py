@@ -141,3 +141,12 @@ def test_seeds_trained_together_equal_seeds_trained_one_at_a_time(tiny, planner,
       np.testing.assert_allclose(a[s], b[0], rtol=2e-4, atol=2e-6)
     for name in ("loss", "fwd_iterations_mean", "bwd_iterations_mean"):
       np.testing.assert_allclose(out[name][s], out_alone[name][0], rtol=1e-4)
+
+
+def test_supervised_iterates_add_their_mean_loss_with_its_weight(tiny):
+  """The step reports the intermediate read-outs' loss, and the total is the weighted sum."""
+  config = tiny(planner="id_vin", supervised_iterates=2, iterate_loss_weight=0.5)
+  split = data.to_device(data.load_checked(data.ensure_dataset(config), config.task, config.wrap, config.size).train)
+  _, out = train_steps(config, split, num_steps=1)
+  np.testing.assert_allclose(out["loss"], out["policy_loss"] + 0.5 * out["iterate_loss"], rtol=1e-6)
+  assert np.all(out["iterate_loss"] > 0)

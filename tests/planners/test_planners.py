@@ -116,6 +116,24 @@ def test_with_mode_changes_the_budget_not_the_parameters():
   assert np.all(stats.forward.iterations > 5)  # VIN's max-plus iteration may converge exactly before 40.
 
 
+@pytest.mark.parametrize("name", ["vin", "id_vin", "id_conv_gppn"])
+def test_supervised_iterates_add_readouts_and_leave_the_plan_alone(name):
+  """Two intermediate read-outs of the forward iterates, shaped like the logits; the final plan is the
+  unsupervised planner's (plain forward iteration), and the read-outs change as the state does."""
+  batch = random_problems()
+  planner = ip.make_planner(name, **{**SMALL, "k": 6, "k_fwd": 6, "contraction": 0.5})
+  supervised = ip.with_mode(planner, supervised_iterates=2)
+  params = planner.init(jax.random.key(0), batch)
+  out, plain = supervised.apply(params, batch), planner.apply(params, batch)
+  np.testing.assert_allclose(out.logits, plain.logits, rtol=1e-5, atol=1e-6)
+  assert plain.iterate_logits == () and len(out.iterate_logits) == 2
+  assert all(logits.shape == out.logits.shape for logits in out.iterate_logits)
+  assert not np.allclose(out.iterate_logits[0], out.logits)
+  np.testing.assert_array_equal(out.stats.forward.iterations, plain.stats.forward.iterations)
+  with pytest.raises(ValueError, match="supervised_iterates"):
+    ip.make_planner(name, supervised_iterates=-1)
+
+
 @pytest.mark.parametrize("name", ["id_vin", "conv_gppn"])
 def test_init_makes_one_cell_step_at_any_budget(name):
   """No parameter depends on the solve, so ``init``'s program has no loop over the K steps and
