@@ -85,6 +85,7 @@ class Phantom:
 
 
 Mode = Implicit | Phantom | Unrolled
+"""How a planner iterates its cell and differentiates the result."""
 
 
 def budget(mode: Mode) -> int:

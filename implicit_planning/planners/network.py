@@ -124,8 +124,7 @@ class PlannerNet(nn.Module):
     if probe is None:
       probe = backward_probe(rewards.shape[0], dtype)
     # No parameter depends on the solve: `init` makes one step, so it costs the same at any K.
-    initializing = self.is_initializing()
-    mode, num_iterates = (Unrolled(1), 0) if initializing else (self.mode, self.options.supervised_iterates)
+    mode, num_iterates = (Unrolled(1), 0) if self.is_initializing() else (self.mode, self.options.supervised_iterates)
     state, stats, iterates = with_iterates(
       mode, step, state0, cell_params, context, num_iterates=num_iterates, probe=probe, batched=True
     )
