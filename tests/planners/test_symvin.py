@@ -53,7 +53,7 @@ def orbit_errors(planner: ip.Planner, params, group: groups.Group, size: int):
   # Full float32 convolutions: a GPU's default (TF32, 10-bit mantissa inputs) moves the orbit
   # apart by 4e-5 to 4e-4 (seen on an H200), rounding that is not the planner's equivariance.
   with jax.default_matmul_precision("highest"):
-    logits, values, stats, _ = jax.jit(planner.apply)(params, {"maps": maps, "goals": goals})
+    logits, values, stats, *_ = jax.jit(planner.apply)(params, {"maps": maps, "goals": goals})
   logit_errors = [
     scaled_error(logits[g], groups.act_on_actions(logits[0], g, group, action_axis=0)) for g in range(group.order)
   ]
