@@ -108,14 +108,10 @@ class PlannerOptions:
   dtype: str = _option("float32", "Parameter and activation dtype (float64 needs jax_enable_x64).")
 
   def __post_init__(self):
-    for name in ("k", "k_fwd", "k_bwd", "l_h", "l_q"):
+    for name, least in (("k", 1), ("k_fwd", 1), ("k_bwd", 1), ("l_h", 1), ("l_q", 1), ("supervised_iterates", 0)):
       value = getattr(self, name)
-      if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-        raise ValueError(f"{name} must be an integer >= 1, got {value!r}.")
-    iterates = self.supervised_iterates
-    if not isinstance(iterates, int) or isinstance(iterates, bool) or iterates < 0:
-      raise ValueError(f"supervised_iterates must be an integer >= 0, got {iterates!r}.")
-
+      if not isinstance(value, int) or isinstance(value, bool) or value < least:
+        raise ValueError(f"{name} must be an integer >= {least}, got {value!r}.")
     if not isinstance(self.kernel_size, int) or self.kernel_size < 1 or self.kernel_size % 2 != 1:
       raise ValueError(f"kernel_size must be a positive odd number, got {self.kernel_size!r}.")
     choices = {
