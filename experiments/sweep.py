@@ -21,6 +21,7 @@ its tables. ``--dry_run`` prints the commands and a rough time for each (`estima
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import re
@@ -49,8 +50,13 @@ _SWEEP = flags.DEFINE_enum(
 _SCALE = flags.DEFINE_enum("scale", None, list(paper.SCALES), "A figure's scale (default cpu); studies have presets.")
 _SEEDS = flags.DEFINE_integer("seeds", None, "Seeds of every run (default: the scale's or the preset's).")
 _PRESET = flags.DEFINE_string("preset", None, "Preset of every run (default: the sweep's or the scale's).")
+_RECIPE = flags.DEFINE_enum(
+  "recipe", None, list(recipes.RECIPES), "Recipe of every run (default: the sweep's); each run's flags still win."
+)
 _ROOT = flags.DEFINE_string(
-  "root", None, "Directory of the runs; default runs/sweeps/<sweep>[_<preset>] (a figure: <figure>_<scale>)."
+  "root",
+  None,
+  "Directory of the runs; default runs/sweeps/<sweep>[_<preset>][_<recipe>] (a figure: <figure>_<scale>).",
 )
 _STEP_TIMES = flags.DEFINE_string(
   "step_times", estimate.STEP_TIMES, "--dry_run: the step benchmark record (JSON) the estimates scale."
@@ -241,26 +247,30 @@ def write_summary(
 
 
 def resolve(
-  name: str, scale_name: str | None, preset_flag: str | None
+  name: str, scale_name: str | None, preset_flag: str | None, recipe_flag: str | None = None
 ) -> tuple[sweeps.Sweep, str, str, tuple[paper.Figure, paper.Scale] | None]:
-  """The sweep, its preset, the default root's name and, for a figure, the figure and its scale.
+  """The sweep (under ``recipe_flag`` when given), its preset, the default root's name and, for a
+  figure, the figure and its scale.
 
   Raises:
     ConfigError: a scale given to a study's sweep.
   """
+  figure = None
   if name in paper.FIGURES:
     scale = paper.get_scale(scale_name or "cpu")
-    fig = paper.FIGURES[name]
-    sweep = fig.sweep(scale)
-    preset = preset_flag or sweep.preset
-    return sweep, preset, f"{name}_{scale.name}" + ("" if preset == sweep.preset else f"_{preset}"), (fig, scale)
-  if scale_name:
+    figure = (paper.FIGURES[name], scale)
+    sweep, root = figure[0].sweep(scale), f"{name}_{scale.name}"
+  elif scale_name:
     raise ConfigError(
       f"--scale is for the paper's figures ({', '.join(paper.FIGURES)}); {name} has a preset (--preset)"
     )
-  sweep = sweeps.get_sweep(name)
+  else:
+    sweep, root = sweeps.get_sweep(name), name
   preset = preset_flag or sweep.preset
-  return sweep, preset, name + ("" if preset == sweep.preset else f"_{preset}"), None
+  root += "" if preset == sweep.preset else f"_{preset}"
+  if recipe_flag and recipe_flag != sweep.recipe:
+    sweep, root = dataclasses.replace(sweep, recipe=recipe_flag), f"{root}_{recipe_flag}"
+  return sweep, preset, root, figure
 
 
 def measure(name: str, scale_name: str | None, root: str | None) -> None:
@@ -281,7 +291,7 @@ def main(argv: Sequence[str]) -> None:
   if _SWEEP.value in paper.MEASUREMENTS:
     return measure(_SWEEP.value, _SCALE.value, _ROOT.value)
   try:
-    sweep, preset, default_root, figure = resolve(_SWEEP.value, _SCALE.value, _PRESET.value)
+    sweep, preset, default_root, figure = resolve(_SWEEP.value, _SCALE.value, _PRESET.value, _RECIPE.value)
     runs = sweeps.select(sweep, _ONLY.value)
     common = {**(figure[1].common if figure else {}), **parse_settings(_SET.value)}
     if _SEEDS.value is not None:

@@ -163,8 +163,6 @@ def test_a_dry_run_prints_each_command_with_its_estimate_and_refuses_a_scale_for
   out = capsys.readouterr().out.splitlines()
   assert out[0].startswith("[~") and "--recipe=stable" in out[0] and "--seeds=2" in out[0] and "--k_fwd=10" in out[0]
   assert out[1].startswith("1 runs to do (0 done or stopped)")
-  with pytest.raises(ConfigError, match="--scale is for the paper's figures"):
-    sweep_binary.resolve("family_twins", "cpu", None)
   sweep_binary.flags.FLAGS.unparse_flags()
 
 

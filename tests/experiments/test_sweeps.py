@@ -67,6 +67,17 @@ def test_a_command_names_its_recipe_and_finds_another_run_under_the_root():
   ]
 
 
+def test_another_recipe_or_preset_gets_its_own_root_and_a_scale_only_a_figure():
+  sweep, preset, root, figure = sweep_binary.resolve("workspace_twins", None, None, "stable")
+  assert (sweep.recipe, preset, root, figure) == ("stable", "workspace", "workspace_twins_stable", None)
+  assert sweep.runs == sweeps.WORKSPACE_TWINS.runs
+  assert sweep_binary.resolve("recipe_twins", None, "paper", "stable")[1:3] == ("paper", "recipe_twins_paper")
+  sweep, _, root, figure = sweep_binary.resolve("fig9", "cpu", None, "paper")
+  assert (sweep.recipe, root, figure[0].name) == ("paper", "fig9_cpu_paper", "fig9")
+  with pytest.raises(ConfigError, match="--scale is for the paper's figures"):
+    sweep_binary.resolve("family_twins", "cpu", None)
+
+
 def test_runs_go_side_by_side_on_their_own_cores_and_report_failures(tmp_path, capsys):
   code = "import os; print(sorted(os.sched_getaffinity(0)), os.environ['XLA_FLAGS'])"
   commands = [(label, [sys.executable, "-c", code]) for label in ("a", "b")]
