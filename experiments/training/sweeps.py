@@ -126,6 +126,12 @@ IMPLICIT_LEVERS = Sweep(
       "explicit twin, K = 30, value-iteration start, 3e-3 decayed over the last 5 epochs",
     ),
     Run(
+      "vin_squash_vi_start_lr_3e-3_decay_5",
+      {"planner": "vin", **SQUASHED, **VI_START, "learning_rate": 3e-3, **LATE_DECAY},
+      "explicit twin with the implicit one's cell (squashed below 0.99), K = 30, value-iteration start, 3e-3 "
+      "decayed over the last 5 epochs: the squash without the implicit gradient",
+    ),
+    Run(
       "vin_vi_moves_lr_3e-3_decay_5",
       {"planner": "vin", **VI_MOVES_START, "learning_rate": 3e-3, **LATE_DECAY},
       "explicit twin, K = 30, 4-connected value-iteration start, 3e-3 decayed over the last 5 epochs",
@@ -134,6 +140,12 @@ IMPLICIT_LEVERS = Sweep(
       "vin_vi_start_k80_lr_3e-3_decay_5",
       {"planner": "vin", **VI_START, "k": 80, "learning_rate": 3e-3, **LATE_DECAY},
       "explicit twin, K = 80, value-iteration start, 3e-3 decayed over the last 5 epochs",
+    ),
+    Run(
+      "vin_squash_vi_start_k80_lr_3e-3_decay_5",
+      {"planner": "vin", **SQUASHED, **VI_START, "k": 80, "learning_rate": 3e-3, **LATE_DECAY},
+      "explicit twin with the implicit one's cell (squashed below 0.99), K = 80, value-iteration start, 3e-3 "
+      "decayed over the last 5 epochs",
     ),
     Run(
       "vin_vi_start_iterates_2_lr_3e-3_decay_5",
@@ -458,6 +470,12 @@ FAMILY_TWINS = Sweep(
       "symvin_vi_start_k80_decay_5",
       {"planner": "symvin", **SMALL_SYMVIN, **VI_START, "k": 80, **LATE_DECAY},
       "20 fields, value-iteration start, K = 80, 1e-3 decayed over the last 5 epochs",
+    ),
+    Run(
+      "symvin_squash_vi_start_k80_decay_5",
+      {"planner": "symvin", **SMALL_SYMVIN, **SQUASHED, **VI_START, "k": 80, **LATE_DECAY},
+      "20 fields, squashed below 0.99 (the implicit twin's cell), value-iteration start, K = 80, 1e-3 decayed over "
+      "the last 5 epochs",
     ),
     Run(
       "id_symvin_squash_vi_start_k80_decay_5",
