@@ -8,6 +8,7 @@ diverged, out of memory) kept, so that a figure marks what failed instead of dro
 from __future__ import annotations
 
 import dataclasses
+import textwrap
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
@@ -176,9 +177,14 @@ def panels(
   save(fig, title, scale, path)
 
 
+_CHARS_PER_INCH = 13
+"""Characters of the 9-point caption per inch of figure width."""
+
+
 def save(fig: plt.Figure, title: str, scale: Scale, path: str) -> None:
-  """Titles ``fig`` with ``title`` and the scale's caption, and writes it as ``path``."""
-  fig.suptitle(f"{title}\n{caption(scale)}", fontsize=9)
+  """Titles ``fig`` with ``title`` and the scale's caption (wrapped to the figure's width), and writes it as ``path``."""
+  text = textwrap.fill(caption(scale), width=int(fig.get_figwidth() * _CHARS_PER_INCH))
+  fig.suptitle(f"{title}\n{text}", fontsize=9)
   fig.tight_layout()
   fig.savefig(path, dpi=100)
   plt.close(fig)
