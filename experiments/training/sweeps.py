@@ -681,10 +681,12 @@ RECIPE_TWINS = Sweep(
   preset="quick",
   recipe="stable",
   description="The README's main command (`--preset=quick --planner=id_vin`) under the default recipe, and its "
-  "explicit twin under the same recipe: what a new user gets, over seeds (`--set=seeds=3`).",
+  "explicit twin under the same recipe: what a new user gets, over seeds (`--set=seeds=3`); and the explicit "
+  "twin with the implicit one's squashed cell, which separates the cell from the gradient.",
   runs=(
     Run("id_vin", {"planner": "id_vin"}, "the default recipe"),
     Run("vin", {"planner": "vin"}, "the default recipe"),
+    Run("vin_squash", {"planner": "vin", **SQUASHED}, "the default recipe with the implicit twin's squashed cell"),
   ),
 )
 
