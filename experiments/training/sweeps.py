@@ -619,7 +619,7 @@ WORKSPACE_TWINS = Sweep(
       "the U-Net on a polar grid twice as fine in angle and radius (one stem level), one seed",
     ),
     Run("vin", {"planner": "vin", **SHARED_MAPPER}, "K = 30"),
-    Run("id_vin", {"planner": "id_vin", **SHARED_MAPPER}, "K_fwd = 30, the paper's cell"),
+    Run("id_vin", {"planner": "id_vin", **SHARED_MAPPER}, "K_fwd = 30"),
     Run("symvin", {"planner": "symvin", **SMALL_SYMVIN, **SHARED_MAPPER}, "20 fields, K = 30"),
     Run("id_symvin", {"planner": "id_symvin", **SMALL_SYMVIN, **SHARED_MAPPER}, "20 fields, K_fwd = 30"),
     Run("conv_gppn", {"planner": "conv_gppn", **SMALL_CONV_GPPN, **SHARED_MAPPER}, "hidden 32, K = 30"),
