@@ -148,7 +148,7 @@ def test_estimates_add_the_measured_mapper_step_in_the_phases_that_train_it():
   assert estimate.run_seconds(workspace.replace(mapper="workspace_unet_fine"), times) is None  # not measured
 
 
-def test_a_dry_run_prints_each_command_with_its_estimate_and_refuses_a_scale_for_a_study(tmp_path, capsys):
+def test_a_dry_run_prints_each_command_with_its_estimate(tmp_path, capsys):
   argv = [
     "sweep",
     "--sweep=fig4",
