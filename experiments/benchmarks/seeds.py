@@ -52,8 +52,10 @@ def step_time(
   state = model.init_state(planner, optimizer, config, split)
   train_step = step.make_train_step(planner, optimizer, config)
   perms = step.epoch_permutations(state.key, jnp.int32(0), data.num_maps(split))
+  batches = step.make_draw_batches(planner, config)(split, perms, jnp.int32(0))
+  alive = jnp.ones(seeds, bool)
   timing = measure(
-    lambda state: train_step(state, split, perms, jnp.int32(0), jnp.int32(0)), (state,), settings.repeats
+    lambda state: train_step(state, alive, batches, jnp.int32(0), jnp.int32(0)), (state,), settings.repeats
   )
   return {"wall_s": timing["wall_ms"] / 1e3, "cpu_s": timing["cpu_ms"] / 1e3}
 

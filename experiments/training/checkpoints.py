@@ -40,7 +40,8 @@ class Checkpoint(NamedTuple):
     state: the training state pytree (params, optimizer state, RNG keys; seed axis first).
     best_params: each seed's parameters at its own best validation epoch (seed axis first): the
       seeds of a multi-seed run are independent runs, each selected as if it ran alone.
-    meta: {"epoch", "global_step", "best_epoch", "best_val_success"}, the last two per seed.
+    meta: {"epoch", "global_step", "best_epoch", "best_val_success", "diverged"}, the last three
+      per seed (`diverged`: None, or where that seed's training stopped; `loop.record_divergence`).
   """
 
   state: Any

@@ -1,9 +1,12 @@
 """The host loop: `train_and_evaluate(config, workdir)`, the library behind `experiments.train`.
 
-One jitted step (`step.make_train_step`, after `step.make_draw_batches`) trains every seed at once. Checkpoints are written at epoch boundaries, so a run killed mid-epoch and re-run in the same
-workdir repeats that epoch exactly and ends with the same parameters as an uninterrupted run.
+One jitted step (`step.make_train_step`, after `step.make_draw_batches`) trains every seed at
+once; a seed whose step goes non-finite is frozen there and recorded as diverged while the others
+go on, and training stops only when no seed is left. Checkpoints are written at epoch boundaries,
+so a run killed mid-epoch and re-run in the same workdir repeats that epoch exactly and ends with
+the same parameters as an uninterrupted run.
 
-The host waits for the device only every `config.log_every` steps (progress bar, non-finite
+The host waits for the device only every `config.log_every` steps (progress bar, divergence
 check) and at the end of each epoch (validation, logs, checkpoint).
 """
 
@@ -25,16 +28,7 @@ from absl import logging
 from experiments.training import checkpoints, data, diagnostics, evaluation, figures, logs, model, parallel
 from experiments.training.config import Config, ConfigError
 from experiments.training.model import TrainState
-from experiments.training.step import epoch_permutations, make_draw_batches, make_train_step
-
-# Per-step quantities that must stay finite, and how a stop message names them.
-FINITE_CHECKS = {
-  "loss": "loss",
-  "grad_norm": "gradient norm",
-  "fwd_residual_max": "forward-solve residual (the forward solve diverged)",
-  "bwd_residual_max": "backward-solve residual (the backward solve diverged)",
-}
-
+from experiments.training.step import FINITE_CHECKS, epoch_permutations, make_draw_batches, make_train_step
 
 VAL_FIELDS = ("optimal", "success", "accuracy", "map_accuracy", "obstacle_iou")
 """Validation scores logged each epoch (those the model's output allows: `evaluation.evaluate_split`)."""
@@ -48,45 +42,58 @@ class TrainingInterrupted(RuntimeError):
   """`config.stop_after_steps` was reached (a simulated kill)."""
 
 
-def check_finite(
+def record_divergence(
   records: list[dict[str, np.ndarray]],
   first_step: int,
   epoch: int,
   steps_per_epoch: int,
   config: Config,
+  diverged: list[dict[str, Any] | None],
   last_good_epoch: int,
   workdir: str,
 ) -> None:
-  """Stops training at the first step whose loss, gradient or residuals are not finite.
+  """Notes in `diverged` each seed whose step went non-finite (the train step froze it) and stops
+  training once no seed is left.
 
   Args:
-    records: host copies of consecutive step outputs ({name: [S]}).
+    records: host copies of consecutive step outputs ({name: [S]}, with "alive").
     first_step: index within the epoch of `records[0]`.
     epoch: 0-based epoch.
     steps_per_epoch: steps in one epoch.
-    config: the run's config (seed numbering in the message).
+    config: the run's config (seed numbering in messages).
+    diverged: per seed, None while it trains, else where it stopped (epoch, step, global step,
+      the quantities that were not finite); updated in place.
     last_good_epoch: epoch of the newest checkpoint (0: none).
     workdir: run directory (named in the message).
 
   Raises:
-    TrainingDiverged: naming the quantities, epoch, step, global step and seed.
+    TrainingDiverged: every seed has diverged; names the quantities, epoch, step, global step and seeds.
   """
   for offset, record in enumerate(records):
-    bad = {name: np.flatnonzero(~np.isfinite(record[name])) for name in FINITE_CHECKS if name in record}
-    bad = {name: seeds for name, seeds in bad.items() if seeds.size}
-    if bad:
-      step = first_step + offset
-      seeds = sorted({config.seed + int(s) for found in bad.values() for s in found})
+    stopped = [s for s in np.flatnonzero(~record["alive"]) if diverged[s] is None]
+    if not stopped:
+      continue
+    step = first_step + offset
+    where = {"epoch": epoch + 1, "step": step + 1, "global_step": epoch * steps_per_epoch + step + 1}
+    for s in stopped:
+      bad = [name for name in FINITE_CHECKS if name in record and not np.isfinite(record[name][s])]
+      diverged[s] = {**where, "quantities": bad}
+    quantities = sorted({name for s in stopped for name in diverged[s]["quantities"]}, key=list(FINITE_CHECKS).index)
+    message = (
+      f"non-finite {', '.join(FINITE_CHECKS[n] for n in quantities)} at epoch {where['epoch']}, step "
+      f"{where['step']}/{steps_per_epoch} (global step {where['global_step']}), "
+      f"seed(s) {[config.seed + int(s) for s in stopped]}"
+    )
+    if all(d is not None for d in diverged):
       kept = (
         f"the last good checkpoint (epoch {last_good_epoch}) in {os.path.join(workdir, 'checkpoints')} is kept"
         if last_good_epoch
         else "no checkpoint was written"
       )
-      raise TrainingDiverged(
-        f"training stopped: non-finite {', '.join(FINITE_CHECKS[n] for n in bad)} at epoch "
-        f"{epoch + 1}, step {step + 1}/{steps_per_epoch} (global step "
-        f"{epoch * steps_per_epoch + step + 1}), seed(s) {seeds}; {kept}"
-      )
+      raise TrainingDiverged(f"training stopped: {message}; no seed is left; {kept}")
+    logging.warning(
+      "%s: %s; that seed stops training (its parameters stay those of its last finite step)", workdir, message
+    )
 
 
 def test_text(summary: dict[str, Any]) -> str:
@@ -109,11 +116,16 @@ def test_text(summary: dict[str, Any]) -> str:
 
 
 def summarize_epoch(records: list[dict[str, np.ndarray]]) -> dict[str, float]:
-  """Epoch means over steps and seeds (maxima for the `*_max` fields)."""
+  """Epoch means over steps and the seeds alive at each step (maxima for the `*_max` fields), and
+  the number of seeds alive at the end (`seeds_alive`)."""
+  alive = np.stack([r["alive"] for r in records])  # [steps, S]
   summary = {}
   for name in records[0]:
-    values = np.stack([r[name] for r in records])  # [steps, S]
-    summary[name] = float(values.max() if name.endswith("_max") else values.mean())
+    if name == "alive":
+      continue
+    values = np.where(alive, np.stack([r[name] for r in records]), np.nan)
+    summary[name] = float(np.nanmax(values) if name.endswith("_max") else np.nanmean(values))
+  summary["seeds_alive"] = int(alive[-1].sum())
   return summary
 
 
@@ -145,23 +157,28 @@ def _train_epoch(
   draw_batches,
   train_step,
   state: TrainState,
+  alive: jax.Array,
   train: data.DeviceSplit,
   permutations,
   epoch: int,
   steps_per_epoch: int,
   config: Config,
+  diverged: list[dict[str, Any] | None],
   last_good_epoch: int,
   workdir: str,
   bar: tqdm.tqdm,
   time_compile: bool,
-) -> tuple[TrainState, list[dict[str, np.ndarray]], EpochTiming]:
+) -> tuple[TrainState, jax.Array, list[dict[str, np.ndarray]], EpochTiming]:
   """Runs the steps of one epoch; syncs with the device every `config.log_every` steps.
 
+  `alive` [S] (on the device) and `diverged` (per seed, on the host; updated in place) say which
+  seeds still train (`step.make_train_step`, `record_divergence`).
+
   Returns:
-    (state after the epoch, host copies of every step's outputs, timing).
+    (state and `alive` after the epoch, host copies of every step's outputs with "alive", timing).
 
   Raises:
-    TrainingDiverged: see `check_finite`.
+    TrainingDiverged: see `record_divergence`.
     TrainingInterrupted: `config.stop_after_steps` reached during the epoch.
   """
   start, timed_steps, compile_s = time.time(), steps_per_epoch, None
@@ -170,24 +187,24 @@ def _train_epoch(
   pending: list[Any] = []
   for step in range(steps_per_epoch):
     batches = draw_batches(train, perms, jnp.int32(step))
-    state, out = train_step(state, batches, jnp.int32(epoch), jnp.int32(step))
+    state, alive, out = train_step(state, alive, batches, jnp.int32(epoch), jnp.int32(step))
     if time_compile and step == 0 and steps_per_epoch > 1:
       # The first step of the process compiles; it is timed apart from the step time.
       jax.block_until_ready(out)
       compile_s = time.time() - start
       start, timed_steps = time.time(), steps_per_epoch - 1
-    pending.append(out)
+    pending.append({**out, "alive": alive})
     if len(pending) == config.log_every or step == steps_per_epoch - 1:
       host = jax.device_get(pending)
-      check_finite(host, step + 1 - len(host), epoch, steps_per_epoch, config, last_good_epoch, workdir)
+      record_divergence(host, step + 1 - len(host), epoch, steps_per_epoch, config, diverged, last_good_epoch, workdir)
       records += host
       bar.update(len(host))
-      bar.set_postfix(loss=f"{float(np.mean(host[-1]['loss'])):.3f}")
+      bar.set_postfix(loss=f"{float(np.mean(host[-1]['loss'][host[-1]['alive']])):.3f}")
       pending = []
     global_step = epoch * steps_per_epoch + step + 1
     if global_step == config.stop_after_steps:
       raise TrainingInterrupted(f"stopped after global step {global_step} (config.stop_after_steps)")
-  return state, records, EpochTiming(time.time() - start, timed_steps, compile_s)
+  return state, alive, records, EpochTiming(time.time() - start, timed_steps, compile_s)
 
 
 @jax.jit
@@ -214,7 +231,8 @@ def train_and_evaluate(config: Config, workdir: str, initial_params: Callable[[]
 
   Returns:
     The contents of `workdir/results.json`: config, each seed's best epoch and its validation
-    %Success, test scores of each seed's best parameters (mean ± std over seeds), this
+    %Success, where each seed diverged (`diverged`: None, or the epoch and step at which its
+    training stopped while the other seeds went on), test scores of each seed's best parameters (mean ± std over seeds), this
     invocation's wall time (`wall_time_s`; a resumed run counts only its own part) and the
     compile time.
 
@@ -222,7 +240,7 @@ def train_and_evaluate(config: Config, workdir: str, initial_params: Callable[[]
     ConfigError: the training split is smaller than one batch.
     checkpoints.ConfigMismatchError: `workdir` holds a run with another config.
     data.DataMismatchError: the dataset does not fit the config.
-    TrainingDiverged: non-finite loss, gradient or solver residual.
+    TrainingDiverged: non-finite loss, gradient or solver residual in every seed.
     TrainingInterrupted: `config.stop_after_steps` reached.
   """
   start_time = time.time()
@@ -250,17 +268,25 @@ def train_and_evaluate(config: Config, workdir: str, initial_params: Callable[[]
   optimizer = model.make_optimizer(config, steps_per_epoch)
   state = model.init_state(planner, optimizer, config, train)
   mngr = checkpoints.manager(workdir)
-  meta = {"epoch": 0, "global_step": 0, "best_epoch": [0] * config.seeds, "best_val_success": [-1.0] * config.seeds}
+  meta = {
+    "epoch": 0,
+    "global_step": 0,
+    "best_epoch": [0] * config.seeds,
+    "best_val_success": [-1.0] * config.seeds,
+    "diverged": [None] * config.seeds,
+  }
   best_params = state.params
   if mngr.latest_step() is not None:
-    state, best_params, meta = checkpoints.restore(mngr, state)
+    state, best_params, restored = checkpoints.restore(mngr, state)
+    meta = {**meta, **restored}  # checkpoints from before per-seed divergence have no "diverged"
     logging.info("Resuming %s from epoch %d", workdir, meta["epoch"])
   elif initial_params is not None:
     state = model.start_from(initial_params(), optimizer, state)
     best_params = state.params
   # Orbax restores arrays committed to a device; commit a fresh state too, so that a resumed run
   # calls the same compiled step (and hits the persistent compilation cache) as a fresh one.
-  state, best_params = parallel.replicate((state, best_params), mesh)
+  alive = np.array([d is None for d in meta["diverged"]])
+  state, best_params, alive = parallel.replicate((state, best_params, alive), mesh)
   select = "success" if config.plans else "map_accuracy"  # what picks each seed's best epoch
   metrics_path = os.path.join(workdir, "metrics.jsonl")
   if primary:
@@ -285,15 +311,17 @@ def train_and_evaluate(config: Config, workdir: str, initial_params: Callable[[]
   try:
     for epoch in range(meta["epoch"], config.epochs):
       epoch_start = time.time()
-      state, records, timing = _train_epoch(
+      state, alive, records, timing = _train_epoch(
         draw_batches,
         train_step,
         state,
+        alive,
         train,
         permutations,
         epoch,
         steps_per_epoch,
         config,
+        meta["diverged"],
         meta["epoch"],
         workdir,
         bar,
@@ -339,6 +367,7 @@ def train_and_evaluate(config: Config, workdir: str, initial_params: Callable[[]
     "best_epoch": meta["best_epoch"],
     "selection_metric": select,
     "best_val_success": meta["best_val_success"],
+    "diverged": meta["diverged"],
     "test": test_summary,
     "epochs": meta["epoch"],
     "wall_time_s": time.time() - start_time,
@@ -351,4 +380,13 @@ def train_and_evaluate(config: Config, workdir: str, initial_params: Callable[[]
     figures.training_curve(metrics_path, os.path.join(workdir, "training_curve.png"))
   parallel.barrier(f"{workdir}: results")
   logging.info("Test (best epochs %s): %s over %d seed(s)", meta["best_epoch"], test_text(test_summary), config.seeds)
+  for s, where in enumerate(meta["diverged"]):
+    if where is not None:
+      logging.warning(
+        "seed %d diverged at epoch %d, step %d: its test scores are its best epoch's (%d)",
+        config.seed + s,
+        where["epoch"],
+        where["step"],
+        meta["best_epoch"][s],
+      )
   return results

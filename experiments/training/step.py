@@ -52,10 +52,23 @@ def make_draw_batches(planner: ip.Planner, config: Config, sharding: jax.shardin
   return draw_batches
 
 
-def make_train_step(planner: ip.Planner, optimizer: optax.GradientTransformation, config: Config):
-  """Jitted `(state, batches, epoch, step) -> (state, {name: [S] array})`.
+FINITE_CHECKS = {
+  "loss": "loss",
+  "grad_norm": "gradient norm",
+  "fwd_residual_max": "forward-solve residual (the forward solve diverged)",
+  "bwd_residual_max": "backward-solve residual (the backward solve diverged)",
+}
+"""Per-step quantities that must stay finite for a seed to go on training, and how messages name them."""
 
-  `batches` are the seeds' batches (`make_draw_batches`), `epoch` and `step` int32 scalars
+
+def make_train_step(planner: ip.Planner, optimizer: optax.GradientTransformation, config: Config):
+  """Jitted `(state, alive, batches, epoch, step) -> (state, alive, {name: [S] array})`.
+
+  `alive` [S] bools: the seeds still training. A seed whose step gives a non-finite
+  `FINITE_CHECKS` quantity keeps its parameters and optimiser state from before that step and
+  is not alive from then on (frozen: one diverging seed does not stop the others, and its last
+  finite parameters stay what it trained). `batches` are the seeds' batches
+  (`make_draw_batches`), `epoch` and `step` int32 scalars
   (traced: one compilation for the whole run). Reported per seed: the loss and
   its terms (``policy_loss``, ``map_loss``, ``iterate_loss``, ``jacobian_penalty``: those the run has), the gradient
   norm (before clipping); for a run that plans, forward/backward solver iterations and last
@@ -71,7 +84,7 @@ def make_train_step(planner: ip.Planner, optimizer: optax.GradientTransformation
     "jacobian_penalty": config.jacobian_reg,
   }
 
-  def one_seed(params, opt_state, key, batch, epoch, step):
+  def one_seed(params, opt_state, key, alive, batch, epoch, step):
     opt_actions = batch["opt_actions"]
     stream_key = lambda stream: jax.random.fold_in(jax.random.fold_in(jax.random.fold_in(key, stream), epoch), step)
     labels = sample_labels(stream_key(LABEL_STREAM), opt_actions)
@@ -95,8 +108,8 @@ def make_train_step(planner: ip.Planner, optimizer: optax.GradientTransformation
     (loss, (losses, out)), (grads, backward) = jax.value_and_grad(loss_fn, argnums=(0, 1), has_aux=True)(
       params, ip.backward_probe(batch_size)
     )
-    updates, opt_state = optimizer.update(grads, opt_state, params)
-    params = optax.apply_updates(params, updates)
+    updates, new_opt_state = optimizer.update(grads, opt_state, params)
+    new_params = optax.apply_updates(params, updates)
     reported = {"loss": loss, **losses, "grad_norm": optax.tree.norm(grads)}
     if config.plans:
       policy = metrics.policy_metrics(metrics.greedy_actions(out.logits), batch["dist"], batch["goals"], wrap)
@@ -112,12 +125,15 @@ def make_train_step(planner: ip.Planner, optimizer: optax.GradientTransformation
           reported[f"{prefix}_{field}_max"] = jnp.max(value)
     if config.maps:
       reported["train_map_accuracy"] = jnp.mean(ip.mappers.map_scores(out.map_logits, batch["maps"]).accuracy)
-    return params, opt_state, reported
+    finite = jnp.all(jnp.stack([jnp.isfinite(reported[name]) for name in FINITE_CHECKS if name in reported]))
+    alive = alive & finite
+    keep = lambda new, old: jnp.where(alive, new, old)
+    return jax.tree.map(keep, new_params, params), jax.tree.map(keep, new_opt_state, opt_state), alive, reported
 
   @jax.jit
-  def train_step(state: TrainState, batches: Batch, epoch, step):
-    seeded = (state.params, state.opt_state, state.key, batches)
-    params, opt_state, out = model.over_seeds(one_seed, seeded, (epoch, step), config.seed_batch)
-    return TrainState(params, opt_state, state.key), out
+  def train_step(state: TrainState, alive: jax.Array, batches: Batch, epoch, step):
+    seeded = (state.params, state.opt_state, state.key, alive, batches)
+    params, opt_state, alive, out = model.over_seeds(one_seed, seeded, (epoch, step), config.seed_batch)
+    return TrainState(params, opt_state, state.key), alive, out
 
   return train_step

@@ -564,6 +564,20 @@ FAMILY_TWINS = Sweep(
       "hidden 32, K_fwd = 80, phantom gradient (10 undamped steps), 3e-3 decayed over the last 5 epochs",
     ),
     Run(
+      "id_conv_gppn_phantom_20_undamped_k80_lr_3e-3_decay_5",
+      {
+        "planner": "id_conv_gppn",
+        **SMALL_CONV_GPPN,
+        "backward_solver": "phantom",
+        "k_bwd": 20,
+        "phantom_damping": 1.0,
+        "k_fwd": 80,
+        "learning_rate": 3e-3,
+        **LATE_DECAY,
+      },
+      "hidden 32, K_fwd = 80, phantom gradient (20 undamped steps), 3e-3 decayed over the last 5 epochs",
+    ),
+    Run(
       "id_conv_gppn_phantom_10_k80_lr_3e-3_decay_5",
       {
         "planner": "id_conv_gppn",
@@ -806,7 +820,8 @@ def summarize(root: str, runs: Sequence[Run]) -> list[dict[str, Any]]:
     if status == "finished":
       with open(os.path.join(workdir, "results.json")) as f:
         results = json.load(f)
-      row.update(best_epoch=results["best_epoch"], test=results["test"])
+      diverged = {s: where for s, where in enumerate(results.get("diverged", [])) if where is not None}
+      row.update(best_epoch=results["best_epoch"], test=results["test"], diverged_seeds=diverged)
     rows.append(row)
   return rows
 
@@ -831,6 +846,9 @@ def markdown_table(rows: Sequence[Mapping[str, Any]]) -> str:
       continue
     radius, error = _last(row["jacobian_radius_curve"]), _last(row["grad_error_curve"])
     epochs = f"{row['epochs']}" + ("" if row["status"] == "finished" else f" ({row['status']})")
+    epochs += "".join(
+      f" (seed {s} diverged at epoch {where['epoch']})" for s, where in row.get("diverged_seeds", {}).items()
+    )
     lines.append(
       f"| {row['label']} | {row['note']} | {_score(row.get('test'), 'optimal')} | {_score(row.get('test'), 'success')} | "
       f"{row['best_val_success']:.1f} | {row['last_val_success']:.1f} | {epochs} | "

@@ -4,6 +4,7 @@ import json
 import os
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 import pytest
 
@@ -17,6 +18,7 @@ from experiments.training import (
   evaluation,
   figures,
   loop,
+  model,
   train_and_evaluate,
 )
 from implicit_planning import grad_check
@@ -191,9 +193,36 @@ def test_a_training_split_smaller_than_one_batch_is_refused_before_any_work(tiny
   assert not os.path.exists(tmp_path / "run")
 
 
-def test_non_finite_loss_stops_with_the_step_and_writes_no_checkpoint(tiny, tmp_path):
+def test_non_finite_loss_in_every_seed_stops_with_the_step_and_writes_no_checkpoint(tiny, tmp_path):
   workdir = str(tmp_path / "run")
-  config = tiny(planner="vin", learning_rate=1e30, log_every=1)
-  with pytest.raises(TrainingDiverged, match=r"non-finite .* at epoch 1, step \d+/4"):
+  config = tiny(planner="vin", learning_rate=1e30, log_every=1, seeds=2)
+  with pytest.raises(TrainingDiverged, match=r"non-finite .* at epoch 1, step \d+/4 .*no seed is left"):
     train_and_evaluate(config, workdir)
   assert checkpoints.manager(workdir, read_only=True).latest_step() is None
+
+
+def test_a_diverging_seed_is_recorded_and_the_others_finish(tiny, tmp_path, vin_run):
+  """Seed 1 starts from parameters with a NaN: the run finishes, seed 1 is recorded as diverged
+  at its first step (and survives a resume), and seed 0 ends exactly as in a run of its own."""
+  alone_config, _, alone = vin_run
+  config = alone_config.replace(seeds=2)
+  workdir = str(tmp_path / "run")
+  planner = model.make_planner(config)
+  split = data.to_device(data.load_checked(data.ensure_dataset(config), config.task, config.wrap, config.size).train)
+
+  def poisoned():
+    params = model.init_state(planner, model.make_optimizer(config, 1), config, split).params
+    return jax.tree.map(lambda leaf: leaf.at[1].set(jnp.nan), params)
+
+  with pytest.raises(TrainingInterrupted):
+    train_and_evaluate(config.replace(stop_after_steps=6), workdir, initial_params=poisoned)  # mid-epoch 2
+  results = train_and_evaluate(config, workdir)
+  assert results["diverged"][0] is None
+  stopped = {"epoch": 1, "step": 1, "global_step": 1, "quantities": ["loss", "grad_norm", "fwd_residual_max"]}
+  assert results["diverged"][1] == stopped
+  assert results["best_epoch"][0] == alone["best_epoch"][0]
+  assert results["test"]["success"]["per_seed"][0] == pytest.approx(alone["test"]["success"]["per_seed"][0])
+  with open(os.path.join(workdir, "metrics.jsonl")) as f:
+    records = [json.loads(line) for line in f]
+  assert [r["seeds_alive"] for r in records] == [1, 1]
+  assert all(np.isfinite(r["loss"]) and np.isfinite(r["grad_norm"]) for r in records)

@@ -22,7 +22,7 @@ def test_train_step_compiles_once_for_every_epoch_and_step(tiny):
     perms = step.epoch_permutations(state.key, jnp.int32(epoch), data.num_maps(split))
     for i in range(2):
       batches = draw_batches(split, perms, jnp.int32(i))
-      state, out = train_step(state, batches, jnp.int32(epoch), jnp.int32(i))
+      state, _, out = train_step(state, jnp.ones(2, bool), batches, jnp.int32(epoch), jnp.int32(i))
   assert out["loss"].shape == (2,)
   second = perms[1, config.batch_size : 2 * config.batch_size]
   np.testing.assert_array_equal(batches["maps"][1], split["maps"][second])  # seed 1's second batch
@@ -103,18 +103,44 @@ def test_set_loss_is_minus_log_of_the_optimal_mass():
   np.testing.assert_allclose(loss, -np.log(0.3), rtol=1e-6)
 
 
-def train_steps(config, split, num_steps):
-  """The state and step outputs after ``num_steps`` steps of epoch 0."""
+def train_steps(config, split, num_steps, change_params=lambda params: params):
+  """The state, `alive` and step outputs after ``num_steps`` steps of epoch 0 from the initial
+  parameters as ``change_params`` leaves them."""
   planner, optimizer = (
     model.make_planner(config),
     model.make_optimizer(config, data.num_maps(split) // config.batch_size),
   )
   state = model.init_state(planner, optimizer, config, split)
+  state = model.start_from(change_params(state.params), optimizer, state)
   draw_batches, train_step = step.make_draw_batches(planner, config), step.make_train_step(planner, optimizer, config)
   perms = step.epoch_permutations(state.key, jnp.int32(0), data.num_maps(split))
+  alive = jnp.ones(config.seeds, bool)
   for i in range(num_steps):
-    state, out = train_step(state, draw_batches(split, perms, jnp.int32(i)), jnp.int32(0), jnp.int32(i))
-  return state, out
+    state, alive, out = train_step(state, alive, draw_batches(split, perms, jnp.int32(i)), jnp.int32(0), jnp.int32(i))
+  return state, alive, out
+
+
+def test_a_seed_whose_step_goes_non_finite_is_frozen_and_the_others_train_as_without_it(tiny):
+  """Seed 1 starts from parameters with a NaN: its first step is not finite, so it keeps its
+  parameters and optimiser state from then on and is no longer alive; seed 0 follows the same
+  trajectory as in a run where seed 1 is healthy."""
+  config = tiny(planner="vin", seeds=2)
+  split = data.to_device(data.load_checked(data.ensure_dataset(config), config.task, config.wrap, config.size).train)
+  poison = lambda params: jax.tree.map(lambda leaf: leaf.at[1].set(jnp.nan), params)
+  healthy, healthy_alive, _ = train_steps(config, split, num_steps=3)
+  state, alive, out = train_steps(config, split, num_steps=3, change_params=poison)
+  np.testing.assert_array_equal(healthy_alive, [True, True])
+  np.testing.assert_array_equal(alive, [True, False])
+  assert np.isfinite(out["loss"][0]) and not np.isfinite(out["loss"][1])
+  start = model.init_state(model.make_planner(config), model.make_optimizer(config, 1), config, split)
+  for leaf, poisoned, healthy_leaf in zip(
+    jax.tree.leaves(state.params), jax.tree.leaves(poison(start.params)), jax.tree.leaves(healthy.params)
+  ):
+    np.testing.assert_array_equal(leaf[0], healthy_leaf[0])  # seed 0 as if seed 1 were healthy
+    np.testing.assert_array_equal(leaf[1], poisoned[1])  # seed 1 never moved
+  for leaf in jax.tree.leaves(state.opt_state):
+    if jnp.ndim(leaf) and jnp.issubdtype(leaf.dtype, jnp.floating):
+      assert np.all(np.isnan(leaf[1]) | (leaf[1] == 0))  # its moments were never updated
 
 
 @pytest.mark.parametrize(
@@ -134,9 +160,9 @@ def test_seeds_trained_together_equal_seeds_trained_one_at_a_time(tiny, planner,
   test on 2026-11-29; they are left out for CI time: they exercise the same two mechanisms."""
   config = tiny(planner=planner, seeds=3, **{"seed_batch": 0, **options})
   split = data.to_device(data.load_checked(data.ensure_dataset(config), config.task, config.wrap, config.size).train)
-  together, out = train_steps(config, split, num_steps=3)
+  together, _, out = train_steps(config, split, num_steps=3)
   for s in range(3):
-    alone, out_alone = train_steps(config.replace(seed=config.seed + s, seeds=1), split, num_steps=3)
+    alone, _, out_alone = train_steps(config.replace(seed=config.seed + s, seeds=1), split, num_steps=3)
     for a, b in zip(jax.tree.leaves(together.params), jax.tree.leaves(alone.params)):
       np.testing.assert_allclose(a[s], b[0], rtol=2e-4, atol=2e-6)
     for name in ("loss", "fwd_iterations_mean", "bwd_iterations_mean"):
@@ -147,6 +173,6 @@ def test_supervised_iterates_add_their_mean_loss_with_its_weight(tiny):
   """The step reports the intermediate read-outs' loss, and the total is the weighted sum."""
   config = tiny(planner="id_vin", supervised_iterates=2, iterate_loss_weight=0.5)
   split = data.to_device(data.load_checked(data.ensure_dataset(config), config.task, config.wrap, config.size).train)
-  _, out = train_steps(config, split, num_steps=1)
+  _, _, out = train_steps(config, split, num_steps=1)
   np.testing.assert_allclose(out["loss"], out["policy_loss"] + 0.5 * out["iterate_loss"], rtol=1e-6)
   assert np.all(out["iterate_loss"] > 0)

@@ -106,20 +106,26 @@ def test_the_summary_tables_a_finished_run(vin_run, tmp_path):
   # A diverged run: metrics but no results, and the divergence message in its log.
   shutil.copytree(tmp_path / "vin", tmp_path / "broken", ignore=shutil.ignore_patterns("results.json"))
   (tmp_path / "broken.log").write_text("...\nTrainingDiverged: training stopped: non-finite loss\n")
+  # A run that finished with one of its seeds diverged on the way.
+  shutil.copytree(tmp_path / "vin", tmp_path / "partly")
+  stopped = {"epoch": 2, "step": 1, "global_step": 5, "quantities": ["loss"]}
+  (tmp_path / "partly" / "results.json").write_text(json.dumps({**results, "diverged": [None, stopped]}))
   runs = (
     sweeps.Run("vin", {"planner": "vin"}, "explicit"),
     sweeps.Run("absent", {"planner": "id_vin"}),
     sweeps.Run("broken", {"planner": "vin"}),
+    sweeps.Run("partly", {"planner": "vin"}),
   )
   rows = sweeps.summarize(str(tmp_path), runs)
-  assert [row["label"] for row in rows] == ["vin", "broken"]  # a run not started has no row
-  assert [row["status"] for row in rows] == ["finished", "diverged"] and "test" not in rows[1]
+  assert [row["label"] for row in rows] == ["vin", "broken", "partly"]  # a run not started has no row
+  assert [row["status"] for row in rows] == ["finished", "diverged", "finished"] and "test" not in rows[1]
+  assert rows[0]["diverged_seeds"] == {} and rows[2]["diverged_seeds"] == {1: stopped}
   row = rows[0]
   assert row["epochs"] == config.epochs and len(row["val_success_curve"]) == config.epochs
   assert row["test"] == results["test"] and row["best_epoch"] == results["best_epoch"]
   table = sweeps.markdown_table(rows)
-  assert table.count("\n") == 4 and f"| vin | explicit | {results['test']['optimal']['mean']:.1f} |" in table
-  assert "| 2 (diverged) |" in table
+  assert table.count("\n") == 5 and f"| vin | explicit | {results['test']['optimal']['mean']:.1f} |" in table
+  assert "| 2 (diverged) |" in table and "| 2 (seed 1 diverged at epoch 2) |" in table
   sweep_binary.write_summary(str(tmp_path), runs)
   assert all(os.path.exists(tmp_path / name) for name in ("summary.json", "summary.md", "curves.png"))
 
