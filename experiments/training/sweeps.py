@@ -696,11 +696,15 @@ RECIPE_TWINS = Sweep(
   recipe="stable",
   description="The README's main command (`--preset=quick --planner=id_vin`) under the default recipe, and its "
   "explicit twin under the same recipe: what a new user gets, over seeds (`--set=seeds=3`); and the explicit "
-  "twin with the implicit one's squashed cell, which separates the cell from the gradient.",
+  "twin without the squashed cell (the recipe before round 16), which separates the cell from the gradient. "
+  "Runs recorded before round 16 as 'vin' were unsquashed ('vin_squash' was the squashed one).",
   runs=(
     Run("id_vin", {"planner": "id_vin"}, "the default recipe"),
-    Run("vin", {"planner": "vin"}, "the default recipe"),
-    Run("vin_squash", {"planner": "vin", **SQUASHED}, "the default recipe with the implicit twin's squashed cell"),
+    Run("vin", {"planner": "vin"}, "the default recipe (squashed below 0.99 since round 16)"),
+    Run("vin_unsquashed", {"planner": "vin", "contraction": 0.0}, "the default recipe without the squashed cell"),
+    Run(
+      "vin_squash", {"planner": "vin", **SQUASHED}, "the default recipe with the squashed cell (since round 16, 'vin')"
+    ),
   ),
 )
 
