@@ -232,9 +232,9 @@ def train_and_evaluate(config: Config, workdir: str, initial_params: Callable[[]
   Returns:
     The contents of `workdir/results.json`: config, each seed's best epoch and its validation
     %Success, where each seed diverged (`diverged`: None, or the epoch and step at which its
-    training stopped while the other seeds went on), test scores of each seed's best parameters (mean ± std over seeds), this
-    invocation's wall time (`wall_time_s`; a resumed run counts only its own part) and the
-    compile time.
+    training stopped while the other seeds went on), test scores of each seed's best parameters
+    (mean ± std over seeds), this invocation's wall time (`wall_time_s`; a resumed run counts
+    only its own part) and the compile time.
 
   Raises:
     ConfigError: the training split is smaller than one batch.
