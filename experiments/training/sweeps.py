@@ -467,6 +467,12 @@ FAMILY_TWINS = Sweep(
       "20 fields, squashed below 0.99, value-iteration start, 1e-3 decayed over the last 5 epochs",
     ),
     Run(
+      "symvin_squash_vi_start_decay_5",
+      {"planner": "symvin", **SMALL_SYMVIN, **SQUASHED, **VI_START, **LATE_DECAY},
+      "20 fields, squashed below 0.99 (the implicit twin's cell), value-iteration start, 1e-3 decayed over the last "
+      "5 epochs",
+    ),
+    Run(
       "symvin_vi_start_k80_decay_5",
       {"planner": "symvin", **SMALL_SYMVIN, **VI_START, "k": 80, **LATE_DECAY},
       "20 fields, value-iteration start, K = 80, 1e-3 decayed over the last 5 epochs",
