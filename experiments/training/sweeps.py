@@ -432,6 +432,26 @@ BOUNDED_GRU = {"contraction": 0.8, "contraction_form": "squash"}
 PHANTOM_5 = {"backward_solver": "phantom", "k_bwd": 5}
 """The phantom gradient: five damped cell steps from the forward solve's point, differentiated."""
 
+
+def undamped_phantom_conv_gppn(steps: int) -> Run:
+  """ID-ConvGPPN (hidden 32) after 80 forward iterations, its gradient from ``steps`` undamped
+  cell steps, at 3e-3 with the late decay: the recipe's since round 16 at 20 steps."""
+  return Run(
+    f"id_conv_gppn_phantom_{steps}_undamped_k80_lr_3e-3_decay_5",
+    {
+      "planner": "id_conv_gppn",
+      **SMALL_CONV_GPPN,
+      "backward_solver": "phantom",
+      "k_bwd": steps,
+      "phantom_damping": 1.0,
+      "k_fwd": 80,
+      "learning_rate": 3e-3,
+      **LATE_DECAY,
+    },
+    f"hidden 32, K_fwd = 80, phantom gradient ({steps} undamped steps), 3e-3 decayed over the last 5 epochs",
+  )
+
+
 FAMILY_TWINS = Sweep(
   preset="quick",
   description="SymVIN and ConvGPPN against their implicit twins at stated smaller sizes (README, 'Training "
@@ -555,34 +575,9 @@ FAMILY_TWINS = Sweep(
       "hidden 32, phantom gradient (10 undamped steps: backprop through the last 10 cell steps), 3e-3 "
       "decayed over the last 5 epochs",
     ),
-    Run(
-      "id_conv_gppn_phantom_10_undamped_k80_lr_3e-3_decay_5",
-      {
-        "planner": "id_conv_gppn",
-        **SMALL_CONV_GPPN,
-        "backward_solver": "phantom",
-        "k_bwd": 10,
-        "phantom_damping": 1.0,
-        "k_fwd": 80,
-        "learning_rate": 3e-3,
-        **LATE_DECAY,
-      },
-      "hidden 32, K_fwd = 80, phantom gradient (10 undamped steps), 3e-3 decayed over the last 5 epochs",
-    ),
-    Run(
-      "id_conv_gppn_phantom_20_undamped_k80_lr_3e-3_decay_5",
-      {
-        "planner": "id_conv_gppn",
-        **SMALL_CONV_GPPN,
-        "backward_solver": "phantom",
-        "k_bwd": 20,
-        "phantom_damping": 1.0,
-        "k_fwd": 80,
-        "learning_rate": 3e-3,
-        **LATE_DECAY,
-      },
-      "hidden 32, K_fwd = 80, phantom gradient (20 undamped steps), 3e-3 decayed over the last 5 epochs",
-    ),
+    undamped_phantom_conv_gppn(10),
+    undamped_phantom_conv_gppn(20),
+    undamped_phantom_conv_gppn(30),
     Run(
       "id_conv_gppn_phantom_10_k80_lr_3e-3_decay_5",
       {
