@@ -40,11 +40,13 @@ from typing import Any
 _VALUE_ITERATION = {"value_init": "shift", "reward_init": "goal", "head_init": "greedy"}
 _SQUASHED = {"contraction": 0.99, "contraction_form": "squash"}
 
+_SQUASHED_VALUE_ITERATION = {**_VALUE_ITERATION, **_SQUASHED}
+
 STABLE: dict[str, dict[str, Any]] = {
-  "vin": {**_VALUE_ITERATION, **_SQUASHED},
-  "id_vin": {**_VALUE_ITERATION, **_SQUASHED},
-  "symvin": {**_VALUE_ITERATION, **_SQUASHED},
-  "id_symvin": {**_VALUE_ITERATION, **_SQUASHED},
+  "vin": _SQUASHED_VALUE_ITERATION,
+  "id_vin": _SQUASHED_VALUE_ITERATION,
+  "symvin": _SQUASHED_VALUE_ITERATION,
+  "id_symvin": _SQUASHED_VALUE_ITERATION,
   "id_conv_gppn": {"backward_solver": "phantom", "k_bwd": 20, "phantom_damping": 1.0, "k_fwd": 80},
 }
 """Per planner, the options that differ from the paper's."""
