@@ -623,8 +623,8 @@ def after_mapper(*runs: Run) -> tuple[Run, ...]:
 WORKSPACE_TWINS = Sweep(
   preset="workspace",
   description="Table 1's 'Workspace Mani.' column at CPU scale: the mapper pretrained once (one seed) and shared "
-  "by every planner run, which pretrains its planner on the true configuration space, then trains both jointly; "
-  "SymVIN, ConvGPPN and GPPN at the family_twins sizes. The mapper run comes first: a joint phase needs it "
+  "by every planner run, which pretrains its planner on the true configuration space, then trains both jointly "
+  "('_action_loss' runs: on the planner's loss alone, no map loss); SymVIN, ConvGPPN and GPPN at the family_twins sizes. The mapper run comes first: a joint phase needs it "
   "finished.",
   runs=after_mapper(
     Run("mapper", {"phase": "mapper", "seeds": 1}, "the U-Net alone (binary cross-entropy), one seed"),
@@ -635,6 +635,10 @@ WORKSPACE_TWINS = Sweep(
     ),
     Run("vin", {"planner": "vin", **SHARED_MAPPER}, "K = 30"),
     Run("id_vin", {"planner": "id_vin", **SHARED_MAPPER}, "K_fwd = 30"),
+    Run("vin_action_loss", {"planner": "vin", "map_loss_weight": 0.0, **SHARED_MAPPER}, "K = 30, no map loss"),
+    Run(
+      "id_vin_action_loss", {"planner": "id_vin", "map_loss_weight": 0.0, **SHARED_MAPPER}, "K_fwd = 30, no map loss"
+    ),
     Run("symvin", {"planner": "symvin", **SMALL_SYMVIN, **SHARED_MAPPER}, "20 fields, K = 30"),
     Run("id_symvin", {"planner": "id_symvin", **SMALL_SYMVIN, **SHARED_MAPPER}, "20 fields, K_fwd = 30"),
     Run("conv_gppn", {"planner": "conv_gppn", **SMALL_CONV_GPPN, **SHARED_MAPPER}, "hidden 32, K = 30"),
