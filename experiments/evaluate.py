@@ -70,11 +70,12 @@ def main(argv: list[str]) -> None:
     f"-> {summary['out']}"
   )
   by_distance = summary["success_by_distance"]
-  bins = zip(by_distance["edges"][:-1], by_distance["edges"][1:], by_distance["success"]["mean"])
-  print(
-    "%Success by distance to the goal: "
-    + ", ".join(f"[{lo:g}, {'inf' if hi is None else f'{hi:g}'}) {rate:.1f}" for lo, hi, rate in bins)
-  )
+  for name in ("success", "optimal"):
+    bins = zip(by_distance["edges"][:-1], by_distance["edges"][1:], by_distance[name]["mean"])
+    print(
+      f"%{name.capitalize()} by distance to the goal: "
+      + ", ".join(f"[{lo:g}, {'inf' if hi is None else f'{hi:g}'}) {rate:.1f}" for lo, hi, rate in bins)
+    )
 
 
 if __name__ == "__main__":

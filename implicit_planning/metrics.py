@@ -192,26 +192,36 @@ def policy_metrics(actions: jax.Array, dist: jax.Array, goals: jax.Array, wrap: 
 
 
 DISTANCE_EDGES: tuple[float, ...] = (1, 5, 10, 15, 20, 30, math.inf)
-"""Bins ``[edges[i], edges[i + 1])`` of shortest-path distance to the goal for `success_by_distance`."""
+"""Bins ``[edges[i], edges[i + 1])`` of shortest-path distance to the goal for `outcomes_by_distance`."""
 
 
-def success_by_distance(
+class DistanceCounts(NamedTuple):
+  """Counted cells per distance bin, and of those the successful and the optimal; int ``[B, bins]``."""
+
+  success: jax.Array
+  optimal: jax.Array
+  cells: jax.Array
+
+
+def outcomes_by_distance(
   actions: jax.Array, dist: jax.Array, goals: jax.Array, wrap: bool, edges: tuple[float, ...] = DISTANCE_EDGES
-) -> tuple[jax.Array, jax.Array]:
-  """Where a policy fails: its successful and its counted cells per distance bin.
+) -> DistanceCounts:
+  """Where a policy fails or detours: its successful, optimal and counted cells per distance bin.
 
-  A planner that propagates values only so far succeeds near the goal and fails beyond; this
-  says how far. Jittable (`wrap`, `edges` static); arguments as in `cell_outcomes`.
-
-  Returns:
-    ``(successes, cells)``: int ``[B, len(edges) - 1]`` counts of the map's counted cells in
-    each bin ``[edges[i], edges[i + 1])``, and of those whose greedy path reaches the goal.
+  A planner that propagates values only so far succeeds near the goal and fails beyond; one
+  whose values order far cells loosely reaches the goal by a detour. This says how far each
+  starts. Jittable (`wrap`, `edges` static); arguments as in `cell_outcomes`; bin ``i`` is
+  ``[edges[i], edges[i + 1])``.
   """
   cells = cell_outcomes(actions, dist, goals, wrap)
   lower, upper = jnp.asarray(edges[:-1]), jnp.asarray(edges[1:])
   in_bin = (dist[..., None] >= lower) & (dist[..., None] < upper) & cells.counted[..., None]
   count = lambda mask: mask.sum(axis=(1, 2)).astype(jnp.int32)
-  return count(in_bin & cells.success[..., None]), count(in_bin)
+  return DistanceCounts(
+    success=count(in_bin & cells.success[..., None]),
+    optimal=count(in_bin & cells.optimal[..., None]),
+    cells=count(in_bin),
+  )
 
 
 def aggregate(metrics: PolicyMetrics) -> dict[str, float]:

@@ -65,16 +65,28 @@ def test_two_cell_loop_scores_by_hand():
   assert got.accuracy == pytest.approx(200 / 3)  # cells 0 and 2 point the right way
 
 
-def test_success_by_distance_counts_each_bin_by_hand():
+def test_outcomes_by_distance_counts_each_bin_by_hand():
   # A corridor of 7 cells, goal at the east end: cells at distances 1..6. The policy points
   # the right way except at distance 4, which turns back: distances 4, 5, 6 never arrive.
   actions = np.asarray([[E, E, W, E, E, E, N]], np.int32)
   dist = bfs_dist(np.ones((1, 7), bool), (0, 6), False)
-  successes, cells = jax.jit(metrics.success_by_distance, static_argnums=(3, 4))(
+  counts = jax.jit(metrics.outcomes_by_distance, static_argnums=(3, 4))(
     actions[None], dist[None], np.asarray([[0, 6]], np.int32), False, (1, 3, 5, np.inf)
   )
-  np.testing.assert_array_equal(cells, [[2, 2, 2]])  # distances {1, 2}, {3, 4}, {5, 6}
-  np.testing.assert_array_equal(successes, [[2, 1, 0]])
+  np.testing.assert_array_equal(counts.cells, [[2, 2, 2]])  # distances {1, 2}, {3, 4}, {5, 6}
+  np.testing.assert_array_equal(counts.success, [[2, 1, 0]])
+  np.testing.assert_array_equal(counts.optimal, [[2, 1, 0]])
+
+
+def test_outcomes_by_distance_tells_a_detour_from_a_failure():
+  # 3x3 open grid, goal top-left; (0, 1) at distance 1 detours south, west, north (3 moves), and
+  # (0, 2) at distance 2 passes through it: both succeed, neither optimally.
+  actions = np.asarray([[N, S, W], [N, W, W], [N, W, W]], np.int32)
+  dist = bfs_dist(np.ones((3, 3), bool), (0, 0), False)
+  counts = metrics.outcomes_by_distance(actions[None], dist[None], np.asarray([[0, 0]], np.int32), False, (1, 2, 3, 5))
+  np.testing.assert_array_equal(counts.cells, [[2, 3, 3]])  # distances 1, 2, {3, 4}
+  np.testing.assert_array_equal(counts.success, [[2, 3, 3]])
+  np.testing.assert_array_equal(counts.optimal, [[1, 2, 3]])
 
 
 def test_detour_succeeds_but_is_not_optimal():

@@ -31,7 +31,7 @@ def make_eval_fn(
   """Jitted ``(params [S], batch) -> {part: [S, B, ...] arrays}``: what the model's output allows.
 
   ``"policy"`` (`PolicyMetrics`), ``"solve"`` (forward `SolveStats`) and ``"by_distance"``
-  (`metrics.success_by_distance`) for a model that plans; ``"map"`` (`mappers.MapScores`) for one
+  (`metrics.outcomes_by_distance`) for a model that plans; ``"map"`` (`mappers.MapScores`) for one
   that maps; ``"true_map_policy"`` when ``true_map_planner`` (the same planner given the true map)
   is given, for a mapped planner: what the mapper costs. ``batch`` holds the model's inputs and
   ``dist`` (scores are exact against it). ``seed_batch``: seeds vectorised together (`model.over_seeds`).
@@ -46,7 +46,7 @@ def make_eval_fn(
       actions = metrics.greedy_actions(out.logits)
       parts["policy"] = policy(out.logits, batch)
       parts["solve"] = out.stats.forward
-      parts["by_distance"] = metrics.success_by_distance(actions, batch["dist"], batch["goals"], wrap)
+      parts["by_distance"] = metrics.outcomes_by_distance(actions, batch["dist"], batch["goals"], wrap)
     if out.map_logits is not None:
       parts["map"] = ip.mappers.map_scores(out.map_logits, batch["maps"])
     if true_map_planner is not None:
@@ -86,7 +86,8 @@ def evaluate_split(
     averaged over the maps that have counted cells); "maps", "skipped_maps" (maps without counted
     cells); forward-solve "fwd_iterations_mean", "fwd_iterations_max", "fwd_residual_mean",
     "fwd_residual_max" over maps and seeds; "success_by_distance": the distance bins' "edges",
-    their counted "cells" and the % of them that succeed, {"mean", "per_seed"} (cell-weighted).
+    their counted "cells" and the % of them that succeed and that take a shortest path ("success",
+    "optimal": {"mean", "per_seed"}, cell-weighted).
     For a model that maps: "map_accuracy" and "obstacle_iou", {"mean", "std", "per_seed"} (%,
     over all cells of the split). With a true-map planner: "true_map", the policy scores of the
     same planner given the true maps.
@@ -107,12 +108,12 @@ def evaluate_split(
     summary["fwd_iterations_max"] = int(np.max(solves.iterations))
     summary["fwd_residual_mean"] = float(np.mean(solves.residual))
     summary["fwd_residual_max"] = float(np.max(solves.residual))
-    successes, cells = (counts.sum(axis=1) for counts in parts["by_distance"])  # [S, bins]
-    per_seed_rate = 100.0 * successes / np.maximum(cells, 1)
+    counts = metrics.DistanceCounts(*(c.sum(axis=1) for c in parts["by_distance"]))  # [S, bins]
+    rates = {name: 100.0 * getattr(counts, name) / np.maximum(counts.cells, 1) for name in ("success", "optimal")}
     summary["success_by_distance"] = {
       "edges": [float(edge) if np.isfinite(edge) else None for edge in metrics.DISTANCE_EDGES],  # None: no bound
-      "cells": cells[0].tolist(),
-      "success": {"mean": per_seed_rate.mean(axis=0).tolist(), "per_seed": per_seed_rate.tolist()},
+      "cells": counts.cells[0].tolist(),
+      **{name: {"mean": rate.mean(axis=0).tolist(), "per_seed": rate.tolist()} for name, rate in rates.items()},
     }
   if "map" in parts:
     scores = parts["map"]
