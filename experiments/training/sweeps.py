@@ -435,7 +435,7 @@ PHANTOM_5 = {"backward_solver": "phantom", "k_bwd": 5}
 
 def undamped_phantom_conv_gppn(steps: int) -> Run:
   """ID-ConvGPPN (hidden 32) after 80 forward iterations, its gradient from ``steps`` undamped
-  cell steps, at 3e-3 with the late decay: the recipe's since round 16 at 20 steps."""
+  cell steps, at 3e-3 with the late decay: the recipe's at 20 steps from round 16, at 30 from round 18."""
   return Run(
     f"id_conv_gppn_phantom_{steps}_undamped_k80_lr_3e-3_decay_5",
     {
