@@ -624,8 +624,8 @@ WORKSPACE_TWINS = Sweep(
   preset="workspace",
   description="Table 1's 'Workspace Mani.' column at CPU scale: the mapper pretrained once (one seed) and shared "
   "by every planner run, which pretrains its planner on the true configuration space, then trains both jointly "
-  "('_action_loss' runs: on the planner's loss alone, no map loss); SymVIN, ConvGPPN and GPPN at the family_twins sizes. The mapper run comes first: a joint phase needs it "
-  "finished.",
+  "('_action_loss' runs: on the planner's loss alone, no map loss); SymVIN, ConvGPPN and GPPN at the family_twins "
+  "sizes. The mapper run comes first: a joint phase needs it finished.",
   runs=after_mapper(
     Run("mapper", {"phase": "mapper", "seeds": 1}, "the U-Net alone (binary cross-entropy), one seed"),
     Run(
