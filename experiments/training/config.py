@@ -86,6 +86,12 @@ class Config(ip.PlannerOptions):
     "mapper instead of this run's own, and phase=all skips the mapper phase; a one-seed mapper run gives every seed "
     "the same mapper.",
   )
+  planner_from: str = _field(
+    "",
+    "A finished planner-phase run of the same planner and data (e.g. <workdir>/planner of another run): the joint "
+    "phase starts from its best planner, and phase=all skips the planner phase; a one-seed run gives every seed "
+    "the same planner.",
+  )
   pretrain_epochs: int = _field(15, "Epochs of each pretraining phase (mapper, planner) of a run with a mapper.")
   map_loss_weight: float = _field(
     1.0,
@@ -222,12 +228,14 @@ class Config(ip.PlannerOptions):
         raise ConfigError("diagnose_every: the diagnostics are of a planner given its map, not yet of a mapped one")
       if self.map_loss_weight < 0:
         raise ConfigError(f"map_loss_weight must be >= 0, got {self.map_loss_weight}")
-      if self.mapper_from and self.phase in ("mapper", "end_to_end"):
-        raise ConfigError(
-          f"phase={self.phase} trains the mapper from scratch; mapper_from={self.mapper_from} gives one: choose one"
-        )
-    elif self.mapper_from:
-      raise ConfigError(f"mapper_from={self.mapper_from} needs a --mapper")
+      for part, source in (("mapper", self.mapper_from), ("planner", self.planner_from)):
+        if source and self.phase in (part, "end_to_end"):
+          raise ConfigError(
+            f"phase={self.phase} trains the {part} from scratch; {part}_from={source} gives one: choose one"
+          )
+    elif self.mapper_from or self.planner_from:
+      flag = "mapper_from" if self.mapper_from else "planner_from"
+      raise ConfigError(f"{flag}={getattr(self, flag)} needs a --mapper (it starts a joint phase)")
     elif observation is not None:
       mappers = ", ".join(name for name, (seen, _) in ip.mappers.MAPPERS.items() if seen == observation)
       raise ConfigError(

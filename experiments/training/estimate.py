@@ -86,7 +86,7 @@ def _record_rows(path: str) -> tuple[dict[str, Any], ...]:
 def run_seconds(config: Config, times: Mapping[str, Mapping[str, Any]]) -> float | None:
   """The whole run, every seed: its epochs of planner steps times `OVERHEAD`, and with a mapper its
   phases (`phases`: the mapper's and the planner's pretraining, then joint steps of both; the
-  mapper's pretraining left out when it comes from ``mapper_from``), the mapper's steps at their
+  pretrainings left out that ``mapper_from`` / ``planner_from`` give), the mapper's steps at their
   measured time (evaluation and the host's work are small beside them). None for a mapper whose
   step was not measured."""
   steps = config.num_train // config.batch_size
@@ -97,7 +97,7 @@ def run_seconds(config: Config, times: Mapping[str, Mapping[str, Any]]) -> float
   if mapper is None:
     return None
   mapper_pretraining = 0 if config.mapper_from or config.phase not in ("all", "mapper") else config.pretrain_epochs
-  planner_pretraining = config.pretrain_epochs if config.phase in ("all", "planner") else 0
+  planner_pretraining = 0 if config.planner_from or config.phase not in ("all", "planner") else config.pretrain_epochs
   joint = config.epochs if config.phase in ("all", "joint", "end_to_end") else 0
   planner_seconds = OVERHEAD * planner * (planner_pretraining + joint)
   return (planner_seconds + mapper * (mapper_pretraining + joint)) * steps * config.seeds

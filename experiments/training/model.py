@@ -72,7 +72,9 @@ def check_observation_fits(config: Config, meta: dict[str, Any], source: str) ->
 
 def true_map_planner(config: Config, k_fwd: int | None = None) -> ip.Planner | None:
   """The planner of a joint (mapper + planner) run alone, to score it on the true maps; else None."""
-  return make_planner(config.replace(phase="planner"), k_fwd) if config.maps and config.plans else None
+  if not (config.maps and config.plans):
+    return None
+  return make_planner(config.replace(phase="planner", planner_from=""), k_fwd)
 
 
 def learning_rate(config: Config, steps_per_epoch: int) -> optax.ScalarOrSchedule:

@@ -13,7 +13,9 @@ Each phase is an ordinary run (`loop.train_and_evaluate`) in its own subfolder o
 it checkpoints and resumes like any run and can be run alone (``--phase``); ``all`` runs the three
 in turn, skipping the training of a finished phase. The mapper's pretraining does not depend on the
 planner: with ``mapper_from`` every planner's joint phase starts from one finished mapper run, and
-``all`` runs only the other two phases.
+``all`` runs only the other two phases. With ``planner_from`` the joint phase starts from another
+run's pretrained planner too, so joint phases that differ only in their own settings (the loss's
+weights, the optimiser) share both pretrainings.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 
+import implicit_planning as ip
 from experiments.training import checkpoints, data, model, parallel
 from experiments.training.config import Config, ConfigError
 from experiments.training.loop import train_and_evaluate
@@ -44,11 +47,13 @@ def phase_config(config: Config, phase: str) -> Config:
 def best_params(config: Config, workdir: str, sample: data.DeviceSplit) -> Any:
   """Each seed's best parameters of the finished phase run ``config`` in ``workdir``.
 
+  The checkpoint is read with the stored run's own optimiser settings, so a phase run under other
+  ones (a joint phase with another RMSprop) can start from it.
+
   Raises:
     ConfigError: the phase has not been run there, or has not finished.
   """
   stored = checkpoints.read_config(workdir) if os.path.exists(checkpoints.config_path(workdir)) else None
-  planner = model.make_planner(config)
   mngr = checkpoints.manager(workdir, read_only=True)
   if stored is None or mngr.latest_step() is None:
     raise ConfigError(
@@ -60,63 +65,75 @@ def best_params(config: Config, workdir: str, sample: data.DeviceSplit) -> Any:
       f"the {config.phase} pretraining in {workdir} stopped after epoch {mngr.latest_step()} of {config.epochs}: "
       f"run --phase={config.phase} again to finish it"
     )
-  return checkpoints.restore(mngr, model.checkpoint_template(planner, config, sample)).params("best")
+  template = model.checkpoint_template(model.make_planner(config), stored, sample)
+  return checkpoints.restore(mngr, template).params("best")
 
 
-SHARED_MAPPER_FIELDS = ("task", "size", "mapper", "mapper_width")
-"""What a mapper run given by ``mapper_from`` must share with the run that starts from it."""
+SHARED_FIELDS = {
+  "mapper": ("task", "size", "mapper", "mapper_width"),
+  "planner": ("task", "size", "mapper", "planner", *ip.planners.OPTION_NAMES),
+}
+"""What a pretraining run given by ``mapper_from`` / ``planner_from`` must share with the run that
+starts from it (and its dataset)."""
 
 
-def mapper_run_config(config: Config) -> Config:
-  """The config of the finished mapper run ``config.mapper_from``, checked to fit ``config``.
+def pretrained_run_config(config: Config, part: str) -> Config:
+  """The config of the finished ``part`` ("mapper" or "planner") pretraining run that
+  ``config.mapper_from`` / ``config.planner_from`` names, checked to fit ``config``.
 
   Raises:
-    ConfigError: no run there, not a mapper run, other data or mapper, or a seed count that is
-      neither 1 nor ``config.seeds``.
+    ConfigError: no run there, not a ``part`` run, other data, mapper or planner, or a seed count
+      that is neither 1 nor ``config.seeds``.
   """
-  source = config.mapper_from
+  flag = f"{part}_from"
+  source = getattr(config, flag)
   if not os.path.exists(checkpoints.config_path(source)):
-    raise ConfigError(f"mapper_from={source} holds no run: train one with --phase=mapper first")
+    raise ConfigError(f"{flag}={source} holds no run: train one with --phase={part} first")
   stored = checkpoints.read_config(source)
-  if stored.phase != "mapper":
-    raise ConfigError(f"mapper_from={source} is a {stored.phase} run, not a mapper run (--phase=mapper)")
+  if stored.phase != part:
+    raise ConfigError(f"{flag}={source} is a {stored.phase} run, not a {part} run (--phase={part})")
   differ = [
     f"{name}={getattr(stored, name)!r} (here {getattr(config, name)!r})"
-    for name in SHARED_MAPPER_FIELDS
+    for name in SHARED_FIELDS[part]
     if getattr(stored, name) != getattr(config, name)
   ]
   if data.dataset_path(stored) != data.dataset_path(config):
     differ.append(f"data={data.dataset_path(stored)!r} (here {data.dataset_path(config)!r})")
   if differ:
-    raise ConfigError(f"mapper_from={source} was trained with other data or another mapper: {', '.join(differ)}")
+    raise ConfigError(f"{flag}={source} was trained with other data or another {part}: {', '.join(differ)}")
   if stored.seeds not in (1, config.seeds):
-    raise ConfigError(f"mapper_from={source} has {stored.seeds} seeds; this run needs 1 (shared) or {config.seeds}")
+    raise ConfigError(f"{flag}={source} has {stored.seeds} seeds; this run needs 1 (shared) or {config.seeds}")
   return stored
 
 
-def pretrained_mapper(config: Config, workdir: str, sample: data.DeviceSplit) -> Any:
-  """Each seed's best pretrained mapper parameters: from ``workdir/mapper``, or ``config.mapper_from``
-  (one seed's mapper given to every seed)."""
-  if not config.mapper_from:
-    return best_params(phase_config(config, "mapper"), os.path.join(workdir, "mapper"), sample)["mapper"]
-  mapper = best_params(mapper_run_config(config), config.mapper_from, sample)["mapper"]
-  return jax.tree.map(lambda leaf: jnp.broadcast_to(leaf, (config.seeds, *leaf.shape[1:])), mapper)
+def pretrained(config: Config, part: str, workdir: str, sample: data.DeviceSplit) -> Any:
+  """Each seed's best pretrained ``part`` ("mapper" or "planner") parameters: from
+  ``workdir/<part>``, or the run ``config.<part>_from`` names (a one-seed run's given to every seed)."""
+  source = getattr(config, f"{part}_from")
+  if source:
+    params = best_params(pretrained_run_config(config, part), source, sample)
+  else:
+    params = best_params(phase_config(config, part), os.path.join(workdir, part), sample)
+  # A mapper run's parameters hold the mapper under "mapper"; a planner run's are the planner's.
+  params = params["mapper"] if part == "mapper" else params
+  if not source:
+    return params
+  return jax.tree.map(lambda leaf: jnp.broadcast_to(leaf, (config.seeds, *leaf.shape[1:])), params)
 
 
 def joint_start(config: Config, workdir: str) -> dict[str, Any]:
   """The joint phase's first parameters: ``{"mapper", "planner"}`` from the two pretraining runs."""
   dataset = data.load_checked(data.ensure_dataset(config), config.task, config.wrap, config.size)
   sample = data.to_device(dataset.val)
-  mapper = pretrained_mapper(config, workdir, sample)
-  planner = best_params(phase_config(config, "planner"), os.path.join(workdir, "planner"), sample)
-  return jax.tree.map(jnp.asarray, {"mapper": mapper, "planner": planner})
+  return jax.tree.map(jnp.asarray, {part: pretrained(config, part, workdir, sample) for part in ("mapper", "planner")})
 
 
 def phases(config: Config) -> tuple[str, ...]:
-  """The phases ``config.phase`` names: ``all`` is the three in order, less the mapper's given by ``mapper_from``."""
+  """The phases ``config.phase`` names: ``all`` is the three in order, less the pretrainings that
+  ``mapper_from`` / ``planner_from`` give."""
   if config.phase != "all":
     return (config.phase,)
-  return ORDER[1:] if config.mapper_from else ORDER
+  return tuple(phase for phase in ORDER if phase == "joint" or not getattr(config, f"{phase}_from"))
 
 
 def train_phases(config: Config, workdir: str) -> dict[str, Any]:
@@ -126,8 +143,9 @@ def train_phases(config: Config, workdir: str) -> dict[str, Any]:
     ``{phase: that run's results}``; their test scores are also written to
     ``workdir/results.json``, beside those of phases finished by earlier invocations.
   """
-  if config.mapper_from:
-    mapper_run_config(config)  # refuse a misfit before any training
+  for part in ("mapper", "planner"):
+    if getattr(config, f"{part}_from"):
+      pretrained_run_config(config, part)  # refuse a misfit before any training
   results = {}
   for phase in phases(config):
     phase_run = phase_config(config, phase)
