@@ -681,8 +681,24 @@ WORKSPACE_TWINS = Sweep(
     joint_ablation(
       "vin_corrected", "vin", "vin's pretrainings, then bias-corrected RMSprop", planner="vin", **CORRECTED
     ),
+    joint_ablation(
+      "id_vin_corrected",
+      "id_vin_action_loss",
+      "id_vin_action_loss's pretrainings, then the map loss and bias-corrected RMSprop",
+      planner="id_vin",
+      **CORRECTED,
+    ),
     Run("symvin", {"planner": "symvin", **SMALL_SYMVIN, **SHARED_MAPPER}, "20 fields, K = 30"),
     Run("id_symvin", {"planner": "id_symvin", **SMALL_SYMVIN, **SHARED_MAPPER}, "20 fields, K_fwd = 30"),
+    joint_ablation(
+      "id_symvin_action_loss_corrected",
+      "id_symvin",
+      "id_symvin's pretrainings, then no map loss and bias-corrected RMSprop",
+      planner="id_symvin",
+      **SMALL_SYMVIN,
+      map_loss_weight=0.0,
+      **CORRECTED,
+    ),
     Run("conv_gppn", {"planner": "conv_gppn", **SMALL_CONV_GPPN, **SHARED_MAPPER}, "hidden 32, K = 30"),
     Run("id_conv_gppn", {"planner": "id_conv_gppn", **SMALL_CONV_GPPN, **SHARED_MAPPER}, "hidden 32, K_fwd = 30"),
     Run("gppn", {"planner": "gppn", **SMALL_CONV_GPPN, **SHARED_MAPPER}, "hidden 32, K = 30"),

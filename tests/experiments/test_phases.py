@@ -144,27 +144,6 @@ def test_a_shared_mapper_run_starts_every_seeds_joint_phase(workspace_run, tmp_p
     np.testing.assert_array_equal(given, np.broadcast_to(pretrained, given.shape))
 
 
-def test_a_shared_mapper_run_must_exist_be_a_mapper_run_and_fit(tiny, tmp_path):
-  config = tiny(task="manip_workspace", size=18, mapper="workspace_unet", planner="vin")
-  source = str(tmp_path / "source")
-  with pytest.raises(ConfigError, match="holds no run: train one with --phase=mapper"):
-    phases.train_phases(config.replace(mapper_from=source), str(tmp_path / "run"))
-  checkpoints.write_or_check_config(source, phases.phase_config(config, "planner"))
-  with pytest.raises(ConfigError, match="is a planner run, not a mapper run"):
-    phases.pretrained_run_config(config.replace(mapper_from=source), "mapper")
-  other = str(tmp_path / "other")
-  checkpoints.write_or_check_config(other, phases.phase_config(config.replace(mapper_width=4, seeds=3), "mapper"))
-  with pytest.raises(ConfigError, match=r"another mapper: mapper_width=4 \(here 2\)"):
-    phases.pretrained_run_config(config.replace(mapper_from=other), "mapper")
-  with pytest.raises(ConfigError, match="has 3 seeds; this run needs 1 \\(shared\\) or 2"):
-    phases.pretrained_run_config(config.replace(mapper_from=other, mapper_width=4, seeds=2), "mapper")
-  for phase in ("mapper", "end_to_end"):
-    with pytest.raises(ConfigError, match=f"phase={phase} trains the mapper from scratch; mapper_from=.* gives one"):
-      config.replace(mapper_from=other, phase=phase)
-  with pytest.raises(ConfigError, match="needs a --mapper"):
-    tiny(mapper_from=other)
-
-
 @pytest.mark.slow
 def test_a_joint_phase_under_another_optimiser_starts_from_another_runs_pretrainings(workspace_run, tmp_path):
   config, workdir, _, _ = workspace_run
@@ -184,25 +163,30 @@ def test_a_joint_phase_under_another_optimiser_starts_from_another_runs_pretrain
     np.testing.assert_array_equal(given, pretrained)
 
 
-def test_a_shared_planner_run_must_exist_be_a_planner_run_and_fit(tiny, tmp_path):
+@pytest.mark.parametrize(
+  ("part", "other_part", "misfit"),
+  [("mapper", "planner", {"mapper_width": 4}), ("planner", "mapper", {"l_q": 4})],
+)
+def test_a_shared_pretraining_run_must_exist_be_of_its_phase_and_fit(tiny, tmp_path, part, other_part, misfit):
   config = tiny(task="manip_workspace", size=18, mapper="workspace_unet", planner="vin")
+  flag, (name, value) = f"{part}_from", next(iter(misfit.items()))
   source = str(tmp_path / "source")
-  with pytest.raises(ConfigError, match="holds no run: train one with --phase=planner"):
-    phases.train_phases(config.replace(planner_from=source), str(tmp_path / "run"))
-  checkpoints.write_or_check_config(source, phases.phase_config(config, "mapper"))
-  with pytest.raises(ConfigError, match="is a mapper run, not a planner run"):
-    phases.pretrained_run_config(config.replace(planner_from=source), "planner")
+  with pytest.raises(ConfigError, match=f"holds no run: train one with --phase={part}"):
+    phases.train_phases(config.replace(**{flag: source}), str(tmp_path / "run"))
+  checkpoints.write_or_check_config(source, phases.phase_config(config, other_part))
+  with pytest.raises(ConfigError, match=f"is a {other_part} run, not a {part} run"):
+    phases.pretrained_run_config(config.replace(**{flag: source}), part)
   other = str(tmp_path / "other")
-  checkpoints.write_or_check_config(other, phases.phase_config(config.replace(l_q=4, seeds=3), "planner"))
-  with pytest.raises(ConfigError, match=r"another planner: l_q=4 \(here 8\)"):
-    phases.pretrained_run_config(config.replace(planner_from=other), "planner")
+  checkpoints.write_or_check_config(other, phases.phase_config(config.replace(**misfit, seeds=3), part))
+  with pytest.raises(ConfigError, match=rf"another {part}: {name}={value} \(here {getattr(config, name)}\)"):
+    phases.pretrained_run_config(config.replace(**{flag: other}), part)
   with pytest.raises(ConfigError, match="has 3 seeds; this run needs 1 \\(shared\\) or 2"):
-    phases.pretrained_run_config(config.replace(planner_from=other, l_q=4, seeds=2), "planner")
-  for phase in ("planner", "end_to_end"):
-    with pytest.raises(ConfigError, match=f"phase={phase} trains the planner from scratch; planner_from=.* gives one"):
-      config.replace(planner_from=other, phase=phase)
-  with pytest.raises(ConfigError, match="planner_from=.* needs a --mapper"):
-    tiny(planner_from=other)
+    phases.pretrained_run_config(config.replace(**{flag: other}, **misfit, seeds=2), part)
+  for phase in (part, "end_to_end"):
+    with pytest.raises(ConfigError, match=f"phase={phase} trains the {part} from scratch; {flag}=.* gives one"):
+      config.replace(**{flag: other}, phase=phase)
+  with pytest.raises(ConfigError, match=f"{flag}=.* needs a --mapper"):
+    tiny(**{flag: other})
 
 
 def test_workspace_images_the_mapper_was_not_built_for_are_refused(tiny):
