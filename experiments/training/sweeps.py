@@ -673,7 +673,7 @@ WORKSPACE_TWINS = Sweep(
     joint_ablation(
       "id_vin_action_loss_corrected",
       "id_vin_action_loss",
-      "id_vin_action_loss's pretrainings, then bias-corrected RMSprop",
+      "id_vin_action_loss's pretrainings, then no map loss and bias-corrected RMSprop",
       planner="id_vin",
       map_loss_weight=0.0,
       **CORRECTED,
