@@ -110,14 +110,10 @@ def pretrained(config: Config, part: str, workdir: str, sample: data.DeviceSplit
   """Each seed's best pretrained ``part`` ("mapper" or "planner") parameters: from
   ``workdir/<part>``, or the run ``config.<part>_from`` names (a one-seed run's given to every seed)."""
   source = getattr(config, f"{part}_from")
-  if source:
-    params = best_params(pretrained_run_config(config, part), source, sample)
-  else:
-    params = best_params(phase_config(config, part), os.path.join(workdir, part), sample)
+  run = pretrained_run_config(config, part) if source else phase_config(config, part)
+  params = best_params(run, source or os.path.join(workdir, part), sample)
   # A mapper run's parameters hold the mapper under "mapper"; a planner run's are the planner's.
   params = params["mapper"] if part == "mapper" else params
-  if not source:
-    return params
   return jax.tree.map(lambda leaf: jnp.broadcast_to(leaf, (config.seeds, *leaf.shape[1:])), params)
 
 
