@@ -2,9 +2,12 @@
 
 A pretrained planner is a folder ``<root>/<task>_<size>/<planner>/`` holding ``params.msgpack``
 (the parameters, `flax.serialization`) and ``info.json``: the `PlannerOptions` it was built with,
-and what made it (the training config and command, the commit, the seed and its scores). The
-repository's own are in ``pretrained/`` beside this package (`PRETRAINED_ROOT`);
-``experiments.export_pretrained`` writes them from a finished run.
+and what made it (the training config and command, the commit, the seed and its scores). A
+planner trained behind a mapper (``load_pretrained("id_symvin", task="manip_workspace", size=18)``)
+is stored with it: ``info["mapper"]`` names the mapper, its width and the observation it reads,
+and the model is `with_mapper` of the two, parameters ``{"mapper", "planner"}``. The repository's
+own are in ``pretrained/`` beside this package (`PRETRAINED_ROOT`); ``experiments.export_pretrained``
+writes them from a finished run.
 """
 
 from __future__ import annotations
@@ -18,7 +21,8 @@ import flax.serialization
 import jax
 import jax.numpy as jnp
 
-from implicit_planning.planners import Planner, PlannerOptions, make_planner
+from implicit_planning.mappers import make_mapper, with_mapper
+from implicit_planning.planners import Batch, Planner, PlannerOptions, make_planner
 
 PRETRAINED_ROOT = pathlib.Path(__file__).resolve().parent.parent / "pretrained"
 """The repository's pretrained planners."""
@@ -26,7 +30,8 @@ PRETRAINED_ROOT = pathlib.Path(__file__).resolve().parent.parent / "pretrained"
 
 @dataclasses.dataclass(frozen=True)
 class Pretrained:
-  """A planner, its trained parameters, and the record of how they were made (``info.json``)."""
+  """A planner (with its mapper, if it was trained behind one), its trained parameters, and the
+  record of how they were made (``info.json``)."""
 
   planner: Planner
   params: Any
@@ -67,10 +72,33 @@ def save_pretrained(directory: str | pathlib.Path, params: Any, info: dict[str, 
   (directory / "info.json").write_text(json.dumps(info, indent=2) + "\n")
 
 
+def model(info: dict[str, Any]) -> Planner:
+  """The model ``info`` describes: its planner, fed by its mapper when it has one."""
+  planner = make_planner(info["planner"], PlannerOptions(**info["planner_options"]))
+  if "mapper" not in info:
+    return planner
+  mapper = info["mapper"]
+  observation, module = make_mapper(mapper["name"], info["size"], mapper["width"])
+  return with_mapper(planner, module, observation)
+
+
+def example_batch(info: dict[str, Any]) -> Batch:
+  """A batch of one problem of the shapes the model of ``info`` reads (zeros; all maps free)."""
+  size = info["size"]
+  batch = {"goals": jnp.zeros((1, 2), jnp.int32)}
+  if "mapper" in info:
+    mapper = info["mapper"]
+    batch[mapper["observation"]] = jnp.zeros((1, *mapper["observation_shape"]), mapper["observation_dtype"])
+  else:
+    batch["maps"] = jnp.ones((1, size, size), jnp.uint8)
+  return batch
+
+
 def load_pretrained(
   name: str, task: str = "maze2d", size: int = 15, root: str | pathlib.Path | None = None
 ) -> Pretrained:
-  """The pretrained planner ``name`` for ``task`` maps of ``size``: ``planner.apply(params, batch)``.
+  """The pretrained planner ``name`` for ``task`` maps of ``size``: ``planner.apply(params, batch)``
+  (a planner behind a mapper reads the mapper's observation, ``planner.inputs``).
 
   Raises:
     FileNotFoundError: there is none; the message lists the ones there are.
@@ -82,9 +110,8 @@ def load_pretrained(
       f"no pretrained {name} for {task} {size}x{size} in {directory.parent.parent}; there are: {there}"
     )
   info = json.loads((directory / "info.json").read_text())
-  planner = make_planner(name, PlannerOptions(**info["planner_options"]))
-  dummy = {"maps": jnp.ones((1, size, size), jnp.uint8), "goals": jnp.zeros((1, 2), jnp.int32)}
-  template = jax.eval_shape(planner.init, jax.random.key(0), dummy)
+  planner = model(info)
+  template = jax.eval_shape(planner.init, jax.random.key(0), example_batch(info))
   template = jax.tree.map(lambda leaf: jnp.zeros(leaf.shape, leaf.dtype), template)
   params = flax.serialization.from_bytes(template, (directory / "params.msgpack").read_bytes())
   return Pretrained(planner, params, info)

@@ -148,9 +148,13 @@ def pretrained_policy_figure(
     raise IndexError(f"--index={index}: the {split} split has {data.num_maps(device_split)} maps")
   one = data.gather(device_split, slice(index, index + 1))
   title = f"{name} (pretrained, seed {pretrained.info['seed']})"
-  _draw_policy(
-    config, pretrained.planner, pretrained.params, one, f"{split}[{index}]", title, out_path, num_starts, index
-  )
+  if config.mapper:
+    title = f"{name} + {config.mapper} (pretrained, seed {pretrained.info['seed']})"
+    _draw_mapped_policy(config, pretrained.planner, pretrained.params, one, dataset.meta, split, index, title, out_path)
+  else:
+    _draw_policy(
+      config, pretrained.planner, pretrained.params, one, f"{split}[{index}]", title, out_path, num_starts, index
+    )
 
 
 def _draw_policy(
@@ -283,6 +287,23 @@ def mapped_policy_figure(workdir: str, out_path: str, index: int = 0, split: str
   """
   config = checkpoints.read_config(workdir)
   planner, params, one, meta = first_seed_on_problem(workdir, config, index, split, which)
+  title = f"{config.planner} + {config.mapper} ({workdir}, {which} checkpoint)"
+  _draw_mapped_policy(config, planner, params, one, meta, split, index, title, out_path)
+
+
+def _draw_mapped_policy(
+  config: Config,
+  planner: ip.Planner,
+  params: Any,
+  one: dict[str, jax.Array],
+  meta: dict[str, Any],
+  split: str,
+  index: int,
+  title: str,
+  out_path: str,
+) -> None:
+  """The four panels of `mapped_policy_figure` for the batch of one ``one`` (problem ``index`` of
+  ``split``; ``meta``: its dataset's), saved to ``out_path``."""
   out = jax.jit(planner.apply)(params, one)
   actions = metrics.greedy_actions(out.logits)
   successor = np.asarray(metrics.successors(actions, one["dist"], config.wrap))[0]
@@ -356,7 +377,7 @@ def mapped_policy_figure(workdir: str, out_path: str, index: int = 0, split: str
     ax.plot(goal_col, goal_row, "*", color="gold", markersize=14, markeredgecolor="black")
     if space == "c-space":
       ax.set(xlabel="θ2 bin", ylabel="θ1 bin")
-  fig.suptitle(f"{config.planner} + {config.mapper} ({workdir}, {which} checkpoint)")
+  fig.suptitle(title)
   fig.tight_layout(rect=(0, 0, 1, 0.95))
   os.makedirs(os.path.dirname(os.path.abspath(out_path)), exist_ok=True)
   fig.savefig(out_path, dpi=110)

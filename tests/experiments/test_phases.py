@@ -7,7 +7,19 @@ import jax
 import numpy as np
 import pytest
 
-from experiments.training import ConfigError, TrainingInterrupted, checkpoints, data, figures, model, phases, sweeps
+import implicit_planning as ip
+from experiments.training import (
+  ConfigError,
+  TrainingInterrupted,
+  checkpoints,
+  data,
+  evaluation,
+  export,
+  figures,
+  model,
+  phases,
+  sweeps,
+)
 
 
 @pytest.fixture(scope="module")
@@ -161,6 +173,38 @@ def test_a_joint_phase_under_another_optimiser_starts_from_another_runs_pretrain
   own = phases.joint_start(phases.phase_config(config, "joint"), workdir)
   for given, pretrained in zip(jax.tree.leaves(start), jax.tree.leaves(own), strict=True):
     np.testing.assert_array_equal(given, pretrained)
+
+
+@pytest.mark.slow
+def test_a_joint_phase_exports_with_its_mapper_and_scores_its_seeds_test_result_by_name(workspace_run, tmp_path):
+  config, workdir, results, _ = workspace_run
+  joint = results["joint"]
+  seed = int(np.argmax(joint["best_val_success"]))
+  export.export(os.path.join(workdir, "joint"), str(tmp_path), command="pytest")
+  loaded = ip.load_pretrained("vin", task="manip_workspace", size=18, root=tmp_path)
+  assert loaded.planner.inputs == ("workspace", "goals") and set(loaded.params) == {"mapper", "planner"}
+  assert loaded.info["mapper"]["observation_shape"] == [96, 96]
+  assert loaded.info["test"]["map_accuracy"] == joint["test"]["map_accuracy"]["per_seed"][seed]
+  summary = evaluation.evaluate_pretrained("vin", "manip_workspace", 18, root=str(tmp_path))
+  for score in ("success", "map_accuracy"):
+    assert summary[score]["per_seed"] == pytest.approx([joint["test"][score]["per_seed"][seed]], abs=1e-4)
+  assert summary["true_map"]["success"]["per_seed"] == pytest.approx(
+    [loaded.info["test"]["true_map_success"]], abs=1e-4
+  )
+  out = tmp_path / "policy.png"
+  figures.pretrained_policy_figure("vin", "manip_workspace", 18, str(out), index=1, root=str(tmp_path))
+  assert out.stat().st_size > 10_000
+
+
+def test_only_a_planning_phase_of_a_run_with_a_mapper_is_exported(tiny, tmp_path):
+  config = tiny(task="manip_workspace", size=18, mapper="workspace_unet", planner="vin")
+  for phase in ("mapper", "planner"):
+    checkpoints.write_or_check_config(str(tmp_path / phase), phases.phase_config(config, phase))
+    with pytest.raises(ValueError, match=f"is the {phase} pretraining of a run with mapper workspace_unet"):
+      export.export(str(tmp_path / phase), str(tmp_path / "pretrained"))
+  os.makedirs(tmp_path / "joint")
+  with pytest.raises(FileNotFoundError, match="holds a run's phases: export its joint phase"):
+    export.export(str(tmp_path), str(tmp_path / "pretrained"))
 
 
 @pytest.mark.parametrize(
