@@ -61,3 +61,12 @@ def test_a_pretrained_planner_is_drawn_by_name(vin_run, tmp_path):
   assert out.stat().st_size > 10_000
   with pytest.raises(IndexError, match="the test split has 16 maps"):
     figures.pretrained_policy_figure("vin", config.task, config.size, str(out), index=99, root=str(tmp_path))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("name", "task", "size"), ip.pretrained.available())
+def test_every_committed_pretrained_planner_loads_into_its_model(name, task, size):
+  loaded = ip.load_pretrained(name, task, size)
+  assert (loaded.info["planner"], loaded.info["task"], loaded.info["size"]) == (name, task, size)
+  assert loaded.planner.inputs[0] == loaded.info.get("mapper", {}).get("observation", "maps")
+  assert all(np.isfinite(leaf).all() for leaf in jax.tree.leaves(loaded.params))
