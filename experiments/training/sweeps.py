@@ -700,6 +700,11 @@ WORKSPACE_TWINS = Sweep(
     joint_ablation(
       "vin_corrected", "vin", "vin's pretrainings, then bias-corrected RMSprop", planner="vin", **CORRECTED
     ),
+    Run(
+      "id_vin_action_loss_all_corrected",
+      {"planner": "id_vin", "map_loss_weight": 0.0, **CORRECTED, **SHARED_MAPPER},
+      "K_fwd = 30, no map loss, bias-corrected RMSprop in the planner's pretraining too (the mapper shared)",
+    ),
     joint_ablation(
       "id_vin_corrected",
       "id_vin_action_loss",
