@@ -700,6 +700,15 @@ WORKSPACE_TWINS = Sweep(
     joint_ablation(
       "vin_corrected", "vin", "vin's pretrainings, then bias-corrected RMSprop", planner="vin", **CORRECTED
     ),
+    joint_ablation(
+      "id_vin_action_loss_corrected_6ep",
+      "id_vin_action_loss",
+      "id_vin_action_loss_corrected with 6 joint epochs (the late decay over the last 5)",
+      planner="id_vin",
+      map_loss_weight=0.0,
+      epochs=6,
+      **CORRECTED,
+    ),
     Run(
       "id_vin_action_loss_all_corrected",
       {"planner": "id_vin", "map_loss_weight": 0.0, **CORRECTED, **SHARED_MAPPER},
