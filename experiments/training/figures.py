@@ -147,9 +147,8 @@ def pretrained_policy_figure(
   if not 0 <= index < data.num_maps(device_split):
     raise IndexError(f"--index={index}: the {split} split has {data.num_maps(device_split)} maps")
   one = data.gather(device_split, slice(index, index + 1))
-  title = f"{name} (pretrained, seed {pretrained.info['seed']})"
+  title = f"{name}{f' + {config.mapper}' if config.mapper else ''} (pretrained, seed {pretrained.info['seed']})"
   if config.mapper:
-    title = f"{name} + {config.mapper} (pretrained, seed {pretrained.info['seed']})"
     _draw_mapped_policy(config, pretrained.planner, pretrained.params, one, dataset.meta, split, index, title, out_path)
   else:
     _draw_policy(

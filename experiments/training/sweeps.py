@@ -666,7 +666,8 @@ WORKSPACE_TWINS = Sweep(
   description="Table 1's 'Workspace Mani.' column at CPU scale: the mapper pretrained once (one seed) and shared "
   "by every planner run, which pretrains its planner on the true configuration space, then trains both jointly "
   "('_action_loss' runs: on the planner's loss alone, no map loss; '_corrected' runs: the joint phase alone, from "
-  "another run's pretrainings, with bias-corrected RMSprop); SymVIN, ConvGPPN and GPPN at the family_twins sizes. "
+  "another run's pretrainings, with bias-corrected RMSprop; '_planner' runs: the planner's pretraining alone); "
+  "SymVIN, ConvGPPN and GPPN at the family_twins sizes. "
   "The mapper run comes first: a joint phase needs it finished.",
   runs=after_pretraining(
     Run("mapper", {"phase": "mapper", "seeds": 1}, "the U-Net alone (binary cross-entropy), one seed"),
@@ -737,13 +738,13 @@ WORKSPACE_TWINS = Sweep(
     Run("gppn", {"planner": "gppn", **SMALL_CONV_GPPN, **SHARED_MAPPER}, "hidden 32, K = 30"),
     *(
       run
-      for planner, size, note in (
+      for planner, options, note in (
         ("symvin", SMALL_SYMVIN, "20 fields, K = 30"),
         ("conv_gppn", SMALL_CONV_GPPN, "hidden 32, K = 30"),
         ("id_conv_gppn", SMALL_CONV_GPPN, "hidden 32, K_fwd = 30"),
         ("gppn", SMALL_CONV_GPPN, "hidden 32, K = 30"),
       )
-      for run in corrected_column_runs(planner, size, note)
+      for run in corrected_column_runs(planner, options, note)
     ),
   ),
 )
