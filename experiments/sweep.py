@@ -13,6 +13,7 @@ its tables. ``--dry_run`` prints the commands and a rough time for each (`estima
 
   python -m experiments.sweep --sweep=fig2 --scale=cpu --cores=0,1
   python -m experiments.sweep --sweep=table1 --scale=paper --seeds=5 --dry_run
+  python -m experiments.sweep --sweep=fig10 --scale=cpu --cores=1    # measured, one thread on core 1
   python -m experiments.sweep --sweep=implicit_levers --jobs=2 --set=seeds=3,diagnose_every=5
   python -m experiments.sweep --sweep=implicit_levers --only=vin,contraction_0.9 --dry_run
   python -m experiments.sweep --sweep=implicit_levers --summarize --test_time=1,2,4 \
@@ -273,13 +274,20 @@ def resolve(
   return sweep, preset, root, figure
 
 
-def measure(name: str, scale_name: str | None, root: str | None) -> None:
-  """A measured figure (`paper.MEASUREMENTS`): its JSON and PNG in the root."""
+def measure(
+  name: str, scale_name: str | None, root: str | None, cores: Sequence[int] = (), dry_run: bool = False
+) -> None:
+  """A measured figure (`paper.MEASUREMENTS`): its JSON and PNG in the root; with one of ``cores``, measured
+  on one XLA thread pinned to that core (as the benchmark's ``--single_thread``)."""
   module, scale = paper.MEASUREMENTS[name], paper.get_scale(scale_name or "cpu")
   root = root or os.path.join("runs", "sweeps", f"{name}_{scale.name}")
-  if _DRY_RUN.value:
+  if len(cores) > 1:
+    raise app.UsageError(f"--sweep={name} is measured in one process: give at most one core, not --cores={cores}")
+  if dry_run:
     print(f"{name} at scale {scale.name}, into {root}: " + " ".join(module.__doc__.split("\n\n")[0].split()))
     return
+  if cores:
+    cpu.pin_to_core(cores[0])  # before JAX starts its CPU backend (the measurement's first jax call)
   os.makedirs(root, exist_ok=True)
   module.measure(scale, root)
   print(f"{name} ({module.CLAIM}): {root}/{name}.json, {root}/{name}.png")
@@ -289,7 +297,7 @@ def main(argv: Sequence[str]) -> None:
   if len(argv) > 1:
     raise app.UsageError(f"unexpected arguments: {argv[1:]}")
   if _SWEEP.value in paper.MEASUREMENTS:
-    return measure(_SWEEP.value, _SCALE.value, _ROOT.value)
+    return measure(_SWEEP.value, _SCALE.value, _ROOT.value, [int(core) for core in _CORES.value], _DRY_RUN.value)
   try:
     sweep, preset, default_root, figure = resolve(_SWEEP.value, _SCALE.value, _PRESET.value, _RECIPE.value)
     runs = sweeps.select(sweep, _ONLY.value)

@@ -170,3 +170,17 @@ def test_runs_with_a_mapper_are_summarised_by_phase_from_their_last_planning_pha
   assert row == (
     "| vin | explicit | – | 88.0 ± 1.0 / 90.0 ± 1.0 | 80.0 ± 1.0 / 82.0 ± 1.0 | 98.0 ± 1.0 / 94.0 ± 1.0 | 89.0 ± 1.0 | 2 |"
   )
+
+
+def test_a_measured_figure_is_pinned_to_its_one_core(tmp_path, monkeypatch):
+  from absl import app
+
+  from experiments.paper import fig10
+
+  pinned, measured = [], []
+  monkeypatch.setattr(sweep_binary.cpu, "pin_to_core", pinned.append)
+  monkeypatch.setattr(fig10, "measure", lambda scale, root: measured.append((scale.name, root)))
+  sweep_binary.measure("fig10", "cpu", str(tmp_path), cores=[1])
+  assert (pinned, measured) == ([1], [("cpu", str(tmp_path))])
+  with pytest.raises(app.UsageError, match="at most one core"):
+    sweep_binary.measure("fig10", "cpu", str(tmp_path), cores=[0, 1])
