@@ -672,6 +672,11 @@ WORKSPACE_TWINS = Sweep(
   runs=after_pretraining(
     Run("mapper", {"phase": "mapper", "seeds": 1}, "the U-Net alone (binary cross-entropy), one seed"),
     Run(
+      "mapper_corrected",
+      {"phase": "mapper", "seeds": 1, **CORRECTED},
+      "the U-Net alone under bias-corrected RMSprop, one seed (a one-command run with the flag trains it so)",
+    ),
+    Run(
       "mapper_fine",
       {"phase": "mapper", "seeds": 1, "mapper": "workspace_unet_fine"},
       "the U-Net on a polar grid twice as fine in angle and radius (one stem level), one seed",
