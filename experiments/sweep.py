@@ -293,6 +293,18 @@ def measure(
   print(f"{name} ({module.CLAIM}): {root}/{name}.json, {root}/{name}.png")
 
 
+def common_flags(
+  sweep: sweeps.Sweep,
+  figure: tuple[paper.Figure, paper.Scale] | None,
+  settings: Mapping[str, Any],
+  seeds: int | None = None,
+) -> dict[str, Any]:
+  """The flags under every run's own: the sweep's fixed ones, the figure's scale's (``figure``: as
+  `resolve` returns it), the user's ``--set`` (``settings``), then ``--seeds``."""
+  common = {**sweep.flags, **(figure[1].common if figure else {}), **settings}
+  return common if seeds is None else {**common, "seeds": seeds}
+
+
 def main(argv: Sequence[str]) -> None:
   if len(argv) > 1:
     raise app.UsageError(f"unexpected arguments: {argv[1:]}")
@@ -301,9 +313,7 @@ def main(argv: Sequence[str]) -> None:
   try:
     sweep, preset, default_root, figure = resolve(_SWEEP.value, _SCALE.value, _PRESET.value, _RECIPE.value)
     runs = sweeps.select(sweep, _ONLY.value)
-    common = {**(figure[1].common if figure else {}), **parse_settings(_SET.value)}
-    if _SEEDS.value is not None:
-      common["seeds"] = _SEEDS.value
+    common = common_flags(sweep, figure, parse_settings(_SET.value), _SEEDS.value)
     base = presets.get_config(preset)
     # Every run's config, built as experiments.train will: a bad preset, flag name or value is refused before any run.
     configs = {run.label: recipes.configure(base, sweep.recipe, {**common, **run.flags}) for run in runs}

@@ -12,6 +12,7 @@ import numpy as np
 
 from experiments.paper import figure
 from experiments.paper.scales import Scale
+from experiments.training import presets
 from experiments.training.sweeps import ROOT, Run
 
 PLANNERS = (*figure.EXPLICIT, *figure.IMPLICIT, "gppn")
@@ -37,6 +38,16 @@ class Task:
 
 
 _ALL_K = {"paper": (30, 50, 80), "cpu": (30, 50, 80)}
+WORKSPACE_PRESET_FIELDS = (
+  "task",
+  "size",
+  "mapper",
+  "pretrain_epochs",
+  "epochs",
+  "map_loss_weight",
+  "rmsprop_bias_correction",
+)
+"""What the workspace column takes from the workspace preset: its task, mapper and phases."""
 TASKS: dict[str, Task] = {
   "manip18": Task({"task": "manip_cspace", "size": 18}, {}, _ALL_K),
   "manip36": Task(
@@ -46,10 +57,7 @@ TASKS: dict[str, Task] = {
   ),
   "workspace": Task(
     {
-      "task": "manip_workspace",
-      "size": 18,
-      "mapper": "workspace_unet",
-      "pretrain_epochs": 15,
+      **{name: getattr(presets.workspace(), name) for name in WORKSPACE_PRESET_FIELDS},
       "mapper_from": f"{ROOT}/{MAPPER_RUN}/mapper",
     },
     {"pretrain_epochs": 10, "epochs": 5},
@@ -68,7 +76,7 @@ TASKS: dict[str, Task] = {
   ),
 }
 """The cpu scale: 36×36 (on 1000/250/250 problems for 10 epochs) and the two mapper tasks at K = 30
-only, the workspace's phases 10 + 5 epochs (the paper: 15 + our 15), visual navigation 10 epochs (the
+only, the workspace's phases 10 + 5 epochs (the preset: the paper's 15, then our 6 joint), visual navigation 10 epochs (the
 visual preset's); GPPN, the baseline outside the twins, at its tasks' first K only."""
 
 

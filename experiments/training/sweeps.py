@@ -47,6 +47,8 @@ class Sweep:
   description: str
   recipe: str = "paper"
   """The recipe (`recipes`) under the runs' flags: each run names what differs from it."""
+  flags: Mapping[str, Any] = dataclasses.field(default_factory=dict)
+  """Flags under every run's and the user's ``--set``: what the study holds fixed where the preset has moved on."""
 
 
 def _id_vin(label: str, note: str, **flags: Any) -> Run:
@@ -661,8 +663,14 @@ def corrected_column_runs(planner: str, options: dict[str, Any], note: str) -> t
   )
 
 
+WORKSPACE_STUDY_BASE = {"epochs": 15, "map_loss_weight": 1.0, "rmsprop_bias_correction": False}
+"""The joint phase the workspace study varied: the planner's loss plus the map's, PyTorch's RMSprop, 15
+epochs (the workspace preset's before round 21, which took the study's best: `presets.workspace`)."""
+
+
 WORKSPACE_TWINS = Sweep(
   preset="workspace",
+  flags=WORKSPACE_STUDY_BASE,
   description="Table 1's 'Workspace Mani.' column at CPU scale: the mapper pretrained once (one seed) and shared "
   "by every planner run, which pretrains its planner on the true configuration space, then trains both jointly "
   "('_action_loss' runs: on the planner's loss alone, no map loss; '_corrected' runs: the joint phase alone, from "

@@ -134,17 +134,18 @@ def test_estimates_add_the_measured_mapper_step_in_the_phases_that_train_it():
   times, workspace = estimate.load_step_times(), presets.workspace().replace(planner="vin", l_q=20)
   mapper, planner = estimate.mapper_step_seconds(workspace), estimate.step_seconds(workspace, times)
   planner *= estimate.OVERHEAD  # the mapper's step is taken as measured
+  pretrain, joint = workspace.pretrain_epochs, workspace.epochs
   phases = {
-    "mapper": mapper * 15,
-    "planner": planner * 15,
-    "joint": (mapper + planner) * 15,
-    "all": mapper * 15 + planner * 15 + (mapper + planner) * 15,
+    "mapper": mapper * pretrain,
+    "planner": planner * pretrain,
+    "joint": (mapper + planner) * joint,
+    "all": mapper * pretrain + planner * pretrain + (mapper + planner) * joint,
   }
   steps = 10_000 // 32
   for phase, seconds in phases.items():
     assert estimate.run_seconds(workspace.replace(phase=phase), times) == pytest.approx(steps * seconds)
   shared = workspace.replace(mapper_from="runs/mapper/mapper")  # the mapper's pretraining is another run's
-  assert estimate.run_seconds(shared, times) == pytest.approx(steps * (planner * 15 + (mapper + planner) * 15))
+  assert estimate.run_seconds(shared, times) == pytest.approx(steps * (planner * pretrain + (mapper + planner) * joint))
   assert estimate.run_seconds(workspace.replace(mapper="workspace_unet_fine"), times) is None  # not measured
 
 

@@ -8,7 +8,7 @@ import sys
 import pytest
 
 from experiments import sweep as sweep_binary
-from experiments.training import ConfigError, evaluation, presets, sweeps
+from experiments.training import ConfigError, evaluation, presets, recipes, sweeps
 
 
 @pytest.mark.parametrize("name", list(sweeps.SWEEPS))
@@ -184,3 +184,18 @@ def test_a_measured_figure_is_pinned_to_its_one_core(tmp_path, monkeypatch):
   assert (pinned, measured) == ([1], [("cpu", str(tmp_path))])
   with pytest.raises(app.UsageError, match="at most one core"):
     sweep_binary.measure("fig10", "cpu", str(tmp_path), cores=[0, 1])
+
+
+def test_the_workspace_study_keeps_its_joint_phase_where_the_preset_took_its_best():
+  sweep, preset, _, figure = sweep_binary.resolve("workspace_twins", None, None, "stable")
+  common = sweep_binary.common_flags(sweep, figure, {"epochs": 3})
+  base = presets.get_config(preset)
+  joint = {
+    run.label: (config.epochs, config.map_loss_weight, config.rmsprop_bias_correction)
+    for run in sweep.runs
+    for config in [recipes.configure(base, sweep.recipe, {**common, **run.flags})]
+  }
+  assert (base.epochs, base.map_loss_weight, base.rmsprop_bias_correction) == (6, 0.0, True)
+  assert joint["vin"] == (3, 1.0, False)  # the study's baseline, as recorded before the preset moved
+  assert joint["id_vin_action_loss_corrected"] == (3, 0.0, True)
+  assert joint["id_vin_action_loss_corrected_6ep"] == (6, 0.0, True)  # its own epochs beat --set
