@@ -682,7 +682,7 @@ WORKSPACE_TWINS = Sweep(
     Run(
       "mapper_corrected",
       {"phase": "mapper", "seeds": 1, **CORRECTED},
-      "the U-Net alone under bias-corrected RMSprop, one seed (a one-command run with the flag trains it so)",
+      "the U-Net alone under bias-corrected RMSprop and the recipe's rate, one seed: the workspace preset's mapper phase",
     ),
     Run(
       "mapper_fine",

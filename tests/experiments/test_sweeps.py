@@ -6,8 +6,10 @@ import shutil
 import sys
 
 import pytest
+from absl import app
 
 from experiments import sweep as sweep_binary
+from experiments.paper import fig10
 from experiments.training import ConfigError, evaluation, presets, recipes, sweeps
 
 
@@ -173,10 +175,6 @@ def test_runs_with_a_mapper_are_summarised_by_phase_from_their_last_planning_pha
 
 
 def test_a_measured_figure_is_pinned_to_its_one_core(tmp_path, monkeypatch):
-  from absl import app
-
-  from experiments.paper import fig10
-
   pinned, measured = [], []
   monkeypatch.setattr(sweep_binary.cpu, "pin_to_core", pinned.append)
   monkeypatch.setattr(fig10, "measure", lambda scale, root: measured.append((scale.name, root)))
