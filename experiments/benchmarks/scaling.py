@@ -57,6 +57,30 @@ def measure_planner(planner: ip.Planner, size: int, settings: Settings, max_temp
   return row
 
 
+def configurations(
+  planners: Sequence[str], sizes: Sequence[int], ks: Sequence[int], contraction: float = 0.9
+) -> list[dict[str, Any]]:
+  """One per planner, contraction setting (VIN family: 0 and ``contraction``), size and K."""
+  return [
+    {"planner": name, "contraction": gamma, "size": size, "K": k}
+    for name in planners
+    for gamma in ((0.0, contraction) if ip.planner_spec(name).family_name == "vin" else (0.0,))
+    for size in sizes
+    for k in ks
+  ]
+
+
+def measure_configuration(config: dict[str, Any], settings: Settings, max_temp_gib: float = 8.0) -> dict[str, Any]:
+  """The measurement of one of `configurations` (its batch, times and memory); prints its row."""
+  spec = ip.planner_spec(config["planner"])
+  planner = build(
+    config["planner"], config["K"], settings, contraction=config["contraction"], **size_options(spec, settings)
+  )
+  measured = {"batch": settings.batch, **measure_planner(planner, config["size"], settings, max_temp_gib)}
+  print(format_row({**config, **measured}), flush=True)
+  return measured
+
+
 def run(
   settings: Settings,
   planners: Sequence[str] = PLANNERS,
@@ -65,19 +89,11 @@ def run(
   contraction: float = 0.9,
   max_temp_gib: float = 8.0,
 ) -> list[dict[str, Any]]:
-  """One row per planner, contraction setting (VIN family: 0 and ``contraction``), size and K."""
-  rows = []
-  for name in planners:
-    spec = ip.planner_spec(name)
-    for gamma in (0.0, contraction) if spec.family_name == "vin" else (0.0,):
-      for size in sizes:
-        for k in ks:
-          planner = build(name, k, settings, contraction=gamma, **size_options(spec, settings))
-          row = {"planner": name, "contraction": gamma, "size": size, "K": k, "batch": settings.batch}
-          row.update(measure_planner(planner, size, settings, max_temp_gib))
-          rows.append(row)
-          print(format_row(row), flush=True)
-  return rows
+  """One row per configuration (`configurations`)."""
+  return [
+    {**config, **measure_configuration(config, settings, max_temp_gib)}
+    for config in configurations(planners, sizes, ks, contraction)
+  ]
 
 
 HEADER = (

@@ -13,7 +13,7 @@ import matplotlib.pyplot as plt
 import implicit_planning as ip
 from experiments.benchmarks import scaling
 from experiments.benchmarks.problems import Settings, build, size_options
-from experiments.paper import figure
+from experiments.paper import figure, measured
 from experiments.paper.scales import Scale
 
 NAME = "fig10"
@@ -24,23 +24,34 @@ SOLVERS = ("iteration", "anderson")
 
 def measure(scale: Scale, out_dir: str, settings: Settings | None = None) -> list[dict[str, Any]]:
   """Each implicit planner, backward solver and K_bwd; writes ``fig10.json`` and ``fig10.png`` (``settings``: the
-  benchmark's, default `Settings()`)."""
+  benchmark's, default `Settings()`), each row as it is measured to ``fig10_rows.jsonl``, from which a rerun resumes."""
   del scale  # the figure is 15×15 at both scales
-  rows = []
-  for name in figure.IMPLICIT:
-    for solver in SOLVERS:
-      for k_bwd in K_BWD:
-        at_k_bwd = dataclasses.replace(settings or Settings(), k_bwd=k_bwd)
-        options = size_options(ip.planner_spec(name), at_k_bwd)
-        planner = build(name, 30, at_k_bwd, backward_solver=solver, **options)
-        row = {"planner": name, "backward_solver": solver, "k_bwd": k_bwd}
-        row.update(scaling.measure_planner(planner, 15, at_k_bwd, max_temp_gib=8.0))
-        rows.append(row)
-        print(row, flush=True)
+  settings = settings or Settings()
+  configs = [
+    {"planner": name, "backward_solver": solver, "k_bwd": k_bwd}
+    for name in figure.IMPLICIT
+    for solver in SOLVERS
+    for k_bwd in K_BWD
+  ]
+  rows = measured.resumable(
+    os.path.join(out_dir, f"{NAME}_rows.jsonl"),
+    {"settings": dataclasses.asdict(settings)},
+    configs,
+    lambda config: _measure_one(config, settings),
+  )
   with open(os.path.join(out_dir, f"{NAME}.json"), "w") as f:
     json.dump({"claim": CLAIM, "rows": rows}, f, indent=1)
   plot(rows, os.path.join(out_dir, f"{NAME}.png"))
   return rows
+
+
+def _measure_one(config: dict[str, Any], settings: Settings) -> dict[str, Any]:
+  at_k_bwd = dataclasses.replace(settings, k_bwd=config["k_bwd"])
+  options = size_options(ip.planner_spec(config["planner"]), at_k_bwd)
+  planner = build(config["planner"], 30, at_k_bwd, backward_solver=config["backward_solver"], **options)
+  row = scaling.measure_planner(planner, 15, at_k_bwd, max_temp_gib=8.0)
+  print({**config, **row}, flush=True)
+  return row
 
 
 def plot(rows: list[dict[str, Any]], path: str) -> None:

@@ -15,7 +15,7 @@ from experiments import paper
 from experiments import sweep as sweep_binary
 from experiments.benchmarks import scaling
 from experiments.benchmarks.problems import Settings
-from experiments.paper import fig6, fig9, fig10, figure, table1
+from experiments.paper import fig6, fig9, fig10, figure, measured, table1
 from experiments.training import ConfigError, checkpoints, estimate, evaluation, presets, recipes, sweeps
 
 SMALL = Settings(batch=2, l_q=4, l_h=4, conv_impl="xla", repeats=1)
@@ -284,3 +284,22 @@ def test_a_rerun_sweep_redoes_only_the_runs_that_did_not_finish_or_stop(tmp_path
   assert calls == {"finishes": 1, "killed": 2, "diverges": 1}
   assert [sweeps.run_status(str(tmp_path), label) for label in calls] == ["finished", "finished", "diverged"]
   assert capsys.readouterr().out.count("started ") == 4
+
+
+def test_a_measured_figure_resumes_from_its_rows_and_refuses_another_context(tmp_path):
+  path, calls = str(tmp_path / "rows.jsonl"), []
+
+  def measure(config):
+    calls.append(config["k"])
+    if len(calls) == 3:
+      raise KeyboardInterrupt  # the measurement is killed at its third configuration
+    return {"ms": 10 * config["k"]}
+
+  configs = [{"k": k} for k in (1, 2, 3)]
+  with pytest.raises(KeyboardInterrupt):
+    measured.resumable(path, {"batch": 32}, configs, measure)
+  rows = measured.resumable(path, {"batch": 32}, configs, measure)
+  assert rows == [{"k": 1, "ms": 10}, {"k": 2, "ms": 20}, {"k": 3, "ms": 30}] and calls == [1, 2, 3, 3]
+  assert measured.resumable(path, {"batch": 32}, configs, measure) == rows and len(calls) == 4
+  with pytest.raises(ValueError, match="was measured with"):
+    measured.resumable(path, {"batch": 8}, configs, measure)
