@@ -8,6 +8,8 @@ import os
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
+from experiments.training import logs
+
 Row = dict[str, Any]
 
 
@@ -32,10 +34,7 @@ def resumable(
 
 
 def _read(path: str, context: Mapping[str, Any]) -> list[Row]:
-  if not os.path.exists(path):
-    return []
-  with open(path) as f:
-    lines = [json.loads(line) for line in f if line.strip()]
+  lines = logs.read_jsonl(path)
   if lines and lines[0] != {"context": dict(context)}:
     raise ValueError(
       f"{path} was measured with {lines[0].get('context')}, not {dict(context)}: remove it or use another root"
@@ -44,7 +43,7 @@ def _read(path: str, context: Mapping[str, Any]) -> list[Row]:
 
 
 def _append(path: str, context: Mapping[str, Any], row: Row) -> None:
-  new = not os.path.exists(path)
+  new = not os.path.exists(path) or os.path.getsize(path) == 0
   with open(path, "a") as f:
     if new:
       f.write(json.dumps({"context": dict(context)}) + "\n")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 from typing import Any
 
@@ -18,7 +17,7 @@ import implicit_planning as ip  # pylint: disable=g-import-not-at-top
 from data_gen import manipulation  # pylint: disable=g-import-not-at-top
 from data_gen.dataset import VISUAL_TASKS, load_dataset  # pylint: disable=g-import-not-at-top
 from data_gen.panorama import render_panoramas  # pylint: disable=g-import-not-at-top
-from experiments.training import checkpoints, data, export, model  # pylint: disable=g-import-not-at-top
+from experiments.training import checkpoints, data, export, logs, model  # pylint: disable=g-import-not-at-top
 from experiments.training.config import Config  # pylint: disable=g-import-not-at-top
 from implicit_planning import metrics  # pylint: disable=g-import-not-at-top
 from implicit_planning.ops.actions import ACTION_DELTAS, ACTIONS  # pylint: disable=g-import-not-at-top
@@ -26,8 +25,7 @@ from implicit_planning.ops.actions import ACTION_DELTAS, ACTIONS  # pylint: disa
 
 def training_curve(metrics_path: str, out_path: str) -> None:
   """Saves a PNG of train loss and train/validation %Success against epoch."""
-  with open(metrics_path) as f:
-    records = [json.loads(line) for line in f if line.strip()]
+  records = logs.read_jsonl(metrics_path)
   epochs = [r["epoch"] for r in records]
   fig, (loss_ax, success_ax) = plt.subplots(1, 2, figsize=(10, 4))
   loss_ax.plot(epochs, [r["loss"] for r in records], marker="o")

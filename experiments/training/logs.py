@@ -44,6 +44,14 @@ def log_epoch(
     f.write(json.dumps(record) + "\n")
 
 
+def read_jsonl(path: str) -> list[dict[str, Any]]:
+  """The records of a JSON-lines file (`metrics.jsonl`, a measured figure's rows); none if it does not exist."""
+  if not os.path.exists(path):
+    return []
+  with open(path) as f:
+    return [json.loads(line) for line in f if line.strip()]
+
+
 class _DropLibraryInfo(std_logging.Filter):
   """Drops INFO (and lower) records logged from inside orbax: one per file written or read."""
 

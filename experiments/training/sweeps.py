@@ -18,7 +18,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 import implicit_planning as ip
-from experiments.training import checkpoints, evaluation, phases
+from experiments.training import checkpoints, evaluation, logs, phases
 from experiments.training.config import ConfigError
 from experiments.training.recipes import LATE_DECAY
 
@@ -875,13 +875,6 @@ def train_command(preset: str, run: Run, workdir: str, common: Mapping[str, Any]
   ] + [f"--{name}={value}" for name, value in flags.items()]
 
 
-def _read_jsonl(path: str) -> list[dict[str, Any]]:
-  if not os.path.exists(path):
-    return []
-  with open(path) as f:
-    return [json.loads(line) for line in f if line.strip()]
-
-
 STOPPED = {"TrainingDiverged": "diverged", "RESOURCE_EXHAUSTED": "out of memory"}
 """What a run's log says when it stopped for good, and the status a sweep records (a rerun skips it)."""
 
@@ -923,7 +916,7 @@ def summarize(root: str, runs: Sequence[Run]) -> list[dict[str, Any]]:
   rows = []
   for run in runs:
     workdir = run_dir(os.path.join(root, run.label))
-    records = _read_jsonl(os.path.join(workdir, "metrics.jsonl"))
+    records = logs.read_jsonl(os.path.join(workdir, "metrics.jsonl"))
     status = run_status(root, run.label)
     row: dict[str, Any] = {"label": run.label, "workdir": workdir, "note": run.note, "flags": dict(run.flags)}
     if records:
@@ -993,7 +986,7 @@ def phase_rows(root: str, runs: Sequence[Run]) -> list[dict[str, Any]]:
       if os.path.exists(path):
         with open(path) as f:
           results = json.load(f)
-        epochs = _read_jsonl(os.path.join(root, run.label, phase, "metrics.jsonl"))
+        epochs = logs.read_jsonl(os.path.join(root, run.label, phase, "metrics.jsonl"))
         finished[phase] = {"test": results["test"], "wall_time_s": sum(e["epoch_time_s"] for e in epochs)}
     if finished:
       rows.append({"label": run.label, "note": run.note, "phases": finished})
