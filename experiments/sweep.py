@@ -9,7 +9,9 @@ thread pinned to its own core by ``taskset`` (on a small CPU machine this is fas
 on all cores); with ``--accelerator`` they share one GPU instead. After the runs, and with ``--summarize``, it writes ``summary.json``,
 ``summary.md`` (the table) and ``curves.png`` (validation %Success, forward residual, spectral
 radius and gradient error per epoch) in the root; a figure's sweep also draws ``<figure>.png`` and adds
-its tables. ``--dry_run`` prints the commands and a rough time for each (`estimate`).
+its tables. ``--dry_run`` prints the commands and a rough time for each (`estimate`). ``--reuse``
+names other sweep roots: a run already trained there with the same settings (a figure's run that
+another figure or study trained) is copied in, with ``reused_from.txt`` naming its source.
 
   python -m experiments.sweep --sweep=fig2 --scale=cpu --cores=0,1
   python -m experiments.sweep --sweep=table1 --scale=paper --seeds=5 --dry_run
@@ -76,6 +78,12 @@ _TEST_TIME = flags.DEFINE_list(
   "test_time", [], "Also evaluate each trained run at these multiples of its training budget (e.g. 1,2,4)."
 )
 _TEST_DATA = flags.DEFINE_list("test_data", [], "Dataset files the --test_time evaluation also uses (test split).")
+_REUSE = flags.DEFINE_list(
+  "reuse",
+  [],
+  "Sweep roots to take finished runs from: a run whose settings a finished run there already has "
+  "(every field that changes what is learned) is copied into this root instead of trained again.",
+)
 _DRY_RUN = flags.DEFINE_bool("dry_run", False, "Print the commands, run nothing.")
 _SUMMARIZE = flags.DEFINE_bool("summarize", False, "Only write the summary of the runs so far.")
 
@@ -322,6 +330,15 @@ def main(argv: Sequence[str]) -> None:
   root = _ROOT.value or os.path.join("runs", "sweeps", default_root)
   if not _SUMMARIZE.value:
     todo = [run for run in runs if sweeps.run_status(root, run.label) == "unfinished"]
+    not_started = [run for run in todo if not os.path.exists(os.path.join(root, run.label))]
+    found = {run.label: sweeps.find_trained(configs[run.label], _REUSE.value) for run in not_started}
+    reusable = {label: source for label, source in found.items() if source}
+    for label, source in reusable.items():
+      print(f"[reuse {source}] {label}" if _DRY_RUN.value else f"reusing {source} as {label}", flush=True)
+      if not _DRY_RUN.value:
+        os.makedirs(root, exist_ok=True)
+        sweeps.adopt(source, os.path.join(root, label))
+    todo = [run for run in todo if run.label not in reusable]
     commands = [
       (run.label, sweeps.train_command(preset, run, os.path.join(root, run.label), common, sweep.recipe))
       for run in todo
@@ -333,7 +350,7 @@ def main(argv: Sequence[str]) -> None:
         print(f"[{line}] " + " ".join(["python", *command[1:]]))
       total = sum(estimate.run_seconds(configs[run.label], times) or 0.0 for run in todo)
       print(
-        f"{len(todo)} runs to do ({len(runs) - len(todo)} done or stopped), ~{total / 3600:.1f} h on one "
+        f"{len(todo)} runs to do ({len(runs) - len(todo)} done, stopped or reused), ~{total / 3600:.1f} h on one "
         f"core of the machine of {_STEP_TIMES.value} (a rough estimate: `experiments.training.estimate`)"
       )
       return

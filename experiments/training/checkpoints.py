@@ -83,6 +83,16 @@ def read_config(workdir: str) -> Config:
   return Config(**{RENAMED_FIELDS.get(name, name): value for name, value in stored.items()})
 
 
+def config_differences(stored: Config, current: Config, free: frozenset[str]) -> list[str]:
+  """Each field outside ``free`` in which ``stored`` and ``current`` differ, with both values."""
+  stored_fields, current_fields = stored.to_dict(), current.to_dict()
+  return [
+    f"{name}: stored {stored_fields.get(name)!r}, now {value!r}"
+    for name, value in current_fields.items()
+    if name not in free and stored_fields.get(name) != value
+  ]
+
+
 def write_or_check_config(workdir: str, config: Config) -> None:
   """Stores `config` in a new workdir, or checks it against the one already there.
 
@@ -92,13 +102,7 @@ def write_or_check_config(workdir: str, config: Config) -> None:
   """
   path = config_path(workdir)
   if os.path.exists(path):
-    stored = read_config(workdir).to_dict()
-    current = config.to_dict()
-    differences = [
-      f"{name}: stored {stored[name]!r}, now {current[name]!r}"
-      for name in current
-      if name not in config.resume_free_fields and stored.get(name) != current[name]
-    ]
+    differences = config_differences(read_config(workdir), config, config.resume_free_fields)
     if differences:
       raise ConfigMismatchError(
         f"{workdir} holds a run with a different configuration ({'; '.join(differences)});"

@@ -28,11 +28,12 @@ input switched to the mapper's map; ``all`` runs the three in turn."""
 LR_SCHEDULES = ("constant", "cosine")
 """How the learning rate changes over the run (after `warmup_epochs`)."""
 
-RESUME_FREE_FIELDS = frozenset(
-  {"epochs", "stop_after_steps", "log_every", "eval_batch_size", "diagnose_every", "conv_impl", "seed_batch", "devices"}
-)
-"""Fields that may differ when a workdir is re-run: they change how long or how verbosely a
-run goes, or how the same function is computed, not what its checkpoints mean."""
+SAME_RESULT_FIELDS = frozenset({"log_every", "eval_batch_size", "diagnose_every", "conv_impl", "seed_batch", "devices"})
+"""Fields that change how verbosely a run reports or how the same function is computed, not what
+it learns: two finished runs that differ only in these are the same run (`experiments.sweep --reuse`)."""
+
+RESUME_FREE_FIELDS = SAME_RESULT_FIELDS | {"epochs", "stop_after_steps"}
+"""Fields that may differ when a workdir is re-run: `SAME_RESULT_FIELDS`, and how long it goes."""
 
 DERIVED_FIELDS = frozenset({"wrap"})
 """Fields set from others (``wrap`` from ``task``), never from a flag."""

@@ -13,13 +13,14 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import shutil
 import sys
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 import implicit_planning as ip
-from experiments.training import checkpoints, evaluation, logs, phases
-from experiments.training.config import ConfigError
+from experiments.training import checkpoints, data, evaluation, logs, phases
+from experiments.training.config import SAME_RESULT_FIELDS, Config, ConfigError
 from experiments.training.recipes import LATE_DECAY
 
 ROOT = "{root}"
@@ -895,6 +896,40 @@ def run_status(root: str, label: str) -> str:
   return "unfinished"
 
 
+REUSED_FROM = "reused_from.txt"
+"""The file in an adopted run's directory that names the run it was copied from (`adopt`)."""
+
+
+def find_trained(config: Config, roots: Sequence[str]) -> str | None:
+  """A finished run of ``config`` in one of the sweep ``roots`` (``<root>/<label>``): the same
+  settings in every field outside `SAME_RESULT_FIELDS`, so the same data, seeds and training."""
+
+  def resolved(settings: Config) -> Config:  # the dataset file as training resolves it
+    return settings.replace(data=data.dataset_path(settings))
+
+  for root in roots:
+    labels = sorted(os.listdir(root)) if os.path.isdir(root) else []
+    for label in labels:
+      workdir = os.path.join(root, label)
+      if not os.path.exists(checkpoints.config_path(workdir)) or run_status(root, label) != "finished":
+        continue
+      if not checkpoints.config_differences(
+        resolved(checkpoints.read_config(workdir)), resolved(config), SAME_RESULT_FIELDS
+      ):
+        return workdir
+  return None
+
+
+def adopt(source: str, workdir: str) -> None:
+  """Copies the finished run ``source`` to ``workdir`` (and its sweep log beside it), noting where from."""
+  shutil.copytree(source, workdir, symlinks=True)
+  log = f"{source.rstrip(os.sep)}.log"
+  if os.path.exists(log):
+    shutil.copyfile(log, f"{workdir.rstrip(os.sep)}.log")
+  with open(os.path.join(workdir, REUSED_FROM), "w") as f:
+    f.write(f"{source}\n")
+
+
 def _last(values: Sequence[float | None]) -> float | None:
   """The last logged value (diagnostics are logged on some epochs only)."""
   return next((v for v in reversed(values) if v is not None), None)
@@ -934,6 +969,10 @@ def summarize(root: str, runs: Sequence[Run]) -> list[dict[str, Any]]:
     elif status in ("unfinished", "finished"):
       continue
     row["status"] = status
+    reused = os.path.join(root, run.label, REUSED_FROM)
+    if os.path.exists(reused):
+      with open(reused) as f:
+        row["reused_from"] = f.read().strip()
     if status == "finished":
       with open(os.path.join(workdir, "results.json")) as f:
         results = json.load(f)
@@ -966,6 +1005,7 @@ def markdown_table(rows: Sequence[Mapping[str, Any]]) -> str:
     epochs += "".join(
       f" (seed {s} diverged at epoch {where['epoch']})" for s, where in row.get("diverged_seeds", {}).items()
     )
+    epochs += f" (trained as {row['reused_from']})" if "reused_from" in row else ""
     lines.append(
       f"| {row['label']} | {row['note']} | {_score(row.get('test'), 'optimal')} | {_score(row.get('test'), 'success')} | "
       f"{row['best_val_success']:.1f} | {row['last_val_success']:.1f} | {epochs} | "

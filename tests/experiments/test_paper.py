@@ -163,8 +163,46 @@ def test_a_dry_run_prints_each_command_with_its_estimate(tmp_path, capsys):
   sweep_binary.main(["sweep"])
   out = capsys.readouterr().out.splitlines()
   assert out[0].startswith("[~") and "--recipe=stable" in out[0] and "--seeds=2" in out[0] and "--k_fwd=10" in out[0]
-  assert out[1].startswith("1 runs to do (0 done or stopped)")
+  assert out[1].startswith("1 runs to do (0 done, stopped or reused)")
   sweep_binary.flags.FLAGS.unparse_flags()
+
+
+def test_a_run_trained_elsewhere_with_the_same_settings_is_reused_not_trained_again(vin_run, tmp_path, capsys):
+  _, trained, _ = vin_run
+  sweep, preset, _, at = sweep_binary.resolve("fig4", "cpu", None, None)
+  common = sweep_binary.common_flags(sweep, at, {})
+
+  def config_of(label):
+    (run,) = sweeps.select(sweep, [label])
+    return recipes.configure(presets.get_config(preset), sweep.recipe, {**common, **run.flags})
+
+  elsewhere = tmp_path / "elsewhere"
+  for name, config in {
+    "same": config_of("id_vin_15_k10").replace(conv_impl="xla"),  # computed by other kernels: the same run
+    "other": config_of("id_vin_15_k30").replace(seed=1),  # other draws: another run
+  }.items():
+    shutil.copytree(trained, elsewhere / name)  # a finished run's files, made with these settings
+    os.remove(elsewhere / name / "config.json")
+    checkpoints.write_or_check_config(str(elsewhere / name), config)
+  (elsewhere / "same.log").write_text("trained elsewhere\n")
+  root = tmp_path / "fig4"
+  argv = ["sweep", "--sweep=fig4", "--scale=cpu", f"--root={root}", f"--reuse={tmp_path / 'none'},{elsewhere}"]
+
+  sweep_binary.flags.FLAGS([*argv, "--only=id_vin_15_k10,id_vin_15_k30", "--dry_run"])
+  sweep_binary.main(["sweep"])
+  out = capsys.readouterr().out.splitlines()
+  assert out[0] == f"[reuse {elsewhere / 'same'}] id_vin_15_k10"
+  assert "--k_fwd=30" in out[1] and out[2].startswith("1 runs to do (1 done, stopped or reused)")
+  assert not root.exists()
+  sweep_binary.flags.FLAGS.unparse_flags()
+
+  sweep_binary.flags.FLAGS([*argv, "--only=id_vin_15_k10"])  # nothing left to train
+  sweep_binary.main(["sweep"])
+  sweep_binary.flags.FLAGS.unparse_flags()
+  assert sweeps.run_status(str(root), "id_vin_15_k10") == "finished"
+  assert (root / "id_vin_15_k10" / sweeps.REUSED_FROM).read_text() == f"{elsewhere / 'same'}\n"
+  assert (root / "id_vin_15_k10.log").read_text() == "trained elsewhere\n"
+  assert f"(trained as {elsewhere / 'same'})" in (root / "summary.md").read_text()
 
 
 def test_a_run_that_diverged_or_ran_out_of_memory_is_recorded_and_not_retried(tmp_path):
