@@ -3,11 +3,12 @@ r"""Evaluates a trained run: `python -m experiments.evaluate --workdir=<run> [--
 Loads the run's best checkpoint (or `--checkpoint=latest`), computes the exact %Optimal,
 %Success and action accuracy of the greedy policy on a split of the run's dataset (or of
 `--data`, which may hold maps of another size but must be the same task) and writes
-`<workdir>/eval_<split>[_k<k_fwd>][_<dataset>][_latest].json` (or `--out`): evaluating with
-another dataset, budget or checkpoint never replaces an earlier result. Examples:
+`<workdir>/eval_<split>[_k<k_fwd>][_<solver>][_<dataset>][_latest].json` (or `--out`): evaluating
+with another dataset, budget, forward solver or checkpoint never replaces an earlier result. Examples:
 
   python -m experiments.evaluate --workdir=runs/maze2d_15/id_vin_quick_seed0
   python -m experiments.evaluate --workdir=<run> --k_fwd=80 --data=data/<27x27 file> --split=test
+  python -m experiments.evaluate --workdir=<run> --forward_solver=iteration --k_fwd=200 --checkpoint=latest
   python -m experiments.evaluate --pretrained=id_vin --k_fwd=60     # a pretrained planner (pretrained/)
 
 A pretrained planner is evaluated on its own dataset (generated from its config when missing)
@@ -20,6 +21,7 @@ import json
 
 from absl import app, flags
 
+import implicit_planning as ip
 from experiments import huge_pages
 from experiments.training import USER_ERRORS, evaluation, logs
 
@@ -34,9 +36,15 @@ _SPLIT = flags.DEFINE_enum("split", "test", ["train", "val", "test"], "Split to 
 _K_FWD = flags.DEFINE_integer(
   "k_fwd", None, "Test-time forward budget (explicit planners: K); default: the training one."
 )
+_FORWARD_SOLVER = flags.DEFINE_enum(
+  "forward_solver",
+  None,
+  list(ip.equilibrium.SOLVERS),
+  "An implicit planner's forward solver; default: the training one.",
+)
 _CHECKPOINT = flags.DEFINE_enum("checkpoint", "best", ["best", "latest"], "Which checkpoint.")
 _OUT = flags.DEFINE_string(
-  "out", "", "JSON path; default: <workdir>/eval_<split>[_k<k_fwd>][_<dataset>][_latest].json."
+  "out", "", "JSON path; default: <workdir>/eval_<split>[_k<k_fwd>][_<solver>][_<dataset>][_latest].json."
 )
 
 
@@ -50,7 +58,14 @@ def main(argv: list[str]) -> None:
   try:
     if _PRETRAINED.value:
       summary = evaluation.evaluate_pretrained(
-        _PRETRAINED.value, _TASK.value, _SIZE.value, _SPLIT.value, _DATA.value, _K_FWD.value, _OUT.value or None
+        _PRETRAINED.value,
+        _TASK.value,
+        _SIZE.value,
+        _SPLIT.value,
+        _DATA.value,
+        _K_FWD.value,
+        _OUT.value or None,
+        forward_solver=_FORWARD_SOLVER.value,
       )
     else:
       summary = evaluation.evaluate_run(
@@ -60,6 +75,7 @@ def main(argv: list[str]) -> None:
         k_fwd=_K_FWD.value,
         which=_CHECKPOINT.value,
         out=_OUT.value,
+        forward_solver=_FORWARD_SOLVER.value,
       )
   except USER_ERRORS as error:
     raise SystemExit(f"{type(error).__name__}: {error}") from error

@@ -128,12 +128,17 @@ def evaluate_split(
   return summary
 
 
-def eval_filename(split: str, data_path: str = "", k_fwd: int | None = None, which: str = "best") -> str:
-  """``eval_<split>[_k<k_fwd>][_<dataset name>][_latest].json``: one file per evaluated setting, so
-  that evaluating on another dataset, budget or checkpoint never replaces a result."""
+def eval_filename(
+  split: str, data_path: str = "", k_fwd: int | None = None, which: str = "best", forward_solver: str | None = None
+) -> str:
+  """``eval_<split>[_k<k_fwd>][_<forward solver>][_<dataset name>][_latest].json``: one file per
+  evaluated setting, so that evaluating on another dataset, budget, solver or checkpoint never
+  replaces a result."""
   parts = [f"eval_{split}"]
   if k_fwd is not None:
     parts.append(f"k{k_fwd}")
+  if forward_solver is not None:
+    parts.append(forward_solver)
   if data_path:
     parts.append(os.path.splitext(os.path.basename(data_path))[0])
   if which != "best":
@@ -148,6 +153,7 @@ def evaluate_run(
   k_fwd: int | None = None,
   which: str = "best",
   out: str | None = "",
+  forward_solver: str | None = None,
 ) -> dict[str, Any]:
   """Evaluates a run's checkpoint on a dataset split and writes the summary as JSON.
 
@@ -159,10 +165,12 @@ def evaluate_run(
     k_fwd: test-time forward budget (explicit planners: K); None keeps the training one.
     which: "best" (each seed's best epoch) or "latest" parameters (`checkpoints.CHECKPOINTS`).
     out: JSON path; "" names it `eval_filename` in ``workdir``; None writes nothing.
+    forward_solver: an implicit planner's test-time forward solver (``iteration``, ``anderson``);
+      None keeps the training one.
 
   Returns:
     The `evaluate_split` summary plus "checkpoint", "checkpoint_epochs" (per seed), "data",
-    "split", "size", "k_fwd" and "out" (the file written, or None).
+    "split", "size", "k_fwd", "forward_solver" and "out" (the file written, or None).
 
   Raises:
     data.DataMismatchError: the dataset's task or wrap differs from the run's, or its workspace images from
@@ -171,6 +179,8 @@ def evaluate_run(
     ValueError: unknown split or checkpoint name.
   """
   config = checkpoints.read_config(workdir)
+  if forward_solver is not None:
+    config = config.replace(forward_solver=forward_solver)
 
   def restore(planner: ip.Planner, sample: DeviceSplit) -> tuple[Any, list[int]]:
     template = model.checkpoint_template(planner, config, sample)
@@ -178,7 +188,7 @@ def evaluate_run(
     return restored.params(which), restored.epochs(which)
 
   if out == "":
-    out = os.path.join(workdir, eval_filename(split, data_path, k_fwd, which))
+    out = os.path.join(workdir, eval_filename(split, data_path, k_fwd, which, forward_solver))
   summary = _evaluate(config, restore, split, data_path, k_fwd, out)
   summary["checkpoint"] = which
   return summary
@@ -193,6 +203,7 @@ def evaluate_pretrained(
   k_fwd: int | None = None,
   out: str | None = None,
   root: str | None = None,
+  forward_solver: str | None = None,
 ) -> dict[str, Any]:
   """`evaluate_run` for a pretrained planner (`implicit_planning.pretrained`): its own dataset
   (regenerated from its config when missing) unless ``data_path``; writes JSON only to ``out``.
@@ -203,6 +214,8 @@ def evaluate_pretrained(
   """
   pretrained = ip.load_pretrained(name, task, size, root)
   config = export.trained_config(pretrained)
+  if forward_solver is not None:
+    config = config.replace(forward_solver=forward_solver)
 
   def restore(planner: ip.Planner, sample: DeviceSplit) -> tuple[Any, list[int]]:
     del planner, sample  # the parameters are the pretrained ones, given one seed axis
@@ -243,6 +256,7 @@ def _evaluate(
     split=split,
     size=size,
     k_fwd=config.k_fwd if k_fwd is None else k_fwd,
+    forward_solver=config.forward_solver,
     out=out,
   )
   if out is not None:

@@ -74,6 +74,12 @@ def test_train_then_evaluate_end_to_end(planner, tiny, vin_run, tmp_path):
   longer = evaluation.evaluate_run(workdir, split="val", k_fwd=9, which="latest")
   assert longer["k_fwd"] == 9 and longer["out"] == os.path.join(workdir, "eval_val_k9_latest.json")
   assert os.path.exists(longer["out"])
+  if planner == "id_vin":  # either forward solver, run to convergence, reaches the same equilibrium
+    anderson = evaluation.evaluate_run(workdir, split="val", k_fwd=200, forward_solver="anderson")
+    iteration = evaluation.evaluate_run(workdir, split="val", k_fwd=200, forward_solver="iteration", out=None)
+    assert anderson["forward_solver"] == "anderson" and anderson["out"].endswith("eval_val_k200_anderson.json")
+    assert anderson["fwd_residual_max"] <= 1e-5 and iteration["fwd_residual_max"] <= 1e-5
+    assert anderson["success"]["per_seed"] == pytest.approx(iteration["success"]["per_seed"])
 
   png = str(tmp_path / "policy.png")
   figures.policy_figure(workdir, png, index=0, split="test")
