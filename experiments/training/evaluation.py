@@ -18,7 +18,7 @@ from absl import logging
 
 import implicit_planning as ip
 from experiments.training import checkpoints, data, export, model
-from experiments.training.config import Config
+from experiments.training.config import Config, ConfigError
 from experiments.training.data import DeviceSplit
 from implicit_planning import metrics
 
@@ -146,6 +146,19 @@ def eval_filename(
   return "_".join(parts) + ".json"
 
 
+def with_forward_solver(config: Config, forward_solver: str | None) -> Config:
+  """``config`` with an implicit planner's forward solver replaced (None: unchanged).
+
+  Raises:
+    ConfigError: ``config`` is an explicit planner's, which has no forward solver.
+  """
+  if forward_solver is None:
+    return config
+  if not ip.planner_spec(config.planner).implicit:
+    raise ConfigError(f"{config.planner} is an explicit planner: it has no forward solver to replace")
+  return config.replace(forward_solver=forward_solver)
+
+
 def evaluate_run(
   workdir: str,
   split: str = "test",
@@ -176,11 +189,10 @@ def evaluate_run(
     data.DataMismatchError: the dataset's task or wrap differs from the run's, or its workspace images from
       what the mapper samples.
     FileNotFoundError: no run or no checkpoint in `workdir`.
+    ConfigError: a forward solver for an explicit planner.
     ValueError: unknown split or checkpoint name.
   """
-  config = checkpoints.read_config(workdir)
-  if forward_solver is not None:
-    config = config.replace(forward_solver=forward_solver)
+  config = with_forward_solver(checkpoints.read_config(workdir), forward_solver)
 
   def restore(planner: ip.Planner, sample: DeviceSplit) -> tuple[Any, list[int]]:
     template = model.checkpoint_template(planner, config, sample)
@@ -213,9 +225,7 @@ def evaluate_pretrained(
     FileNotFoundError: no such pretrained planner.
   """
   pretrained = ip.load_pretrained(name, task, size, root)
-  config = export.trained_config(pretrained)
-  if forward_solver is not None:
-    config = config.replace(forward_solver=forward_solver)
+  config = with_forward_solver(export.trained_config(pretrained), forward_solver)
 
   def restore(planner: ip.Planner, sample: DeviceSplit) -> tuple[Any, list[int]]:
     del planner, sample  # the parameters are the pretrained ones, given one seed axis

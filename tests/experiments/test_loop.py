@@ -74,6 +74,9 @@ def test_train_then_evaluate_end_to_end(planner, tiny, vin_run, tmp_path):
   longer = evaluation.evaluate_run(workdir, split="val", k_fwd=9, which="latest")
   assert longer["k_fwd"] == 9 and longer["out"] == os.path.join(workdir, "eval_val_k9_latest.json")
   assert os.path.exists(longer["out"])
+  if planner == "vin":
+    with pytest.raises(ConfigError, match="vin is an explicit planner"):
+      evaluation.evaluate_run(workdir, forward_solver="anderson", out=None)
   if planner == "id_vin":  # either forward solver, run to convergence, reaches the same equilibrium
     anderson = evaluation.evaluate_run(workdir, split="val", k_fwd=200, forward_solver="anderson")
     iteration = evaluation.evaluate_run(workdir, split="val", k_fwd=200, forward_solver="iteration", out=None)
