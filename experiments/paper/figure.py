@@ -119,11 +119,16 @@ def points(rows: Sequence[Row], x: str, *, where: Mapping[str, Any] | None = Non
   return {planner: sorted(line, key=lambda p: p["x"]) for planner, line in lines.items()}
 
 
+def planner_color(planner: str) -> str:
+  """The planner's colour, the same in every panel whichever other planners it shares it with."""
+  return f"C{list(NAMES).index(planner) % 10}" if planner in NAMES else "black"
+
+
 def plot_success(ax: plt.Axes, lines: Mapping[str, Sequence[Mapping[str, Any]]], xlabel: str, title: str) -> None:
   """%Success against ``x``, one line per planner with the seeds' std as error bars; a run that
   diverged (every seed) or ran out of memory is a marker on the axis, a partly diverged one is ringed."""
-  for i, (planner, line) in enumerate(sorted(lines.items())):
-    color = f"C{i % 10}"
+  for planner, line in sorted(lines.items()):
+    color = planner_color(planner)
     scored = [p for p in line if p["mean"] is not None]
     if scored:
       ax.errorbar(
@@ -173,7 +178,9 @@ def panels(
     plot_success(ax, points(rows, x, where={panel_flag: value}), xlabel, panel_title(value))
     if xscale:
       ax.set_xscale(**xscale)
-  axes[0][0].legend(fontsize=8)
+  for ax in axes[0]:
+    if ax.get_legend_handles_labels()[0]:
+      ax.legend(fontsize=8)
   save(fig, title, scale, path)
 
 

@@ -7,6 +7,7 @@ import os
 import shutil
 import sys
 
+import matplotlib.pyplot as plt
 import numpy as np
 import pytest
 
@@ -147,6 +148,19 @@ def test_estimates_add_the_measured_mapper_step_in_the_phases_that_train_it():
   shared = workspace.replace(mapper_from="runs/mapper/mapper")  # the mapper's pretraining is another run's
   assert estimate.run_seconds(shared, times) == pytest.approx(steps * (planner * pretrain + (mapper + planner) * joint))
   assert estimate.run_seconds(workspace.replace(mapper="workspace_unet_fine"), times) is None  # not measured
+
+
+def test_a_planner_keeps_its_colour_in_every_panel():
+  point = {"x": 10, "mean": 50.0, "std": 1.0, "status": "finished", "diverged_seeds": {}}
+  _, (alone, shared) = plt.subplots(1, 2)
+  figure.plot_success(alone, {"id_symvin": [point]}, "K", "27×27")
+  figure.plot_success(shared, {"id_conv_gppn": [point], "id_symvin": [point], "id_vin": [point]}, "K", "15×15")
+  colours = [
+    dict(zip(labels, (bars[0].get_color() for bars in handles)))
+    for handles, labels in (ax.get_legend_handles_labels() for ax in (alone, shared))
+  ]
+  assert colours[0]["ID-SymVIN"] == colours[1]["ID-SymVIN"] and len(set(colours[1].values())) == 3
+  plt.close("all")
 
 
 def test_a_dry_run_prints_each_command_with_its_estimate(tmp_path, capsys):
