@@ -907,15 +907,14 @@ def find_trained(config: Config, roots: Sequence[str]) -> str | None:
   def resolved(settings: Config) -> Config:  # the dataset file as training resolves it
     return settings.replace(data=data.dataset_path(settings))
 
+  wanted = resolved(config)
   for root in roots:
     labels = sorted(os.listdir(root)) if os.path.isdir(root) else []
     for label in labels:
       workdir = os.path.join(root, label)
       if not os.path.exists(checkpoints.config_path(workdir)) or run_status(root, label) != "finished":
         continue
-      if not checkpoints.config_differences(
-        resolved(checkpoints.read_config(workdir)), resolved(config), SAME_RESULT_FIELDS
-      ):
+      if not checkpoints.config_differences(resolved(checkpoints.read_config(workdir)), wanted, SAME_RESULT_FIELDS):
         return workdir
   return None
 
