@@ -61,7 +61,7 @@ class Figure:
   columns: tuple[str, ...]
   evaluate: Callable[[dict[str, Any], Scale], None] | None = None
   summary: Callable[[Sequence[Row]], str] | None = None
-  """Optional, a second table (Table 1's averages over K)."""
+  """Optional, a second table from the rows (Table 1's averages over K, figure 7's steadiness)."""
 
   def tables(self, rows: Sequence[Row]) -> str:
     """The figure's tables as Markdown."""

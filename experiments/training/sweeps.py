@@ -960,6 +960,7 @@ def summarize(root: str, runs: Sequence[Run]) -> list[dict[str, Any]]:
         last_val_success=last["val_success"],
         best_val_success=max(r["val_success"] for r in records),
         val_success_curve=[r["val_success"] for r in records],
+        val_success_per_seed_curve=[r.get("val_success_per_seed") for r in records],
         fwd_residual_curve=[r["fwd_residual_mean"] for r in records],
         jacobian_radius_curve=[r.get("diag_jacobian_radius_mean") for r in records],
         grad_error_curve=[r.get("grad_relative_error") for r in records],

@@ -16,7 +16,7 @@ from experiments import paper
 from experiments import sweep as sweep_binary
 from experiments.benchmarks import scaling
 from experiments.benchmarks.problems import Settings
-from experiments.paper import fig6, fig9, fig10, figure, measured, table1
+from experiments.paper import fig6, fig7, fig9, fig10, figure, measured, table1
 from experiments.training import ConfigError, checkpoints, estimate, evaluation, presets, recipes, sweeps
 
 SMALL = Settings(batch=2, l_q=4, l_h=4, conv_impl="xla", repeats=1)
@@ -100,6 +100,18 @@ def test_each_figure_draws_and_tables_its_runs_results(name, tmp_path):
     assert "| VIN | 85.3 (K 30, 50, 80) (89.65) |" in tables  # beside the paper's
   if name == "fig9":
     assert "| VIN | 66.0 | 54.0 | 32.0 |" in tables  # the mean of 80 - side and 82 - side
+
+
+def test_figure_7_tables_each_runs_area_under_its_curves_and_its_setbacks():
+  rows = [
+    {"label": "steady", "val_success_per_seed_curve": [[50, 60], [80, 70], [90, 90]]},
+    {"label": "spiky", "val_success_per_seed_curve": [[50, 50], [80, 80], [30, 70], [90, 90]]},
+    {"label": "logged_before_per_seed_scores", "val_success_per_seed_curve": [None, None]},
+  ]
+  table = fig7.stability(rows)
+  assert "| steady | 73.3 ± 0.0 | 0 | 0.0 |" in table  # it never fell
+  assert "| spiky | 67.5 ± 5.0 | 1 | 50.0 |" in table  # seed 0 fell 50 points, seed 1 only 10
+  assert "logged_before" not in table
 
 
 def test_figure_9_evaluates_a_run_on_larger_mazes_once(vin_run, tmp_path, monkeypatch):
