@@ -234,7 +234,7 @@ def train_and_evaluate(config: Config, workdir: str, initial_params: Callable[[]
     %Success, where each seed diverged (`diverged`: None, or the epoch and step at which its
     training stopped while the other seeds went on), test scores of each seed's best parameters
     (mean ± std over seeds), this invocation's wall time (`wall_time_s`; a resumed run counts
-    only its own part) and the compile time.
+    only its own part, while the log's ``elapsed_s`` counts every invocation's) and the compile time.
 
   Raises:
     ConfigError: the training split is smaller than one batch.
@@ -274,6 +274,7 @@ def train_and_evaluate(config: Config, workdir: str, initial_params: Callable[[]
     "best_epoch": [0] * config.seeds,
     "best_val_success": [-1.0] * config.seeds,
     "diverged": [None] * config.seeds,
+    "elapsed_s": 0.0,  # wall time of the epochs kept, over every invocation
   }
   best_params = state.params
   if mngr.latest_step() is not None:
@@ -283,6 +284,7 @@ def train_and_evaluate(config: Config, workdir: str, initial_params: Callable[[]
   elif initial_params is not None:
     state = model.start_from(initial_params(), optimizer, state)
     best_params = state.params
+  elapsed_before = meta["elapsed_s"]  # checkpoints from before it count from this invocation
   # Orbax restores arrays committed to a device; commit a fresh state too, so that a resumed run
   # calls the same compiled step (and hits the persistent compilation cache) as a fresh one.
   alive = np.array([d is None for d in meta["diverged"]])
@@ -340,7 +342,7 @@ def train_and_evaluate(config: Config, workdir: str, initial_params: Callable[[]
         "examples_per_s": timing.steps * config.batch_size * config.seeds / timing.seconds,
         "val_time_s": time.time() - val_start,
         "epoch_time_s": time.time() - epoch_start,
-        "elapsed_s": time.time() - start_time,
+        "elapsed_s": elapsed_before + time.time() - start_time,
       }
       if config.diagnose_every and (epoch + 1) % config.diagnose_every == 0:
         record.update(diagnose(state.params))
@@ -349,6 +351,7 @@ def train_and_evaluate(config: Config, workdir: str, initial_params: Callable[[]
       meta.update(
         epoch=epoch + 1,
         global_step=record["global_step"],
+        elapsed_s=record["elapsed_s"],
         best_epoch=np.where(improved, epoch + 1, meta["best_epoch"]).tolist(),
         best_val_success=np.where(improved, val_summary[select]["per_seed"], meta["best_val_success"]).tolist(),
       )

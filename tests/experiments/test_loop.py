@@ -111,6 +111,8 @@ def test_resume_after_kill_gives_identical_parameters(tiny, final_params, tmp_pa
   with open(os.path.join(killed, "metrics.jsonl")) as f:
     records = [json.loads(line) for line in f]
   assert [record["epoch"] for record in records] == [1, 2]
+  # The resumed epoch's elapsed time counts on from the first invocation's.
+  assert records[1]["elapsed_s"] >= records[0]["elapsed_s"] + records[1]["epoch_time_s"]
 
   # Each seed keeps its own best epoch (the first with its highest validation score) ...
   per_seed = np.array([record["val_success_per_seed"] for record in records])  # [epochs, seeds]
