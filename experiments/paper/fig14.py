@@ -43,6 +43,7 @@ def draw(rows: Sequence[figure.Row], scale: Scale, path: str) -> None:
     panel_title=lambda size: f"{size}×{size}, K_fwd = 30",
     title="Jacobian regularisation (figure 14)",
     xscale={"value": "symlog", "linthresh": 0.1},
+    xlim=(-0.02, 1.5 * WEIGHTS[-1]),  # no empty negative side
   )
 
 

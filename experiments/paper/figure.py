@@ -170,14 +170,17 @@ def panels(
   panel_title: Callable[[Any], str],
   title: str,
   xscale: Mapping[str, Any] | None = None,
+  xlim: tuple[float, float] | None = None,
 ) -> None:
   """One `plot_success` panel per value of ``panel_flag`` (``xscale``: `Axes.set_xscale`'s
-  arguments), saved as ``path``."""
+  arguments; ``xlim``: the x range), saved as ``path``."""
   fig, axes = plt.subplots(1, len(panel_values), figsize=(5.5 * len(panel_values), 4.5), squeeze=False)
   for ax, value in zip(axes[0], panel_values):
     plot_success(ax, points(rows, x, where={panel_flag: value}), xlabel, panel_title(value))
     if xscale:
       ax.set_xscale(**xscale)
+    if xlim:
+      ax.set_xlim(*xlim)
   for ax in axes[0]:
     if ax.get_legend_handles_labels()[0]:
       ax.legend(fontsize=8)
