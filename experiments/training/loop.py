@@ -284,7 +284,7 @@ def train_and_evaluate(config: Config, workdir: str, initial_params: Callable[[]
   elif initial_params is not None:
     state = model.start_from(initial_params(), optimizer, state)
     best_params = state.params
-  elapsed_before = meta["elapsed_s"]  # checkpoints from before it count from this invocation
+  elapsed_before = meta["elapsed_s"]  # 0 when fresh, or from a checkpoint written before it was kept
   # Orbax restores arrays committed to a device; commit a fresh state too, so that a resumed run
   # calls the same compiled step (and hits the persistent compilation cache) as a fresh one.
   alive = np.array([d is None for d in meta["diverged"]])
