@@ -85,7 +85,9 @@ def evaluate_split(
     For a model that plans: "optimal", "success", "accuracy": {"mean", "std", "per_seed"} (%,
     averaged over the maps that have counted cells); "maps", "skipped_maps" (maps without counted
     cells); forward-solve "fwd_iterations_mean", "fwd_iterations_max", "fwd_residual_mean",
-    "fwd_residual_max" over maps and seeds; "success_by_distance": the distance bins' "edges",
+    "fwd_residual_max" (the last iterate's) and "fwd_returned_residual_mean", "fwd_returned_residual_max"
+    (the returned iterate's: the best seen, which an Anderson solve can hold far below its last) over
+    maps and seeds; "success_by_distance": the distance bins' "edges",
     their counted "cells" and the % of them that succeed and that take a shortest path ("success",
     "optimal": {"mean", "per_seed"}, cell-weighted).
     For a model that maps: "map_accuracy" and "obstacle_iou", {"mean", "std", "per_seed"} (%,
@@ -108,6 +110,8 @@ def evaluate_split(
     summary["fwd_iterations_max"] = int(np.max(solves.iterations))
     summary["fwd_residual_mean"] = float(np.mean(solves.residual))
     summary["fwd_residual_max"] = float(np.max(solves.residual))
+    summary["fwd_returned_residual_mean"] = float(np.mean(solves.best_residual))
+    summary["fwd_returned_residual_max"] = float(np.max(solves.best_residual))
     counts = metrics.DistanceCounts(*(c.sum(axis=1) for c in parts["by_distance"]))  # [S, bins]
     rates = {name: 100.0 * getattr(counts, name) / np.maximum(counts.cells, 1) for name in ("success", "optimal")}
     summary["success_by_distance"] = {

@@ -83,6 +83,11 @@ def test_train_then_evaluate_end_to_end(planner, tiny, vin_run, tmp_path):
     assert anderson["forward_solver"] == "anderson" and anderson["out"].endswith("eval_val_k200_anderson.json")
     assert anderson["fwd_residual_max"] <= 1e-5 and iteration["fwd_residual_max"] <= 1e-5
     assert anderson["success"]["per_seed"] == pytest.approx(iteration["success"]["per_seed"])
+    assert anderson["fwd_returned_residual_max"] <= anderson["fwd_residual_max"]
+    # Cut short, Anderson returns its best iterate, which no problem has above its last one.
+    short = evaluation.evaluate_run(workdir, split="val", k_fwd=4, forward_solver="anderson", out=None)
+    assert short["fwd_returned_residual_mean"] <= short["fwd_residual_mean"]
+    assert 0 < short["fwd_returned_residual_max"] <= short["fwd_residual_max"]
 
   png = str(tmp_path / "policy.png")
   figures.policy_figure(workdir, png, index=0, split="test")
