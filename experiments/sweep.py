@@ -156,7 +156,9 @@ def run_all(
     done += 1
     elapsed = time.time() - start
     eta = elapsed / done * (len(pending) + len(active))
-    print(f"[{done}/{len(commands)}] {label} {status}; {elapsed / 60:.1f} min, ETA {eta / 60:.1f} min", flush=True)
+    print(
+      f"[{done}/{len(commands)}] {label} {status}; {elapsed / 60:.1f} min elapsed, ETA {eta / 60:.1f} min", flush=True
+    )
 
   while pending or active:
     for label in list(pending):  # a run whose needed run stopped unfinished waits for nothing
