@@ -8,8 +8,8 @@ to the power 1.5 in the ConvGRU/ConvLSTM hidden channels: matched to a measured 
 count in full (on a CPU they train one after another). ``OVERHEAD`` covers evaluation, diagnostics
 and compilation. Against the 2-core machine's recorded runs (``records/``, 2026-11-30 and 12-01; two
 runs at a time): VIN and ID-VIN mostly within 30 %, ConvGPPN and ID-ConvGPPN within a factor 1.8
-either way, SymVIN and ID-SymVIN 1.3–2× under. A mapper's step is its ``mapper`` benchmark record's
-(`MAPPER_STEP_TIMES`), added to the planner's in the phases that train it, without the overhead:
+either way, SymVIN and ID-SymVIN 1.3–2× under on mazes but 2–2.5× over on manipulation
+(2026-12-03). A mapper's step is its ``mapper`` benchmark record's (`MAPPER_STEP_TIMES`), added to the planner's in the phases that train it, without the overhead:
 against the recorded three-phase workspace and visual runs, the mappers and the VIN and SymVIN
 twins within 1.4×, the ConvGRU/ConvLSTM families 1.5–2.3× over.
 With another record (a GPU's: ``--step_times``) the overhead is still the CPU's.
