@@ -763,6 +763,37 @@ WORKSPACE_TWINS = Sweep(
   ),
 )
 
+TABLE1_MAPPER = {
+  "phase": "mapper",
+  "seeds": 3,
+  "num_train": 2000,
+  "num_val": 500,
+  "num_test": 500,
+  "pretrain_epochs": 10,
+}
+"""The workspace column's mapper at table1's cpu scale (`experiments.paper.table1`), at 3 seeds."""
+
+MAPPER_RATES = Sweep(
+  preset="workspace",
+  recipe="stable",
+  flags=TABLE1_MAPPER,
+  description="The workspace U-Net alone on table1's 2000 workspaces for 10 epochs, 3 seeds: its learning rate "
+  "and schedule. table1's mapper took the recipe's (3e-3, flat for 5 epochs, then a half cosine) and its loss "
+  "spiked in epoch 6, the decay's first.",
+  runs=(
+    Run("lr_3e-3", {}, "the recipe's: 3e-3, a half cosine over the last 5 epochs"),
+    Run("lr_1e-3", {"learning_rate": 1e-3}, "1e-3 (the paper's), the same late decay"),
+    Run("lr_3e-4", {"learning_rate": 3e-4}, "3e-4, the same late decay"),
+    Run("lr_3e-3_cosine", {"lr_schedule": "cosine", "decay_epochs": 0}, "3e-3, a half cosine over all 10 epochs"),
+    Run(
+      "lr_3e-3_warmup",
+      {"lr_schedule": "cosine", "warmup_epochs": 1, "decay_epochs": 0},
+      "3e-3 after a one-epoch linear warm-up, then a half cosine over the other 9",
+    ),
+    Run("lr_3e-3_clip_1", {"clip_norm": 1.0}, "the recipe's, gradients clipped to norm 1 (40 elsewhere)"),
+  ),
+)
+
 VISUAL_TWINS = Sweep(
   preset="visual",
   recipe="stable",
@@ -835,6 +866,7 @@ SWEEPS: dict[str, Sweep] = {
   "seed_modes": SEED_MODES,
   "family_twins": FAMILY_TWINS,
   "workspace_twins": WORKSPACE_TWINS,
+  "mapper_rates": MAPPER_RATES,
   "visual_twins": VISUAL_TWINS,
   "visual_pretrained": VISUAL_PRETRAINED,
   "recipe_twins": RECIPE_TWINS,
