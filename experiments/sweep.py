@@ -325,11 +325,17 @@ def main(argv: Sequence[str]) -> None:
     runs = sweeps.select(sweep, _ONLY.value)
     common = common_flags(sweep, figure, parse_settings(_SET.value), _SEEDS.value)
     base = presets.get_config(preset)
+    root = _ROOT.value or os.path.join("runs", "sweeps", default_root)
     # Every run's config, built as experiments.train will: a bad preset, flag name or value is refused before any run.
-    configs = {run.label: recipes.configure(base, sweep.recipe, {**common, **run.flags}) for run in runs}
+    configs = {run.label: recipes.configure(base, sweep.recipe, sweeps.run_flags(run, common, root)) for run in runs}
+    stale = {label: sweeps.stale_settings(config, os.path.join(root, label)) for label, config in configs.items()}
+    if any(stale.values()):
+      raise ConfigError(
+        "runs in the root were trained with other settings than the sweep's now; move them aside or use another "
+        "--root: " + "; ".join(f"{label} ({', '.join(found)})" for label, found in stale.items() if found)
+      )
   except ConfigError as error:
     raise SystemExit(f"ConfigError: {error}") from error
-  root = _ROOT.value or os.path.join("runs", "sweeps", default_root)
   if not _SUMMARIZE.value:
     todo = [run for run in runs if sweeps.run_status(root, run.label) == "unfinished"]
     not_started = [run for run in todo if not os.path.exists(os.path.join(root, run.label))]

@@ -106,6 +106,11 @@ class Config(ip.PlannerOptions):
     0.0, "Weight of the Jacobian penalty ||df/dv||_F^2 / n at the returned state (Bai et al., 2021); 0: none."
   )
   learning_rate: float = _field(1e-3, "RMSprop learning rate (the peak of a schedule).")
+  mapper_learning_rate: float = _field(
+    0.0,
+    "Peak learning rate of the mapper's parameters, in its pretraining and the joint phase, under the run's "
+    "schedule (0: learning_rate).",
+  )
   lr_schedule: str = _field(
     "constant",
     "constant: the learning rate throughout (the paper); cosine: decays it to 0 over `epochs` "
@@ -227,8 +232,9 @@ class Config(ip.PlannerOptions):
         )
       if self.diagnose_every:
         raise ConfigError("diagnose_every: the diagnostics are of a planner given its map, not yet of a mapped one")
-      if self.map_loss_weight < 0:
-        raise ConfigError(f"map_loss_weight must be >= 0, got {self.map_loss_weight}")
+      for name in ("map_loss_weight", "mapper_learning_rate"):
+        if getattr(self, name) < 0:
+          raise ConfigError(f"{name} must be >= 0, got {getattr(self, name)}")
       for part, source in (("mapper", self.mapper_from), ("planner", self.planner_from)):
         if source and self.phase in (part, "end_to_end"):
           raise ConfigError(
@@ -237,6 +243,8 @@ class Config(ip.PlannerOptions):
     elif self.mapper_from or self.planner_from:
       flag = "mapper_from" if self.mapper_from else "planner_from"
       raise ConfigError(f"{flag}={getattr(self, flag)} needs a --mapper (it starts a joint phase)")
+    elif self.mapper_learning_rate:
+      raise ConfigError(f"mapper_learning_rate={self.mapper_learning_rate} needs a --mapper to train")
     elif observation is not None:
       mappers = ", ".join(name for name, (seen, _) in ip.mappers.MAPPERS.items() if seen == observation)
       raise ConfigError(

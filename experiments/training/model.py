@@ -77,14 +77,16 @@ def true_map_planner(config: Config, k_fwd: int | None = None) -> ip.Planner | N
   return make_planner(config.replace(phase="planner", planner_from=""), k_fwd)
 
 
-def learning_rate(config: Config, steps_per_epoch: int) -> optax.ScalarOrSchedule:
+def learning_rate(config: Config, steps_per_epoch: int, peak: float | None = None) -> optax.ScalarOrSchedule:
   """The configured learning rate: a constant, or a schedule of the global step.
 
   A linear warm-up from 0 over ``warmup_epochs``, then the constant, or the peak until a half
   cosine that reaches 0 at the end of ``epochs`` over its last ``decay_epochs`` (0: all of them).
+  ``peak`` replaces ``learning_rate`` (the mapper's rate under the same schedule).
   """
   warmup_steps = round(config.warmup_epochs * steps_per_epoch)
-  peak, total_steps = config.learning_rate, config.epochs * steps_per_epoch
+  peak = config.learning_rate if peak is None else peak
+  total_steps = config.epochs * steps_per_epoch
   phases = [(0, optax.linear_schedule(0.0, peak, warmup_steps))] if warmup_steps else []
   phases.append((warmup_steps, optax.constant_schedule(peak)))
   if config.lr_schedule == "cosine":
@@ -102,18 +104,30 @@ def make_optimizer(config: Config, steps_per_epoch: int) -> optax.GradientTransf
   alpha = 0.99; optax's default adds eps *inside* the square root and decays with 0.9,
   so both are set explicitly (`eps_in_sqrt=False`, `decay=config.rmsprop_decay`). With `v`
   started at 0 the first step is 1 / sqrt(1 - alpha) = 10 times the learning rate per weight;
-  `rmsprop_bias_correction` divides `v` by `1 - alpha^t` instead.
+  `rmsprop_bias_correction` divides `v` by `1 - alpha^t` instead. With `mapper_learning_rate`
+  the mapper's parameters (under the ``"mapper"`` key) take that peak, the planner's
+  `learning_rate`; the clipping stays global.
   """
-  return optax.chain(
-    optax.clip_by_global_norm(config.clip_norm),
-    optax.rmsprop(
-      learning_rate(config, steps_per_epoch),
+
+  def rmsprop(peak: float) -> optax.GradientTransformation:
+    return optax.rmsprop(
+      learning_rate(config, steps_per_epoch, peak),
       decay=config.rmsprop_decay,
       eps=config.rmsprop_eps,
       eps_in_sqrt=False,
       bias_correction=config.rmsprop_bias_correction,
-    ),
-  )
+    )
+
+  update = rmsprop(config.learning_rate)
+  if config.mapper_learning_rate:
+    update = optax.multi_transform({"mapper": rmsprop(config.mapper_learning_rate), "planner": update}, part_labels)
+  return optax.chain(optax.clip_by_global_norm(config.clip_norm), update)
+
+
+def part_labels(params: Any) -> Any:
+  """``"mapper"`` for each leaf under the parameters' ``"mapper"`` key, ``"planner"`` for the rest."""
+  under_mapper = lambda path: getattr(path[0], "key", None) == "mapper"
+  return jax.tree_util.tree_map_with_path(lambda path, _: "mapper" if under_mapper(path) else "planner", params)
 
 
 def over_seeds(fn: Callable[..., Any], seeded: tuple[Any, ...], shared: tuple[Any, ...], seed_batch: int) -> Any:

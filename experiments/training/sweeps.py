@@ -786,6 +786,11 @@ MAPPER_RATES = Sweep(
     Run("lr_3e-4", {"learning_rate": 3e-4}, "3e-4, the same late decay"),
     Run("lr_3e-3_cosine", {"lr_schedule": "cosine", "decay_epochs": 0}, "3e-3, a half cosine over all 10 epochs"),
     Run(
+      "lr_1e-3_cosine",
+      {"learning_rate": 1e-3, "lr_schedule": "cosine", "decay_epochs": 0},
+      "1e-3, a half cosine over all 10 epochs",
+    ),
+    Run(
       "lr_3e-3_warmup",
       {"lr_schedule": "cosine", "warmup_epochs": 1, "decay_epochs": 0},
       "3e-3 after a one-epoch linear warm-up, then a half cosine over the other 9",
@@ -890,14 +895,18 @@ def select(sweep: Sweep, labels: Sequence[str]) -> tuple[Run, ...]:
   return tuple(by_label[label] for label in labels) if labels else sweep.runs
 
 
-def train_command(preset: str, run: Run, workdir: str, common: Mapping[str, Any], recipe: str = "paper") -> list[str]:
-  """The ``experiments.train`` command line of one run in ``workdir`` (``<root>/<label>``):
-  ``recipe``, ``common`` flags, then the run's, with `ROOT` replaced by the root."""
-  root = os.path.dirname(workdir)
-  flags = {
+def run_flags(run: Run, common: Mapping[str, Any], root: str) -> dict[str, Any]:
+  """``common`` flags, then the run's, with `ROOT` replaced by ``root``."""
+  return {
     name: value.replace(ROOT, root) if isinstance(value, str) else value
     for name, value in {**common, **run.flags}.items()
   }
+
+
+def train_command(preset: str, run: Run, workdir: str, common: Mapping[str, Any], recipe: str = "paper") -> list[str]:
+  """The ``experiments.train`` command line of one run in ``workdir`` (``<root>/<label>``):
+  ``recipe``, then `run_flags`."""
+  flags = run_flags(run, common, os.path.dirname(workdir))
   return [
     sys.executable,
     "-m",
@@ -928,6 +937,26 @@ def run_status(root: str, label: str) -> str:
   return "unfinished"
 
 
+def stale_settings(config: Config, workdir: str) -> list[str]:
+  """How the run stored in ``workdir`` (each phase's, for a run with a mapper) differs from
+  ``config`` in what it learns: empty when it is this run (or has not started)."""
+  stored = [(phase, os.path.join(workdir, phase)) for phase in (*phases.ORDER, "end_to_end")] if config.mapper else []
+  differences = []
+  for phase, directory in stored or [("", workdir)]:
+    if os.path.exists(checkpoints.config_path(directory)):
+      wanted = phases.phase_config(config, phase) if phase else config
+      found = checkpoints.config_differences(
+        _resolved(checkpoints.read_config(directory)), _resolved(wanted), SAME_RESULT_FIELDS
+      )
+      differences += [f"{phase} {difference}" if phase else difference for difference in found]
+  return differences
+
+
+def _resolved(settings: Config) -> Config:
+  """``settings`` with the dataset file as training resolves it."""
+  return settings.replace(data=data.dataset_path(settings))
+
+
 REUSED_FROM = "reused_from.txt"
 """The file in an adopted run's directory that names the run it was copied from (`adopt`)."""
 
@@ -936,17 +965,14 @@ def find_trained(config: Config, roots: Sequence[str]) -> str | None:
   """A finished run of ``config`` in one of the sweep ``roots`` (``<root>/<label>``): the same
   settings in every field outside `SAME_RESULT_FIELDS`, so the same data, seeds and training."""
 
-  def resolved(settings: Config) -> Config:  # the dataset file as training resolves it
-    return settings.replace(data=data.dataset_path(settings))
-
-  wanted = resolved(config)
+  wanted = _resolved(config)
   for root in roots:
     labels = sorted(os.listdir(root)) if os.path.isdir(root) else []
     for label in labels:
       workdir = os.path.join(root, label)
       if not os.path.exists(checkpoints.config_path(workdir)) or run_status(root, label) != "finished":
         continue
-      if not checkpoints.config_differences(resolved(checkpoints.read_config(workdir)), wanted, SAME_RESULT_FIELDS):
+      if not checkpoints.config_differences(_resolved(checkpoints.read_config(workdir)), wanted, SAME_RESULT_FIELDS):
         return workdir
   return None
 

@@ -230,6 +230,11 @@ def test_a_run_trained_elsewhere_with_the_same_settings_is_reused_not_trained_ag
   assert (root / "id_vin_15_k10.log").read_text() == "trained elsewhere\n"
   assert f"(trained as {elsewhere / 'same'})" in (root / "summary.md").read_text()
 
+  sweep_binary.flags.FLAGS([*argv, "--only=id_vin_15_k10", "--set=seed=5", "--dry_run"])  # now another run
+  with pytest.raises(SystemExit, match=r"other settings .* id_vin_15_k10 \(seed: stored 0, now 5\)"):
+    sweep_binary.main(["sweep"])
+  sweep_binary.flags.FLAGS.unparse_flags()
+
 
 def test_a_run_that_diverged_or_ran_out_of_memory_is_recorded_and_not_retried(tmp_path):
   (tmp_path / "a.log").write_text("...\nTrainingDiverged: non-finite loss in epoch 3\n")

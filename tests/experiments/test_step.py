@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from experiments.training import data, losses, model, step
+from experiments.training.config import ConfigError
 
 
 def test_train_step_compiles_once_for_every_epoch_and_step(tiny):
@@ -65,6 +66,35 @@ def test_optimizer_is_pytorchs_rmsprop_with_an_optional_bias_correction(tiny, bi
     np.testing.assert_allclose(updates["w"], -1e-3 * g / (np.sqrt(v_hat) + eps), rtol=1e-5)
     if t == 1:
       np.testing.assert_allclose(np.abs(updates["w"]), 1e-3 * (1.0 if bias_correction else 10.0), rtol=1e-4)
+
+
+def test_the_mappers_parameters_take_their_own_rate_under_the_runs_schedule(tiny):
+  """RMSprop's step is linear in its rate: the same gradients give the mapper's leaves
+  ``mapper_learning_rate / learning_rate`` times the planner's step, over a late decay too; 0 (the
+  default) is one optimiser for both."""
+  config = tiny(
+    task="manip_workspace",
+    size=18,
+    mapper="workspace_unet",
+    learning_rate=3e-3,
+    mapper_learning_rate=1e-3,
+    lr_schedule="cosine",
+    decay_epochs=1,
+  )
+  grad = jnp.array([0.1, -0.2, 0.3])
+  params = {"mapper": {"w": jnp.zeros(3)}, "planner": {"params": {"w": jnp.zeros(3)}}}
+  grads = jax.tree.map(lambda _: grad, params)
+  for mapper_rate, ratio in ((1e-3, 1 / 3), (0.0, 1.0)):
+    optimizer = model.make_optimizer(config.replace(mapper_learning_rate=mapper_rate), steps_per_epoch=10)
+    state = optimizer.init(params)
+    for _ in range(15):  # into the late decay
+      updates, state = optimizer.update(grads, state, params)
+      np.testing.assert_allclose(updates["mapper"]["w"], ratio * updates["planner"]["params"]["w"], rtol=1e-5)
+  assert float(jnp.abs(updates["planner"]["params"]["w"]).max()) > 0
+  with pytest.raises(ConfigError, match="mapper_learning_rate=0.001 needs a --mapper"):
+    tiny(mapper_learning_rate=1e-3)
+  with pytest.raises(ConfigError, match="mapper_learning_rate must be >= 0"):
+    config.replace(mapper_learning_rate=-1.0)
 
 
 @pytest.mark.parametrize("scope", ["all", "init", "order"])

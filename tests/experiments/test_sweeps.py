@@ -10,7 +10,7 @@ from absl import app
 
 from experiments import sweep as sweep_binary
 from experiments.paper import fig10
-from experiments.training import ConfigError, evaluation, presets, recipes, sweeps
+from experiments.training import ConfigError, checkpoints, evaluation, phases, presets, recipes, sweeps
 
 
 @pytest.mark.parametrize("name", list(sweeps.SWEEPS))
@@ -78,6 +78,26 @@ def test_another_recipe_or_preset_gets_its_own_root_and_a_scale_only_a_figure():
   assert (sweep.recipe, root, figure[0].name) == ("paper", "fig9_cpu_paper", "fig9")
   with pytest.raises(ConfigError, match="--scale is for the paper's figures"):
     sweep_binary.resolve("family_twins", "cpu", None)
+
+
+def test_a_run_stored_with_other_settings_is_named_not_taken_for_the_sweeps(tiny, tmp_path):
+  """A finished run whose stored settings (each phase's, with a mapper) differ from the sweep's in
+  what it learns would otherwise be skipped as done and summarised as the sweep's."""
+  plain = tiny(planner="vin")
+  checkpoints.write_or_check_config(str(tmp_path / "plain"), plain)
+  assert sweeps.stale_settings(plain.replace(log_every=7), str(tmp_path / "plain")) == []
+  assert sweeps.stale_settings(plain.replace(learning_rate=3e-3), str(tmp_path / "plain")) == [
+    "learning_rate: stored 0.001, now 0.003"
+  ]
+  assert sweeps.stale_settings(plain, str(tmp_path / "not_started")) == []
+  mapped = tiny(task="manip_workspace", size=18, mapper="workspace_unet", planner="vin")
+  for phase in ("mapper", "planner"):
+    checkpoints.write_or_check_config(str(tmp_path / "mapped" / phase), phases.phase_config(mapped, phase))
+  assert sweeps.stale_settings(mapped, str(tmp_path / "mapped")) == []
+  assert sweeps.stale_settings(mapped.replace(mapper_learning_rate=1e-3), str(tmp_path / "mapped")) == [
+    "mapper mapper_learning_rate: stored 0.0, now 0.001",
+    "planner mapper_learning_rate: stored 0.0, now 0.001",
+  ]
 
 
 def test_runs_go_side_by_side_on_their_own_cores_and_report_failures(tmp_path, capsys):
