@@ -194,16 +194,22 @@ def run_all(
       report(label, "done" if process.returncode == 0 else f"FAILED (exit {process.returncode}, see {label}.log)")
 
 
-def plot_curves(rows: list[dict], path: str) -> None:
-  """Validation %Success, forward residual, spectral radius and gradient error against epoch, one
-  line per run (the last two on the epochs with diagnostics)."""
-  panels = [
-    ("val_success_curve", "val %Success", "linear"),
-    ("fwd_residual_curve", "forward residual (mean)", "log"),
-    ("jacobian_radius_curve", "spectral radius of ∂f/∂v", "linear"),
-    ("grad_error_curve", "implicit gradient error (vs converged)", "log"),
-  ]
-  fig, axes = plt.subplots(1, 4, figsize=(21, 4.5))
+PLANNER_PANELS = (
+  ("val_success_curve", "val %Success", "linear"),
+  ("fwd_residual_curve", "forward residual (mean)", "log"),
+  ("jacobian_radius_curve", "spectral radius of ∂f/∂v", "linear"),
+  ("grad_error_curve", "implicit gradient error (vs converged)", "log"),
+)
+"""`plot_curves`' panels for planners: the last two on the epochs with diagnostics."""
+MAPPER_PANELS = (
+  ("val_map_accuracy_curve", "mapper alone: val map %accuracy", "linear"),
+  ("loss_curve", "mapper alone: training loss (epoch mean)", "log"),
+)
+
+
+def plot_curves(rows: list[dict], path: str, panels: Sequence[tuple[str, str, str]] = PLANNER_PANELS) -> None:
+  """Each panel's curve (key, title, y scale) against epoch, one line per run."""
+  fig, axes = plt.subplots(1, len(panels), figsize=(5.25 * len(panels), 4.5))
   for ax, (key, title, scale) in zip(axes, panels):
     for i, row in enumerate(rows):
       points = [(e + 1, y) for e, y in enumerate(row.get(key, [])) if y is not None]
@@ -231,7 +237,7 @@ def write_summary(
     for row in rows:
       if row["status"] != "unfinished" and "val_success_curve" in row:  # a run with checkpoints
         row["test_time"] = sweeps.test_time_compute(row["workdir"], multiples, datasets)
-  tables = sweeps.markdown_table(rows)
+  tables = sweeps.markdown_table(rows) if rows else ""
   if figure:
     fig, scale = figure
     if fig.evaluate:
@@ -248,6 +254,9 @@ def write_summary(
   if mapped:
     tables += "\nRuns with a mapper, by phase (test split; the mapper's scores are per cell)\n\n"
     tables += sweeps.phase_table(mapped)
+    mappers = [{"label": row["label"], **row["phases"]["mapper"]} for row in mapped if "mapper" in row["phases"]]
+    if mappers:
+      plot_curves(mappers, os.path.join(root, "mapper_curves.png"), MAPPER_PANELS)
   with open(os.path.join(root, "summary.json"), "w") as f:
     json.dump(rows + mapped, f, indent=1)
   with open(os.path.join(root, "summary.md"), "w") as f:

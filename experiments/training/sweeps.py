@@ -796,6 +796,9 @@ MAPPER_RATES = Sweep(
       "3e-3 after a one-epoch linear warm-up, then a half cosine over the other 9",
     ),
     Run("lr_3e-3_clip_1", {"clip_norm": 1.0}, "the recipe's, gradients clipped to norm 1 (40 elsewhere)"),
+    Run(
+      "lr_1e-3_clip_1", {"learning_rate": 1e-3, "clip_norm": 1.0}, "1e-3, the late decay, gradients clipped to norm 1"
+    ),
   ),
 )
 
@@ -1074,8 +1077,9 @@ def markdown_table(rows: Sequence[Mapping[str, Any]]) -> str:
 
 
 def phase_rows(root: str, runs: Sequence[Run]) -> list[dict[str, Any]]:
-  """One row per run with a mapper that has finished a phase: each finished phase's test scores
-  and training time (its epochs' wall time summed over every invocation)."""
+  """One row per run with a mapper that has finished a phase: each finished phase's test scores,
+  training time (its epochs' wall time summed over every invocation), training loss and validation
+  map accuracy per epoch."""
   rows = []
   for run in runs:
     finished = {}
@@ -1085,7 +1089,12 @@ def phase_rows(root: str, runs: Sequence[Run]) -> list[dict[str, Any]]:
         with open(path) as f:
           results = json.load(f)
         epochs = logs.read_jsonl(os.path.join(root, run.label, phase, "metrics.jsonl"))
-        finished[phase] = {"test": results["test"], "wall_time_s": sum(e["epoch_time_s"] for e in epochs)}
+        finished[phase] = {
+          "test": results["test"],
+          "wall_time_s": sum(e["epoch_time_s"] for e in epochs),
+          "loss_curve": [e["loss"] for e in epochs],
+          "val_map_accuracy_curve": [e.get("val_map_accuracy") for e in epochs],
+        }
     if finished:
       rows.append({"label": run.label, "note": run.note, "phases": finished})
   return rows

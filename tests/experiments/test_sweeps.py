@@ -183,7 +183,8 @@ def test_runs_with_a_mapper_are_summarised_by_phase_from_their_last_planning_pha
   for phase, test in phases.items():
     (tmp_path / "vin" / phase).mkdir(parents=True)
     (tmp_path / "vin" / phase / "results.json").write_text(json.dumps({"test": test, "best_epoch": [1, 1]}))
-    record = {"epoch": 1, "val_success": 80.0, "fwd_residual_mean": 0.0, "elapsed_s": 60.0, "epoch_time_s": 60.0}
+    record = {"epoch": 1, "loss": 0.5, "val_success": 80.0, "fwd_residual_mean": 0.0, "elapsed_s": 60.0}
+    record["epoch_time_s"] = 60.0
     (tmp_path / "vin" / phase / "metrics.jsonl").write_text(json.dumps(record) + "\n")
   runs = (sweeps.Run("vin", {"planner": "vin"}, "explicit"),)
   assert sweeps.run_dir(str(tmp_path / "vin")) == str(tmp_path / "vin" / "joint")
@@ -192,6 +193,26 @@ def test_runs_with_a_mapper_are_summarised_by_phase_from_their_last_planning_pha
   assert row == (
     "| vin | explicit | – | 88.0 ± 1.0 / 90.0 ± 1.0 | 80.0 ± 1.0 / 82.0 ± 1.0 | 98.0 ± 1.0 / 94.0 ± 1.0 | 89.0 ± 1.0 | 2 |"
   )
+
+
+def test_mappers_trained_alone_get_their_table_and_curves_without_an_empty_planner_table(tmp_path):
+  (tmp_path / "m" / "mapper").mkdir(parents=True)
+  test = {
+    "map_accuracy": {"mean": 98.0, "std": 0.1, "per_seed": [98.0]},
+    "obstacle_iou": {"mean": 93.0, "std": 0.2, "per_seed": [93.0]},
+  }
+  (tmp_path / "m" / "mapper" / "results.json").write_text(json.dumps({"test": test, "best_epoch": [2]}))
+  epochs = [
+    {"epoch": e, "loss": loss, "val_map_accuracy": acc, "epoch_time_s": 30.0}
+    for e, loss, acc in [(1, 0.3, 95.0), (2, 6.5, 89.0)]
+  ]
+  (tmp_path / "m" / "mapper" / "metrics.jsonl").write_text("".join(json.dumps(e) + "\n" for e in epochs))
+  sweep_binary.write_summary(str(tmp_path), (sweeps.Run("m", {"phase": "mapper"}, "alone"),))
+  assert (tmp_path / "summary.md").read_text().startswith("\nRuns with a mapper, by phase")
+  (row,) = json.loads((tmp_path / "summary.json").read_text())
+  assert row["phases"]["mapper"]["loss_curve"] == [0.3, 6.5]
+  assert row["phases"]["mapper"]["val_map_accuracy_curve"] == [95.0, 89.0]
+  assert (tmp_path / "mapper_curves.png").stat().st_size > 0
 
 
 def test_a_measured_figure_is_pinned_to_its_one_core(tmp_path, monkeypatch):
