@@ -686,6 +686,11 @@ WORKSPACE_TWINS = Sweep(
       "the U-Net alone under bias-corrected RMSprop and the recipe's rate, one seed: the workspace preset's mapper phase",
     ),
     Run(
+      "mapper_corrected_lr_1e-3",
+      {"phase": "mapper", "seeds": 1, **CORRECTED, "mapper_learning_rate": 1e-3},
+      "mapper_corrected with the mapper at 1e-3 (the mapper_rates sweep's choice at 2000 workspaces), one seed",
+    ),
+    Run(
       "mapper_fine",
       {"phase": "mapper", "seeds": 1, "mapper": "workspace_unet_fine"},
       "the U-Net on a polar grid twice as fine in angle and radius (one stem level), one seed",
