@@ -337,10 +337,15 @@ def main(argv: Sequence[str]) -> None:
     root = _ROOT.value or os.path.join("runs", "sweeps", default_root)
     # Every run's config, built as experiments.train will: a bad preset, flag name or value is refused before any run.
     configs = {run.label: recipes.configure(base, sweep.recipe, sweeps.run_flags(run, common, root)) for run in runs}
-    stale = {label: sweeps.stale_settings(config, os.path.join(root, label)) for label, config in configs.items()}
+    # A finished run is skipped, so its settings are checked here; a resumed one is checked by train.
+    stale = {
+      label: sweeps.stale_settings(config, os.path.join(root, label))
+      for label, config in configs.items()
+      if sweeps.run_status(root, label) != "unfinished"
+    }
     if any(stale.values()):
       raise ConfigError(
-        "runs in the root were trained with other settings than the sweep's now; move them aside or use another "
+        "finished runs in the root were trained with other settings than the sweep's now; move them aside or use another "
         "--root: " + "; ".join(f"{label} ({', '.join(found)})" for label, found in stale.items() if found)
       )
   except ConfigError as error:
