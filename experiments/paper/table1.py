@@ -61,7 +61,7 @@ TASKS: dict[str, Task] = {
       "mapper_from": f"{ROOT}/{MAPPER_RUN}/mapper",
     },
     {"pretrain_epochs": 10, "epochs": 5, "mapper_learning_rate": 1e-3},
-    {"paper": (30, 50, 80), "cpu": (30,)},
+    _ALL_K,
   ),
   "visual": Task(
     {
@@ -75,7 +75,7 @@ TASKS: dict[str, Task] = {
     {"paper": (30, 50, 80), "cpu": (30,)},
   ),
 }
-"""The cpu scale: 36×36 (on 1000/250/250 problems for 10 epochs) and the two mapper tasks at K = 30
+"""The cpu scale: 36×36 (on 1000/250/250 problems for 10 epochs) and visual navigation at K = 30
 only, the workspace's phases 10 + 5 epochs (the preset: the paper's 15, then our 6 joint) with the mapper at 1e-3
 (the recipe's 3e-3 spiked its loss on 2000 workspaces: the `mapper_rates` sweep), visual navigation 10 epochs (the
 visual preset's); GPPN, the baseline outside the twins, at its tasks' first K only."""
