@@ -21,7 +21,7 @@ from typing import Any
 import implicit_planning as ip
 from experiments.training import checkpoints, data, evaluation, logs, phases
 from experiments.training.config import SAME_RESULT_FIELDS, Config, ConfigError
-from experiments.training.recipes import LATE_DECAY
+from experiments.training.recipes import CORRECTED, LATE_DECAY
 
 ROOT = "{root}"
 """Stands for the sweep's root folder in a run's string flags (a run that starts from another's
@@ -637,12 +637,6 @@ def after_pretraining(*runs: Run) -> tuple[Run, ...]:
 def joint_ablation(label: str, pretrained: str, note: str, **flags: Any) -> Run:
   """A joint phase alone, from the shared mapper and run ``pretrained``'s planner, with ``flags``."""
   return Run(label, {**flags, **SHARED_MAPPER, "planner_from": f"{ROOT}/{pretrained}/planner"}, note)
-
-
-CORRECTED = {"rmsprop_bias_correction": True}
-"""RMSprop with Adam's bias correction. A joint phase starts its optimiser afresh, and PyTorch's
-RMSprop's first steps are up to 10x the learning rate: they knock the pretrained mapper away
-(the first joint epoch's mean map loss was 5.4, the pretrained mapper's 0.02)."""
 
 
 def corrected_column_runs(planner: str, options: dict[str, Any], note: str) -> tuple[Run, Run]:
