@@ -10,8 +10,8 @@ and ConvGPPN (without it, one of three quick-preset ID-VIN seeds ended 3.1 point
 epoch; it lifted ID-ConvGPPN by 1.5 points and ConvGPPN by 0.2 at 20 epochs; SymVIN's
 value-iteration start was measured with it, at 1e-3), and for ConvGPPN and ID-ConvGPPN RMSprop with
 its bias corrected (PyTorch's first steps, up to 10× the rate, throw the ConvGRU cell far from a
-fixed point: ID-ConvGPPN on 36×36 manipulation 91.6 against 18.2; 0.2–0.3 lower on 15×15 mazes;
-round 29; the VIN family trains better without it, round 5).
+fixed point: ID-ConvGPPN on 36×36 manipulation 91.6 against 18.2, but 0.2–0.3 lower on 15×15 mazes
+and 2.9 on 27×27 at K_fwd = 30; round 29; the VIN family trains better without it, round 5).
 
 ``experiments.train`` uses ``stable`` unless told ``--recipe=paper``; the sweeps name theirs
 (`sweeps.Sweep.recipe`, ``paper`` unless said: each run there lists what differs from the paper).
