@@ -964,17 +964,17 @@ REUSED_FROM = "reused_from.txt"
 
 
 def find_trained(config: Config, roots: Sequence[str]) -> str | None:
-  """A finished run of ``config`` in one of the sweep ``roots`` (``<root>/<label>``): the same
-  settings in every field outside `SAME_RESULT_FIELDS`, so the same data, seeds and training."""
+  """A finished run of ``config`` in one of the sweep ``roots`` (``<root>/<label>``): every run it
+  makes (each phase's, with a mapper) stored with the same settings in every field outside
+  `SAME_RESULT_FIELDS`, so the same data, seeds and training."""
 
-  wanted = _resolved(config)
   for root in roots:
     labels = sorted(os.listdir(root)) if os.path.isdir(root) else []
     for label in labels:
       workdir = os.path.join(root, label)
-      if not os.path.exists(checkpoints.config_path(workdir)) or run_status(root, label) != "finished":
-        continue
-      if not checkpoints.config_differences(_resolved(checkpoints.read_config(workdir)), wanted, SAME_RESULT_FIELDS):
+      made = [os.path.join(workdir, phase) for phase in phases.phases(config)] if config.mapper else [workdir]
+      stored = all(os.path.exists(checkpoints.config_path(directory)) for directory in made)
+      if stored and run_status(root, label) == "finished" and not stale_settings(config, workdir):
         return workdir
   return None
 

@@ -100,6 +100,22 @@ def test_a_run_stored_with_other_settings_is_named_not_taken_for_the_sweeps(tiny
   ]
 
 
+def test_a_finished_run_with_a_mapper_is_reused_by_its_phases_settings(tiny, tmp_path):
+  """A run with a mapper stores a config per phase and none of its own; `--reuse` compares each."""
+  mapped = tiny(task="manip_workspace", size=18, mapper="workspace_unet", planner="vin")
+  root, workdir = str(tmp_path), tmp_path / "mapped"
+  for phase in phases.phases(mapped):
+    checkpoints.write_or_check_config(str(workdir / phase), phases.phase_config(mapped, phase))
+  (workdir / "joint" / "metrics.jsonl").write_text(json.dumps({"epoch": 1}) + "\n")
+  assert sweeps.find_trained(mapped, [root]) is None  # the joint phase has not finished
+  (workdir / "joint" / "results.json").write_text("{}")
+  assert sweeps.find_trained(mapped, [root]) == str(workdir)
+  assert sweeps.find_trained(mapped.replace(log_every=7), [root]) == str(workdir)
+  assert sweeps.find_trained(mapped.replace(mapper_learning_rate=1e-3), [root]) is None
+  unmapped = mapped.replace(task="manip_cspace", mapper="")
+  assert sweeps.find_trained(unmapped, [root]) is None  # no run of its own there
+
+
 def test_runs_go_side_by_side_on_their_own_cores_and_report_failures(tmp_path, capsys):
   code = "import os; print(sorted(os.sched_getaffinity(0)), os.environ['XLA_FLAGS'])"
   commands = [(label, [sys.executable, "-c", code]) for label in ("a", "b")]
