@@ -685,6 +685,12 @@ WORKSPACE_TWINS = Sweep(
       "mapper_corrected with the mapper at 1e-3 (the mapper_rates sweep's choice at 2000 workspaces), one seed",
     ),
     Run(
+      "mapper_corrected_lr_1e-3_30k",
+      {"phase": "mapper", "seeds": 1, **CORRECTED, "mapper_learning_rate": 1e-3, "num_train": 30_000},
+      "mapper_corrected_lr_1e-3 on 30k training workspaces (its own 2k/2k draw): is the 98.5 % plateau the data's "
+      "or the 96-pixel image's?",
+    ),
+    Run(
       "mapper_fine",
       {"phase": "mapper", "seeds": 1, "mapper": "workspace_unet_fine"},
       "the U-Net on a polar grid twice as fine in angle and radius (one stem level), one seed",
