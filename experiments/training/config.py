@@ -68,12 +68,14 @@ class Config(ip.PlannerOptions):
   mapper: str = _field(
     "",
     "Mapper from the task's observation to the map the planner plans on (implicit_planning.mappers.MAPPERS); "
-    "empty: the planner reads the true map. The manip_workspace task needs one (workspace_unet).",
+    "empty: the planner reads the true map. The manip_workspace task needs one (workspace_unet, or "
+    "workspace_sweep: a learned obstacle field read along each configuration's arm).",
   )
   mapper_width: int = _field(
     8,
     "Mapper size: workspace U-Net, channels of its first level (doubled at each of the next three); "
-    "panorama CNN, the paper's sizes times mapper_width / 8 (8: the paper's).",
+    "workspace sweep, half its obstacle field's channels; panorama CNN, the paper's sizes times mapper_width / 8 "
+    "(8: the paper's).",
   )
   phase: str = _field(
     "all",

@@ -54,19 +54,18 @@ def check_observation_fits(config: Config, meta: dict[str, Any], source: str) ->
   """Refuses a dataset whose workspace images the configured mapper was not built for.
 
   Raises:
-    data.DataMismatchError: the images' size or extent, or the arm's reach, differs from what the
-      mapper's polar grid covers.
+    data.DataMismatchError: the images' size or extent, or the arm, differs from what the mapper
+      reads (`WorkspaceMapper.misfit`, `SweepMapper.misfit`).
   """
   if not config.mapper or ip.mappers.MAPPERS[config.mapper][0] != "workspace":
     return
-  grid = ip.make_mapper(config.mapper, config.size, config.mapper_width)[1].grid
   arm = meta.get("generator_options", {})
-  image = (arm.get("image_size"), arm.get("extent"))
-  if image != (grid.image_size, grid.extent) or sum(arm.get("link_lengths", (0.0,))) > grid.reach:
+  image_size, extent, links = arm.get("image_size"), arm.get("extent"), tuple(arm.get("link_lengths", ()))
+  misfit = ip.make_mapper(config.mapper, config.size, config.mapper_width)[1].misfit(image_size, extent, links)
+  if misfit:
     raise data.DataMismatchError(
-      f"dataset {source} has {image[0]}-pixel workspace images of half-side {image[1]} and an arm reaching "
-      f"{sum(arm.get('link_lengths', (float('nan'),)))}; mapper {config.mapper} samples {grid.image_size}-pixel "
-      f"images of half-side {grid.extent} out to radius {grid.reach}"
+      f"dataset {source} has {image_size}-pixel workspace images of half-side {extent} and an arm of links "
+      f"{links} reaching {sum(links) if links else float('nan')}; mapper {config.mapper} {misfit}"
     )
 
 

@@ -691,6 +691,20 @@ WORKSPACE_TWINS = Sweep(
       "or the 96-pixel image's?",
     ),
     Run(
+      "mapper_sweep_30k",
+      {
+        "phase": "mapper",
+        "seeds": 1,
+        **CORRECTED,
+        "mapper": "workspace_sweep",
+        "mapper_learning_rate": 1e-3,
+        "num_train": 30_000,
+        "pretrain_epochs": 6,
+      },
+      "the arm-sweep mapper (a learned sub-pixel obstacle field read along each arm) on mapper_corrected_lr_1e-3_30k's "
+      "workspaces for 6 epochs, one seed",
+    ),
+    Run(
       "mapper_fine",
       {"phase": "mapper", "seeds": 1, "mapper": "workspace_unet_fine"},
       "the U-Net on a polar grid twice as fine in angle and radius (one stem level), one seed",

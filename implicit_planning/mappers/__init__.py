@@ -3,6 +3,8 @@
 * `workspace.WorkspaceMapper`: the workspace-manipulation U-Net (96×96 workspace image →
   configuration-space obstacle logits), on a polar grid about the arm's base (`polar`);
   ``workspace_unet_fine`` reads a grid twice as fine in angle and radius through one stem level;
+* `sweep.SweepMapper` (``workspace_sweep``): the same task read where each configuration's arm
+  lies, from a learned sub-pixel obstacle field;
 * `panorama.PanoramaMapper`: the visual-navigation CNN (four egocentric views per cell → that
   cell's obstacle logit);
 * `compose.with_mapper`: a mapper and any planner as one model (the mapper differentiated
@@ -23,6 +25,7 @@ from implicit_planning.mappers.compose import free_space, with_mapper
 from implicit_planning.mappers.panorama import PAPER_FEATURES, PanoramaMapper
 from implicit_planning.mappers.polar import PolarGrid, to_polar
 from implicit_planning.mappers.scores import MapScores, map_scores
+from implicit_planning.mappers.sweep import ArmSweep, ObstacleField, SweepMapper
 from implicit_planning.mappers.workspace import WorkspaceMapper, polar_grid
 
 
@@ -31,6 +34,11 @@ def _workspace_unet(stem_levels: int) -> Callable[..., nn.Module]:
   return lambda bins, width, dtype: WorkspaceMapper(
     polar_grid(bins, stem_levels), stem_levels, widths=tuple(width * 2**level for level in range(4)), dtype=dtype
   )
+
+
+def _workspace_sweep(bins: int, width: int, dtype: jnp.dtype) -> nn.Module:
+  """A `SweepMapper` to ``bins × bins`` whose obstacle field has ``2 · width`` channels."""
+  return SweepMapper(ArmSweep(bins), ObstacleField(2 * width, dtype=dtype))
 
 
 def _panorama_cnn(bins: int, width: int, dtype: jnp.dtype) -> nn.Module:
@@ -42,6 +50,7 @@ def _panorama_cnn(bins: int, width: int, dtype: jnp.dtype) -> nn.Module:
 MAPPERS: dict[str, tuple[str, Callable[..., nn.Module]]] = {
   "workspace_unet": ("workspace", _workspace_unet(0)),
   "workspace_unet_fine": ("workspace", _workspace_unet(1)),
+  "workspace_sweep": ("workspace", _workspace_sweep),
   "panorama_cnn": ("panoramas", _panorama_cnn),
 }
 """Each mapper by name: the batch entry it reads and its factory ``(bins, width, dtype) -> module``."""
@@ -50,8 +59,8 @@ MAPPERS: dict[str, tuple[str, Callable[..., nn.Module]]] = {
 def make_mapper(name: str, bins: int, width: int = 8, dtype: jnp.dtype = jnp.float32) -> tuple[str, nn.Module]:
   """The batch entry the mapper ``name`` reads and the module, mapping to ``bins × bins`` logits.
 
-  ``width``: channels of the U-Net's first level, doubled at each of the next; the panorama CNN's
-  sizes are the paper's times ``width / 8``.
+  ``width``: channels of the U-Net's first level, doubled at each of the next; half the channels
+  of the sweep mapper's obstacle field; the panorama CNN's sizes are the paper's times ``width / 8``.
   """
   if name not in MAPPERS:
     raise ValueError(f"Unknown mapper {name!r}; expected one of {', '.join(MAPPERS)}.")
@@ -61,9 +70,12 @@ def make_mapper(name: str, bins: int, width: int = 8, dtype: jnp.dtype = jnp.flo
 
 __all__ = [
   "MAPPERS",
+  "ArmSweep",
   "MapScores",
+  "ObstacleField",
   "PanoramaMapper",
   "PolarGrid",
+  "SweepMapper",
   "WorkspaceMapper",
   "free_space",
   "make_mapper",

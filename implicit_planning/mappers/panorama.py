@@ -25,6 +25,13 @@ def space_to_depth(images: jax.Array, block: int) -> jax.Array:
   return patches.transpose(0, 1, 3, 2, 4, 5).reshape(n, height // block, width // block, block * block * channels)
 
 
+def depth_to_space(images: jax.Array, block: int) -> jax.Array:
+  """The inverse of `space_to_depth`: ``[N, H, W, block² C]`` → ``[N, block H, block W, C]``."""
+  n, height, width, depth = images.shape
+  patches = images.reshape(n, height, width, block, block, depth // (block * block))
+  return patches.transpose(0, 1, 3, 2, 4, 5).reshape(n, height * block, width * block, depth // (block * block))
+
+
 class PatchConv(nn.Module):
   """The ``2 block × 2 block`` convolution with stride ``block`` of an image in `space_to_depth` form
   (``block × block`` patches as pixels): a ``2 × 2`` stride-1 convolution there, computed as the sum

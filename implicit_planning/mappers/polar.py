@@ -63,23 +63,28 @@ def sampling_weights(grid: PolarGrid) -> tuple[np.ndarray, np.ndarray]:
   radius = (np.arange(grid.radii)[:, None] + 0.5 + offsets[None, :]) * grid.reach / grid.radii  # [R, o]
   angle = angle[:, None, :, None]
   radius = radius[None, :, None, :]  # samples [A, R, o, o]
-  pixel = 2 * grid.extent / grid.image_size
-  col = (radius * np.cos(angle) + grid.extent) / pixel - 0.5
-  row = (grid.extent - radius * np.sin(angle)) / pixel - 0.5
+  x, y = radius * np.cos(angle), radius * np.sin(angle)
+  index, weight = bilinear_taps(x, y, grid.image_size, grid.extent)
+  shape = (grid.angles, grid.radii, -1)
+  return index.reshape(shape), (weight.reshape(shape) / grid.oversample**2).astype(np.float32)
+
+
+def bilinear_taps(x: np.ndarray, y: np.ndarray, image_size: int, extent: float) -> tuple[np.ndarray, np.ndarray]:
+  """Bilinear interpolation at workspace points ``(x, y)`` as four taps each: flat pixel indices
+  (int32) and weights, both ``[..., 4]``; a tap outside the image weighs 0 (the image is 0 there)."""
+  pixel = 2 * extent / image_size
+  col, row = (x + extent) / pixel - 0.5, (extent - y) / pixel - 0.5
   row0, col0 = np.floor(row), np.floor(col)
   taps_index, taps_weight = [], []
   for dr in (0, 1):
     for dc in (0, 1):
       r, c = row0 + dr, col0 + dc
       weight = (1 - np.abs(row - r)) * (1 - np.abs(col - c))
-      inside = (r >= 0) & (r < grid.image_size) & (c >= 0) & (c < grid.image_size)
-      r, c = np.clip(r, 0, grid.image_size - 1), np.clip(c, 0, grid.image_size - 1)
-      taps_index.append((r * grid.image_size + c).astype(np.int32))
+      inside = (r >= 0) & (r < image_size) & (c >= 0) & (c < image_size)
+      r, c = np.clip(r, 0, image_size - 1), np.clip(c, 0, image_size - 1)
+      taps_index.append((r * image_size + c).astype(np.int32))
       taps_weight.append(np.where(inside, weight, 0.0))
-  shape = (grid.angles, grid.radii, -1)
-  index = np.stack(taps_index, -1).reshape(shape)
-  weight = np.stack(taps_weight, -1).reshape(shape) / grid.oversample**2
-  return index, weight.astype(np.float32)
+  return np.stack(taps_index, -1), np.stack(taps_weight, -1)
 
 
 def to_polar(images: jax.Array, grid: PolarGrid, dtype=jnp.float32) -> jax.Array:

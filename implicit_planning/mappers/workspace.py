@@ -161,6 +161,13 @@ class WorkspaceMapper(nn.Module):
     """Configuration-space bins per joint."""
     return self.grid.angles // self.cells_per_bin
 
+  def misfit(self, image_size: int, extent: float, link_lengths: tuple[float, ...]) -> str | None:
+    """None if the grid covers such images and the arm's reach, else what it covers."""
+    grid = self.grid
+    if (image_size, extent) == (grid.image_size, grid.extent) and sum(link_lengths) <= grid.reach:
+      return None
+    return f"samples {grid.image_size}-pixel images of half-side {grid.extent} out to radius {grid.reach}"
+
   def __call__(self, workspace: jax.Array) -> jax.Array:
     halvings = 3 + self.stem_levels
     if self.grid.radii % 2**halvings or self.grid.angles % self.cells_per_bin:

@@ -241,3 +241,8 @@ def test_workspace_images_the_mapper_was_not_built_for_are_refused(tiny):
     model.check_observation_fits(config, {"generator_options": {**arm, "link_lengths": [2.5, 2.5]}}, "long.npz")
   with pytest.raises(data.DataMismatchError, match="has 64-pixel workspace images"):
     model.check_observation_fits(config, {"generator_options": {**arm, "image_size": 64}}, "small.npz")
+  # the same reach with other links: the U-Net's polar grid covers it; the arm sweep reads the arm itself
+  other_arm = {"generator_options": {**arm, "link_lengths": [2.0, 2.2]}}
+  model.check_observation_fits(config, other_arm, "other_arm.npz")
+  with pytest.raises(data.DataMismatchError, match=r"links \(2.0, 2.2\) .* reads 96-pixel .* links \(2.1, 2.1\)"):
+    model.check_observation_fits(config.replace(mapper="workspace_sweep"), other_arm, "other_arm.npz")

@@ -221,3 +221,79 @@ def test_the_panorama_mapper_maps_every_cell_from_its_four_views():
 def test_the_panorama_mappers_gradient_reaches_it_through_an_implicit_planner(x64):
   mapper = ip.mappers.PanoramaMapper((4, 4, 8, 4), jnp.float64)
   assert_mapper_gradient_is_the_unrolled_one(mapper, "panoramas", rendered_batch(size=5), wrap=False)
+
+
+def untrained_sweep_mapper(bins: int = 18, **field) -> ip.mappers.SweepMapper:
+  """The arm-sweep mapper as built: its obstacle field is the pixels' own (the correction starts at 0)."""
+  return ip.mappers.SweepMapper(ip.mappers.ArmSweep(bins), ip.mappers.ObstacleField(**field))
+
+
+def test_the_arm_sweep_reads_a_field_at_the_arms_points():
+  """Bilinear reading is exact for a linear field, and the points run along the data's arm."""
+  sweep = ip.mappers.ArmSweep(bins=18, points_per_link=16)
+  points = sweep.points()
+  theta = manipulation.bin_angles(18)
+  elbow, tip = manipulation.arm_points(theta[:, None], theta[None, :], manipulation.ArmParams().link_lengths)
+  np.testing.assert_allclose(points[:, :, 15], elbow, atol=1e-12)
+  np.testing.assert_allclose(points[:, :, -1], tip, atol=1e-12)
+  centres = -5 + (np.arange(96) + 0.5) * 10 / 96
+  field = centres[None, :] + 2 * centres[::-1, None]  # x + 2 y at each pixel centre
+  index, weight = ip.mappers.sweep.sweep_taps(sweep)
+  read = (field.reshape(-1)[index] * weight).sum(-1)
+  np.testing.assert_allclose(read, points[..., 0] + 2 * points[..., 1], atol=1e-5)
+
+
+def test_the_untrained_sweep_mapper_reads_the_pixels_along_each_arm():
+  """Before training the field is the raster's own, so the mapper is about as right as reading the
+  pixels (`configuration_space_from_image`); the same logits read with θ1 and θ2 swapped are not."""
+  images, cspace = workspaces(32)
+  mapper = untrained_sweep_mapper()
+  params = jax.jit(mapper.init)(jax.random.key(0), jnp.asarray(images[:1]))
+  blocked = np.asarray(jax.jit(mapper.apply)(params, jnp.asarray(images))) > 0
+  free = cspace.astype(bool)
+  assert np.mean(blocked != free) > 0.93  # 0.95 on these 32 workspaces
+  assert np.mean(blocked.swapaxes(1, 2) != free) < 0.8  # 0.69
+  reading = manipulation.configuration_space_from_image(images, 18, manipulation.ArmParams())
+  assert np.mean(blocked == (reading == 0)) > 0.93  # 0.96
+
+
+@pytest.mark.parametrize("bins", manipulation.BIN_CHOICES)
+def test_the_untrained_sweep_mapper_turns_with_the_workspace(bins):
+  """A half turn about the base is exact on the raster (pixel centres are symmetric about the base)
+  and shifts θ1 by half the bins; the pixels' own field follows it to float rounding."""
+  images, _ = workspaces(4, bins=bins)
+  turned, turned_cspace = workspaces(4, rotation=np.pi, bins=bins)
+  np.testing.assert_array_equal(turned, images[:, ::-1, ::-1])
+  mapper = untrained_sweep_mapper(bins)
+  params = jax.jit(mapper.init)(jax.random.key(0), jnp.asarray(images))
+  logits, turned_logits = (jax.jit(mapper.apply)(params, jnp.asarray(x)) for x in (images, turned))
+  np.testing.assert_allclose(turned_logits, jnp.roll(logits, bins // 2, axis=1), atol=1e-4)
+
+
+def test_the_sweep_mappers_field_puts_each_correction_on_its_own_pixel(x64):
+  """Space to depth and back: a correction of the block's pixels lands on those pixels."""
+  field = ip.mappers.ObstacleField(width=4, dilations=(1,), block=2, dtype=jnp.float64)
+  images = jnp.asarray(workspaces(2)[0][:, :24, :24])
+  params = field.init(jax.random.key(0), images)
+  dense = params["params"]["Dense_0"]
+  bias = jnp.arange(4.0, dtype=jnp.float64)  # pixel (i, j) of each block gets i * 2 + j
+  params = {"params": {**params["params"], "Dense_0": {"kernel": jnp.zeros_like(dense["kernel"]), "bias": bias}}}
+  correction = field.apply(params, images) - ip.mappers.sweep.PIXEL_LOGIT * (2 * images.astype(jnp.float64) - 1)
+  expected = np.tile(np.array([[0.0, 1.0], [2.0, 3.0]]), (12, 12))
+  np.testing.assert_allclose(correction, np.broadcast_to(expected, correction.shape), atol=1e-12)
+
+
+def test_the_sweep_mapper_refuses_images_and_arms_that_do_not_fit():
+  mapper = untrained_sweep_mapper()
+  with pytest.raises(ValueError, match=r"workspace images must be \[..., 96, 96\], got shape \(2, 24, 24\)"):
+    mapper.init(jax.random.key(0), jnp.zeros((2, 24, 24), jnp.uint8))
+  with pytest.raises(ValueError, match=r"the arm \(reach 5.2\) must lie inside the image \(extent 5.0\)"):
+    ip.mappers.ArmSweep(link_lengths=(2.6, 2.6))
+  assert ip.make_mapper("workspace_sweep", bins=18, width=4)[1].field.width == 8
+
+
+def test_the_sweep_mappers_gradient_reaches_it_through_an_implicit_planner(x64):
+  bins = 6
+  sweep = ip.mappers.ArmSweep(bins, image_size=24, points_per_link=8)
+  mapper = ip.mappers.SweepMapper(sweep, ip.mappers.ObstacleField(4, (1,), dtype=jnp.float64))
+  assert_mapper_gradient_is_the_unrolled_one(mapper, "workspace", mapped_batch(bins=bins), wrap=True)
