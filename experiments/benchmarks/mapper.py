@@ -3,7 +3,8 @@
 Batch 32, ``clip_by_global_norm(40)`` + ``rmsprop(1e-3, eps=1e-6)`` as the step suite: the mapper
 alone (binary cross-entropy against the true map), each planner on the true map, and the two as
 one model (the planner's cross-entropy plus the mapper's). Tasks (`TASKS`): ``workspace``, 18×18
-configuration spaces from 96×96 workspace images (``workspace_unet``); ``visual``, 15×15 mazes from
+configuration spaces from 96×96 workspace images (``workspace_unet``; ``workspace_sweep``, the same
+through the arm-sweep mapper); ``visual``, 15×15 mazes from
 four 32×32 views per cell (``panorama_cnn``), with a first row for rendering the batch's views
 (`data_gen.panorama`; in training, the batch gather's own compiled program before each step).
 """
@@ -25,7 +26,11 @@ from experiments.benchmarks.problems import Settings, build, cross_entropy, size
 from experiments.benchmarks.timing import measure
 
 PLANNERS = ("vin", "id_vin", "symvin", "id_symvin", "conv_gppn", "id_conv_gppn")
-TASKS = {"workspace": ("manip_workspace", 18, "workspace_unet"), "visual": ("visual_nav", 15, "panorama_cnn")}
+TASKS = {
+  "workspace": ("manip_workspace", 18, "workspace_unet"),
+  "workspace_sweep": ("manip_workspace", 18, "workspace_sweep"),
+  "visual": ("visual_nav", 15, "panorama_cnn"),
+}
 """Each task by name: its dataset task, map size and mapper."""
 
 
