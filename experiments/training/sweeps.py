@@ -705,6 +705,21 @@ WORKSPACE_TWINS = Sweep(
       "workspaces for 6 epochs, one seed",
     ),
     Run(
+      "mapper_sweep_wide_30k",
+      {
+        "phase": "mapper",
+        "seeds": 1,
+        **CORRECTED,
+        "mapper": "workspace_sweep",
+        "mapper_width": 16,
+        "mapper_learning_rate": 1e-3,
+        "num_train": 30_000,
+        "pretrain_epochs": 3,
+      },
+      "mapper_sweep_30k's field twice as wide (32 channels; it fits its training set no better than the validation "
+      "set), 3 epochs",
+    ),
+    Run(
       "mapper_fine",
       {"phase": "mapper", "seeds": 1, "mapper": "workspace_unet_fine"},
       "the U-Net on a polar grid twice as fine in angle and radius (one stem level), one seed",
