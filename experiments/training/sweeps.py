@@ -833,6 +833,11 @@ MAPPER_RATES = Sweep(
     Run(
       "lr_1e-3_clip_1", {"learning_rate": 1e-3, "clip_norm": 1.0}, "1e-3, the late decay, gradients clipped to norm 1"
     ),
+    Run(
+      "sweep_lr_1e-3",
+      {"learning_rate": 1e-3, "mapper": "workspace_sweep"},
+      "the arm-sweep mapper instead of the U-Net, as lr_1e-3",
+    ),
   ),
 )
 
