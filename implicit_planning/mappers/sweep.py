@@ -29,8 +29,9 @@ from implicit_planning.mappers.polar import bilinear_taps
 from implicit_planning.mappers.workspace import Conv, ResidualBlock
 
 PIXEL_LOGIT = 4.0
-"""The untrained field: this logit inside an obstacle pixel, its negative outside, so that read
-bilinearly it changes sign half-way between pixel centres, where the raster puts the edge."""
+"""The untrained field: this logit at an obstacle pixel's centre, its negative at a free one's, so
+that read bilinearly it changes sign half-way between the two centres, where reading each pixel
+alone puts the edge."""
 
 
 @dataclasses.dataclass(frozen=True)
