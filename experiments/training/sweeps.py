@@ -838,6 +838,16 @@ MAPPER_RATES = Sweep(
       {"learning_rate": 1e-3, "mapper": "workspace_sweep"},
       "the arm-sweep mapper instead of the U-Net, as lr_1e-3",
     ),
+    Run(
+      "sweep_beta8_lr_1e-3",
+      {"learning_rate": 1e-3, "mapper": "workspace_sweep_8", "seeds": 1},
+      "sweep_lr_1e-3 with the sharper smooth maximum over the arm (β = 8), one seed",
+    ),
+    Run(
+      "sweep_max_lr_1e-3",
+      {"learning_rate": 1e-3, "mapper": "workspace_sweep_max", "seeds": 1},
+      "sweep_lr_1e-3 with the maximum over the arm, one seed",
+    ),
   ),
 )
 

@@ -4,7 +4,8 @@
   configuration-space obstacle logits), on a polar grid about the arm's base (`polar`);
   ``workspace_unet_fine`` reads a grid twice as fine in angle and radius through one stem level;
 * `sweep.SweepMapper` (``workspace_sweep``): the same task read where each configuration's arm
-  lies, from a learned sub-pixel obstacle field;
+  lies, from a learned sub-pixel obstacle field, through a smooth maximum over the arm's points
+  (log-sum-exp; ``workspace_sweep_8`` sharper, β = 8; ``workspace_sweep_max`` the maximum);
 * `panorama.PanoramaMapper`: the visual-navigation CNN (four egocentric views per cell → that
   cell's obstacle logit);
 * `compose.with_mapper`: a mapper and any planner as one model (the mapper differentiated
@@ -36,9 +37,9 @@ def _workspace_unet(stem_levels: int) -> Callable[..., nn.Module]:
   )
 
 
-def _workspace_sweep(bins: int, width: int, dtype: jnp.dtype) -> nn.Module:
-  """A `SweepMapper` to ``bins × bins`` whose obstacle field has ``2 · width`` channels."""
-  return SweepMapper(ArmSweep(bins), ObstacleField(2 * width, dtype=dtype))
+def _workspace_sweep(sharpness: float | None) -> Callable[..., nn.Module]:
+  """The factory of a `SweepMapper` whose obstacle field has ``2 · width`` channels."""
+  return lambda bins, width, dtype: SweepMapper(ArmSweep(bins), ObstacleField(2 * width, dtype=dtype), sharpness)
 
 
 def _panorama_cnn(bins: int, width: int, dtype: jnp.dtype) -> nn.Module:
@@ -50,7 +51,9 @@ def _panorama_cnn(bins: int, width: int, dtype: jnp.dtype) -> nn.Module:
 MAPPERS: dict[str, tuple[str, Callable[..., nn.Module]]] = {
   "workspace_unet": ("workspace", _workspace_unet(0)),
   "workspace_unet_fine": ("workspace", _workspace_unet(1)),
-  "workspace_sweep": ("workspace", _workspace_sweep),
+  "workspace_sweep": ("workspace", _workspace_sweep(1.0)),
+  "workspace_sweep_max": ("workspace", _workspace_sweep(None)),
+  "workspace_sweep_8": ("workspace", _workspace_sweep(8.0)),
   "panorama_cnn": ("panoramas", _panorama_cnn),
 }
 """Each mapper by name: the batch entry it reads and its factory ``(bins, width, dtype) -> module``."""

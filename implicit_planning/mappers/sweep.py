@@ -4,7 +4,7 @@ A configuration is blocked iff some point of the arm lies in an obstacle. This m
 rule in: a small convolutional network turns the workspace image into an obstacle field, a logit
 at every pixel centre, which is read bilinearly at points along both links of every
 configuration's arm (a fixed sparse gather, precomputed from the arm's geometry), and a
-configuration's logit is a smooth maximum (log-sum-exp) over its arm's points.
+configuration's logit is the maximum over its arm's points, or a smooth one (``sharpness``).
 
 What the network has to learn is local: where, between pixel centres, an obstacle's edge runs. The
 pixel reading it refines (a point is in an obstacle iff the pixel under it is,
@@ -120,10 +120,13 @@ class SweepMapper(nn.Module):
   Attributes:
     sweep: the arm's geometry and the points read along it.
     field: the obstacle field's network.
+    sharpness: ``β`` of the smooth maximum ``logsumexp(β x) / β`` over the arm's points; None
+      for the maximum itself.
   """
 
   sweep: ArmSweep = ArmSweep()
   field: ObstacleField = ObstacleField()
+  sharpness: float | None = None
 
   def misfit(self, image_size: int, extent: float, link_lengths: tuple[float, ...]) -> str | None:
     """None if built for such images and exactly this arm, else what it was built for."""
@@ -143,6 +146,8 @@ class SweepMapper(nn.Module):
     index, weight = sweep_taps(self.sweep)
     flat = field.reshape(field.shape[:-2] + (-1,))
     along_arm = jnp.sum(flat[..., index] * jnp.asarray(weight, field.dtype), axis=-1)  # [B, bins, bins, points]
-    # log-sum-exp exceeds the maximum by up to log(points): a learned offset, started there, takes it back
-    offset = self.param("offset", nn.initializers.constant(-np.log(index.shape[-2])), (), field.dtype)
-    return jax.nn.logsumexp(along_arm, axis=-1) + offset
+    if self.sharpness is None:
+      return jnp.max(along_arm, axis=-1)
+    # the smooth maximum exceeds the maximum by up to log(points) / β: a learned offset, started there, takes it back
+    offset = self.param("offset", nn.initializers.constant(-np.log(index.shape[-2]) / self.sharpness), (), field.dtype)
+    return jax.nn.logsumexp(self.sharpness * along_arm, axis=-1) / self.sharpness + offset

@@ -223,9 +223,9 @@ def test_the_panorama_mappers_gradient_reaches_it_through_an_implicit_planner(x6
   assert_mapper_gradient_is_the_unrolled_one(mapper, "panoramas", rendered_batch(size=5), wrap=False)
 
 
-def untrained_sweep_mapper(bins: int = 18, **field) -> ip.mappers.SweepMapper:
+def untrained_sweep_mapper(bins: int = 18, sharpness: float | None = None, **field) -> ip.mappers.SweepMapper:
   """The arm-sweep mapper as built: its obstacle field is the pixels' own (the correction starts at 0)."""
-  return ip.mappers.SweepMapper(ip.mappers.ArmSweep(bins), ip.mappers.ObstacleField(**field))
+  return ip.mappers.SweepMapper(ip.mappers.ArmSweep(bins), ip.mappers.ObstacleField(**field), sharpness)
 
 
 def test_the_arm_sweep_reads_a_field_at_the_arms_points():
@@ -243,18 +243,22 @@ def test_the_arm_sweep_reads_a_field_at_the_arms_points():
   np.testing.assert_allclose(read, points[..., 0] + 2 * points[..., 1], atol=1e-5)
 
 
-def test_the_untrained_sweep_mapper_reads_the_pixels_along_each_arm():
-  """Before training the field is the raster's own, so the mapper is about as right as reading the
-  pixels (`configuration_space_from_image`); the same logits read with θ1 and θ2 swapped are not."""
+@pytest.mark.parametrize(("sharpness", "right", "as_reading"), [(None, 0.975, 0.985), (1.0, 0.93, 0.93)])
+def test_the_untrained_sweep_mapper_reads_the_pixels_along_each_arm(sharpness, right, as_reading):
+  """Before training the field is the raster's own, so the mapper reads about what the pixels say
+  (`configuration_space_from_image`, 98.4 % right on these 32 workspaces): with the maximum over
+  the arm, 98.1 % right and 99.1 % the same as the reading; with the smooth maximum at β = 1, whose
+  offset counts the arm's points as if all were in an obstacle, 95.1 % and 95.7 %. The same logits
+  read with θ1 and θ2 swapped are not right (68 % and 69 %)."""
   images, cspace = workspaces(32)
-  mapper = untrained_sweep_mapper()
+  mapper = untrained_sweep_mapper(sharpness=sharpness)
   params = jax.jit(mapper.init)(jax.random.key(0), jnp.asarray(images[:1]))
   blocked = np.asarray(jax.jit(mapper.apply)(params, jnp.asarray(images))) > 0
   free = cspace.astype(bool)
-  assert np.mean(blocked != free) > 0.93  # 0.95 on these 32 workspaces
-  assert np.mean(blocked.swapaxes(1, 2) != free) < 0.8  # 0.69
+  assert np.mean(blocked != free) > right
+  assert np.mean(blocked.swapaxes(1, 2) != free) < 0.8
   reading = manipulation.configuration_space_from_image(images, 18, manipulation.ArmParams())
-  assert np.mean(blocked == (reading == 0)) > 0.93  # 0.96
+  assert np.mean(blocked == (reading == 0)) > as_reading
 
 
 @pytest.mark.parametrize("bins", manipulation.BIN_CHOICES)
@@ -290,6 +294,7 @@ def test_the_sweep_mapper_refuses_images_and_arms_that_do_not_fit():
   with pytest.raises(ValueError, match=r"the arm \(reach 5.2\) must lie inside the image \(extent 5.0\)"):
     ip.mappers.ArmSweep(link_lengths=(2.6, 2.6))
   assert ip.make_mapper("workspace_sweep", bins=18, width=4)[1].field.width == 8
+  assert [ip.make_mapper(f"workspace_sweep{kind}", bins=18)[1].sharpness for kind in ("", "_8", "_max")] == [1, 8, None]
 
 
 def test_the_sweep_mappers_gradient_reaches_it_through_an_implicit_planner(x64):
