@@ -33,6 +33,11 @@ def segment_distance(start: np.ndarray, end: np.ndarray, points: np.ndarray) -> 
   return np.linalg.norm(start + t[..., None] * edge - points, axis=-1)
 
 
+def cross(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+  """The z component of ``a × b``: ≥ 0 where ``b`` lies left of (inside, for a counter-clockwise edge) ``a``."""
+  return a[..., 0] * b[..., 1] - a[..., 1] * b[..., 0]
+
+
 def clearance(obstacles: m.Obstacles, params: m.ArmParams) -> np.ndarray:
   """Signed clearance ``[N, bins, bins]`` in workspace units (negative: the deepest point's depth)."""
   theta = m.bin_angles(BINS)
@@ -45,7 +50,7 @@ def clearance(obstacles: m.Obstacles, params: m.ArmParams) -> np.ndarray:
     for polygon in vertices[present]:
       following = np.roll(polygon, -1, 0)
       to_boundary = np.min([segment_distance(a, b, points) for a, b in zip(polygon, following)], axis=0)
-      inside = np.all([m._cross(b - a, points - a) >= 0 for a, b in zip(polygon, following)], axis=0)
+      inside = np.all([cross(b - a, points - a) >= 0 for a, b in zip(polygon, following)], axis=0)
       gap = np.minimum(gap, np.where(inside, 0, to_boundary).min(0))
       depth = np.maximum(depth, np.where(inside, to_boundary, 0).max(0))
     result.append(np.where(depth > 0, -depth, gap))
