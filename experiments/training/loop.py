@@ -337,7 +337,7 @@ def train_and_evaluate(config: Config, workdir: str, initial_params: Callable[[]
         "global_step": (epoch + 1) * steps_per_epoch,
         **summarize_epoch(records),
         **{f"val_{name}": val_summary[name]["mean"] for name in VAL_FIELDS if name in val_summary},
-        f"val_{select}_per_seed": val_summary[select]["per_seed"],
+        **{f"val_{name}_per_seed": val_summary[name]["per_seed"] for name in VAL_FIELDS if name in val_summary},
         "step_time_s": timing.seconds / timing.steps,
         "examples_per_s": timing.steps * config.batch_size * config.seeds / timing.seconds,
         "val_time_s": time.time() - val_start,

@@ -121,14 +121,18 @@ def test_a_visual_task_without_its_mapper_and_its_mapper_elsewhere_are_refused(t
 
 
 def test_a_visual_navigation_run_trains_mapper_and_planner_end_to_end_and_resumes(tiny, tmp_path):
-  config = tiny(task="visual_nav", mapper="panorama_cnn", phase="end_to_end", planner="vin", epochs=2)
+  config = tiny(task="visual_nav", mapper="panorama_cnn", phase="end_to_end", planner="vin", epochs=2, seeds=2)
   workdir = str(tmp_path / "visual")
   with pytest.raises(TrainingInterrupted):
     phases.train_phases(config.replace(stop_after_steps=config.num_train // config.batch_size + 1), workdir)
   results = phases.train_phases(config, workdir)
   assert list(results) == ["end_to_end"] and sorted(os.listdir(workdir)) == ["end_to_end", "results.json"]
   with open(os.path.join(workdir, "end_to_end", "metrics.jsonl")) as f:
-    assert [json.loads(line)["epoch"] for line in f] == [1, 2]  # resumed after epoch 1
+    records = [json.loads(line) for line in f]
+  assert [record["epoch"] for record in records] == [1, 2]  # resumed after epoch 1
+  for record in records:  # each seed's map, so that a mapper's collapse is told by its seed
+    assert len(record["val_map_accuracy_per_seed"]) == len(record["val_success_per_seed"]) == config.seeds
+    assert np.mean(record["val_map_accuracy_per_seed"]) == pytest.approx(record["val_map_accuracy"])
   test = results["end_to_end"]["test"]
   assert {"success", "map_accuracy", "obstacle_iou", "true_map"} <= set(test)
   assert sweeps.run_dir(workdir) == os.path.join(workdir, "end_to_end")  # what a sweep's summary reads
