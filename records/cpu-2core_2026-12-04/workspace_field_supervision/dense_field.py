@@ -13,7 +13,10 @@ the arm's 128 points.
 Training workspaces are drawn as `data_gen.make` draws the training split (with their polygons);
 the configuration-space score is on table1's test split (`data/manip_workspace_18x18_n2000-500-500_seed0.npz`,
 ``python -m data_gen.make --task=manip_workspace --size=18 --num_train=2000 --num_val=500 --num_test=500``),
-the fine-raster score on 500 fresh workspaces. Adam, cosine decay from 1e-3, batch 16.
+the fine-raster score on 500 fresh workspaces. Adam, cosine decay from 1e-3, batch 16. Since
+session 39 it also scores the test split with the configuration logits averaged over the four
+exact symmetries of the raster and the arm (`klein_four`: the identity, either mirror, the half
+turn), which the outputs of session 38 lack.
 
 Usage (repository root): PYTHONPATH=. python records/.../dense_field.py --field_scale=2 --dense_weight=1
 """
@@ -53,6 +56,19 @@ class Field(nn.Module):
     correction = nn.Dense((2 * self.scale) ** 2, kernel_init=nn.initializers.zeros)(x)
     pixel = jnp.repeat(jnp.repeat(pixel, self.scale, -1), self.scale, -2)
     return PIXEL_LOGIT * pixel + depth_to_space(correction, 2 * self.scale)[..., 0]
+
+
+def klein_four(bins: int) -> list[tuple[tuple[int, ...], np.ndarray, np.ndarray]]:
+  """The image axes each symmetry flips, and the θ1 and θ2 bins of its configuration space that
+  hold the original's (mirroring y negates both angles; mirroring x takes θ1 to π − θ1 and negates
+  θ2; the half turn adds π to θ1)."""
+  k, half = np.arange(bins), bins // 2
+  return [
+    ((), k, k),
+    ((-2,), -k % bins, -k % bins),
+    ((-1,), (half - k) % bins, -k % bins),
+    ((-2, -1), (k + half) % bins, k),
+  ]
 
 
 def workspaces(seed: int, num: int, params: m.ArmParams):
@@ -124,15 +140,28 @@ def main():
     cspace, at_fine = read(params, images)
     return jnp.mean((cspace > 0) == (blocked > 0)), None if fine is None else jnp.mean((at_fine > 0) == (fine > 0))
 
+  @jax.jit
+  def symmetric_hits(params, images, blocked):
+    logits = [
+      read(params, jnp.flip(images, axes) if axes else images)[0][:, r][:, :, c] for axes, r, c in klein_four(18)
+    ]
+    return jnp.mean((jnp.mean(jnp.stack(logits), 0) > 0) == (blocked > 0))
+
   def score(params, split, part):
     chunks = [hits(params, *(a[i : i + 100] for a in split)) for i in range(0, len(split[0]), 100)]
     return 100 * float(np.mean([chunk[part] for chunk in chunks]))
+
+  def symmetric_score(params, split):
+    return 100 * float(
+      np.mean([symmetric_hits(params, *(a[i : i + 100] for a in split)) for i in range(0, len(split[0]), 100)])
+    )
 
   def report(tag):
     """C-space accuracy on 500 training workspaces and the test split; the fine raster's on fresh ones."""
     print(
       f"{tag}: c-space % train {score(params, tuple(a[:500] for a in train), 0):.2f}"
-      f" test {score(params, test, 0):.2f}; fine raster % {score(params, fresh, 1):.3f}",
+      f" test {score(params, test, 0):.2f} (four symmetries averaged {symmetric_score(params, test):.2f});"
+      f" fine raster % {score(params, fresh, 1):.3f}",
       flush=True,
     )
 
