@@ -87,6 +87,7 @@ def main():
   parser.add_argument("--epochs", type=int, default=10)
   parser.add_argument("--num_train", type=int, default=2000)
   parser.add_argument("--dilations", default="1,2,4")
+  parser.add_argument("--seed", type=int, default=0, help="of the network's initial weights and the batches' order")
   parser.add_argument(
     "--boundary_only",
     action="store_true",
@@ -106,7 +107,7 @@ def main():
   x, y = np.meshgrid(centres, -centres)
   fine_index, fine_weight = bilinear_taps(x.reshape(-1), y.reshape(-1), side, params_arm.extent)
   model = Field(args.width, tuple(int(d) for d in args.dilations.split(",")), args.field_scale)
-  params = model.init(jax.random.key(0), jnp.zeros((1, 96, 96)))
+  params = model.init(jax.random.key(args.seed), jnp.zeros((1, 96, 96)))
 
   def read(params, images):
     field = model.apply(params, images).reshape(images.shape[0], -1)
@@ -167,7 +168,7 @@ def main():
 
   print(vars(args), flush=True)
   report("untrained")
-  rng, start = np.random.default_rng(0), time.time()
+  rng, start = np.random.default_rng(args.seed), time.time()
   for epoch in range(args.epochs):
     order = rng.permutation(args.num_train)
     for i in range(0, args.num_train - BATCH + 1, BATCH):
