@@ -848,6 +848,11 @@ MAPPER_RATES = Sweep(
       {"learning_rate": 1e-3, "mapper": "workspace_sweep_max", "seeds": 1},
       "sweep_lr_1e-3 with the maximum over the arm, one seed",
     ),
+    Run(
+      "sweep_max_mirrored_lr_1e-3",
+      {"learning_rate": 1e-3, "mapper": "workspace_sweep_max_mirrored", "seeds": 1},
+      "sweep_max_lr_1e-3 averaged over the image's exact mirrors and half turn, one seed",
+    ),
   ),
 )
 

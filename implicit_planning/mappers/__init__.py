@@ -5,7 +5,8 @@
   ``workspace_unet_fine`` reads a grid twice as fine in angle and radius through one stem level;
 * `sweep.SweepMapper` (``workspace_sweep``): the same task read where each configuration's arm
   lies, from a learned sub-pixel obstacle field, through a smooth maximum over the arm's points
-  (log-sum-exp; ``workspace_sweep_8`` sharper, β = 8; ``workspace_sweep_max`` the maximum);
+  (log-sum-exp; ``workspace_sweep_8`` sharper, β = 8; ``workspace_sweep_max`` the maximum;
+  ``workspace_sweep_max_mirrored`` that averaged over the image's exact mirrors and half turn);
 * `panorama.PanoramaMapper`: the visual-navigation CNN (four egocentric views per cell → that
   cell's obstacle logit);
 * `compose.with_mapper`: a mapper and any planner as one model (the mapper differentiated
@@ -37,9 +38,11 @@ def _workspace_unet(stem_levels: int) -> Callable[..., nn.Module]:
   )
 
 
-def _workspace_sweep(sharpness: float | None) -> Callable[..., nn.Module]:
+def _workspace_sweep(sharpness: float | None, symmetric: bool = False) -> Callable[..., nn.Module]:
   """The factory of a `SweepMapper` whose obstacle field has ``2 · width`` channels."""
-  return lambda bins, width, dtype: SweepMapper(ArmSweep(bins), ObstacleField(2 * width, dtype=dtype), sharpness)
+  return lambda bins, width, dtype: SweepMapper(
+    ArmSweep(bins), ObstacleField(2 * width, dtype=dtype), sharpness, symmetric
+  )
 
 
 def _panorama_cnn(bins: int, width: int, dtype: jnp.dtype) -> nn.Module:
@@ -54,6 +57,7 @@ MAPPERS: dict[str, tuple[str, Callable[..., nn.Module]]] = {
   "workspace_sweep": ("workspace", _workspace_sweep(1.0)),
   "workspace_sweep_max": ("workspace", _workspace_sweep(None)),
   "workspace_sweep_8": ("workspace", _workspace_sweep(8.0)),
+  "workspace_sweep_max_mirrored": ("workspace", _workspace_sweep(None, symmetric=True)),
   "panorama_cnn": ("panoramas", _panorama_cnn),
 }
 """Each mapper by name: the batch entry it reads and its factory ``(bins, width, dtype) -> module``."""

@@ -79,6 +79,22 @@ def sweep_taps(sweep: ArmSweep) -> tuple[np.ndarray, np.ndarray]:
   return index, weight.astype(np.float32)
 
 
+def mirror_symmetries(bins: int) -> tuple[tuple[tuple[int, ...], np.ndarray, np.ndarray], ...]:
+  """The symmetries of the workspace image that are exact on its pixels and on the configuration
+  space's bins: the identity, the mirror in the x axis (it negates both joint angles), the mirror in
+  the y axis (θ1 to π − θ1, θ2 negated) and the half turn (θ1 + π). Each as the image axes it flips
+  and the θ1 and θ2 bins of its configuration space that hold the original's bins, in order."""
+  if bins % 2:
+    raise ValueError(f"the mirrors and the half turn map bins onto bins only for an even number of bins, got {bins}")
+  k, half = np.arange(bins), bins // 2
+  return (
+    ((), k, k),
+    ((-2,), -k % bins, -k % bins),
+    ((-1,), (half - k) % bins, -k % bins),
+    ((-2, -1), (k + half) % bins, k),
+  )
+
+
 class ObstacleField(nn.Module):
   """``[B, S, S]`` images → ``[B, S, S]`` logits that a point at each pixel centre is in an obstacle:
   the pixel's own value (``±PIXEL_LOGIT``) plus a residual network's correction, which starts at 0.
@@ -122,11 +138,14 @@ class SweepMapper(nn.Module):
     field: the obstacle field's network.
     sharpness: ``β`` of the smooth maximum ``logsumexp(β x) / β`` over the arm's points; None
       for the maximum itself.
+    symmetric: average the logits over the four symmetries the image and the arm share exactly
+      (`mirror_symmetries`), which makes the map equivariant to them; four times the work.
   """
 
   sweep: ArmSweep = ArmSweep()
   field: ObstacleField = ObstacleField()
   sharpness: float | None = None
+  symmetric: bool = False
 
   def misfit(self, image_size: int, extent: float, link_lengths: tuple[float, ...]) -> str | None:
     """None if built for such images and exactly this arm, else what it was built for."""
@@ -142,6 +161,15 @@ class SweepMapper(nn.Module):
     size = self.sweep.image_size
     if workspace.shape[-2:] != (size, size):
       raise ValueError(f"workspace images must be [..., {size}, {size}], got shape {workspace.shape}")
+    if not self.symmetric:
+      return self.read(workspace)
+    symmetries = mirror_symmetries(self.sweep.bins)
+    images = jnp.concatenate([jnp.flip(workspace, axes) for axes, _, _ in symmetries])  # one field network call
+    logits = jnp.split(self.read(images), len(symmetries))
+    return jnp.mean(jnp.stack([x[..., rows, :][..., cols] for x, (_, rows, cols) in zip(logits, symmetries)]), 0)
+
+  def read(self, workspace: jax.Array) -> jax.Array:
+    """The field of each image, read along every configuration's arm: logits ``[B, bins, bins]``."""
     field = self.field(workspace)  # [B, S, S]
     index, weight = sweep_taps(self.sweep)
     flat = field.reshape(field.shape[:-2] + (-1,))

@@ -274,6 +274,31 @@ def test_the_untrained_sweep_mapper_turns_with_the_workspace(bins):
   np.testing.assert_allclose(turned_logits, jnp.roll(logits, bins // 2, axis=1), atol=1e-4)
 
 
+@pytest.mark.parametrize("bins", manipulation.BIN_CHOICES)
+def test_the_mirrored_sweep_mapper_is_equivariant_to_the_images_mirrors_and_half_turn(bins):
+  """Each symmetry maps the raster onto itself and the configuration space's bins onto bins: the
+  labels of drawn workspaces follow it (bar the few cells whose arm grazes an edge, where the
+  raster's ties break differently), and with a random correction in its field the mirrored mapper
+  follows it to float rounding, where the plain one does not."""
+  images, cspace = workspaces(8, bins=bins)
+  symmetries = ip.mappers.sweep.mirror_symmetries(bins)
+  mirrored = ip.mappers.SweepMapper(ip.mappers.ArmSweep(bins), ip.mappers.ObstacleField(4, (1,)), symmetric=True)
+  params = jax.jit(mirrored.init)(jax.random.key(0), jnp.asarray(images))
+  dense = params["params"]["field"]["Dense_0"]
+  noise = jax.random.normal(jax.random.key(1), dense["kernel"].shape)
+  params = {"params": {"field": {**params["params"]["field"], "Dense_0": {**dense, "kernel": noise}}}}
+  plain = mirrored.clone(symmetric=False)
+  for axes, rows, cols in symmetries[1:]:
+    flipped = np.flip(images, axes)
+    reading = manipulation.configuration_space_from_image(np.ascontiguousarray(flipped), bins, manipulation.ArmParams())
+    assert np.mean(reading[:, rows][:, :, cols] == cspace) > 0.98
+    for mapper, follows in ((mirrored, True), (plain, False)):
+      logits, flipped_logits = (np.asarray(jax.jit(mapper.apply)(params, jnp.asarray(x))) for x in (images, flipped))
+      assert np.allclose(flipped_logits[:, rows][:, :, cols], logits, atol=1e-4) == follows
+  with pytest.raises(ValueError, match="an even number of bins, got 9"):
+    ip.mappers.sweep.mirror_symmetries(9)
+
+
 def test_the_sweep_mappers_field_puts_each_correction_on_its_own_pixel(x64):
   """Space to depth and back: a correction of the block's pixels lands on those pixels."""
   field = ip.mappers.ObstacleField(width=4, dilations=(1,), block=2, dtype=jnp.float64)
@@ -295,6 +320,7 @@ def test_the_sweep_mapper_refuses_images_and_arms_that_do_not_fit():
     ip.mappers.ArmSweep(link_lengths=(2.6, 2.6))
   assert ip.make_mapper("workspace_sweep", bins=18, width=4)[1].field.width == 8
   assert [ip.make_mapper(f"workspace_sweep{kind}", bins=18)[1].sharpness for kind in ("", "_8", "_max")] == [1, 8, None]
+  assert ip.make_mapper("workspace_sweep_max_mirrored", bins=18)[1].symmetric
 
 
 def test_the_sweep_mappers_gradient_reaches_it_through_an_implicit_planner(x64):
