@@ -23,43 +23,22 @@ import os
 import sys
 import time
 
-import flax.linen as nn
 import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
 
 from data_gen import manipulation as m
-from implicit_planning.mappers.panorama import depth_to_space, space_to_depth
 from implicit_planning.mappers.polar import bilinear_taps
 from implicit_planning.mappers.sweep import ArmSweep
-from implicit_planning.mappers.workspace import Conv, ResidualBlock
 
 sys.path.insert(0, os.path.dirname(__file__))
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "workspace_field_supervision"))
+from dense_field import Field, adam_steps, train_epochs  # noqa: E402
 from distance import grid_points, signed_distance  # noqa: E402
 
 BINS, BATCH, TABLE1 = 18, 16, "data/manip_workspace_18x18_n2000-500-500_seed0.npz"
 MARGINS = (0.0, 0.04, 0.08, 0.12, 0.16, 0.24)
-
-
-class DistanceField(nn.Module):
-  """``[B, S, S]`` images → ``[B, scale·S, scale·S]`` signed distance (pixels) at each sub-pixel
-  centre: half the pixel's sign plus a residual network's correction (zero at the start)."""
-
-  width: int
-  dilations: tuple[int, ...]
-  scale: int
-
-  @nn.compact
-  def __call__(self, images):
-    pixel = 2 * images - 1
-    x = Conv(self.width, (False, False))(space_to_depth(pixel[..., None], 2))
-    for dilation in self.dilations:
-      x = ResidualBlock((False, False), (dilation, dilation))(x)
-    x = nn.relu(nn.GroupNorm(8)(x))
-    correction = nn.Dense((2 * self.scale) ** 2, kernel_init=nn.initializers.zeros)(x)
-    pixel = jnp.repeat(jnp.repeat(pixel, self.scale, -1), self.scale, -2)
-    return 0.5 * pixel + depth_to_space(correction, 2 * self.scale)[..., 0]
 
 
 def workspaces(seed: int, num: int, params: m.ArmParams, scale: int, clip: float):
@@ -93,7 +72,8 @@ def main():
   points = ArmSweep(BINS).points()
   side = arm.image_size * args.field_scale
   arm_index, arm_weight = bilinear_taps(points[..., 0], points[..., 1], side, arm.extent)
-  model = DistanceField(args.width, tuple(int(d) for d in args.dilations.split(",")), args.field_scale)
+  # the signed distance per sub-pixel, starting from half the pixel's sign (where the pixel reading puts the edges)
+  model = Field(args.width, tuple(int(d) for d in args.dilations.split(",")), args.field_scale, pixel_value=0.5)
   params = {"field": model.init(jax.random.key(0), jnp.zeros((1, 96, 96))), "log_scale": 1.0, "offset": 0.0}
 
   def forward(params, images):
@@ -106,15 +86,7 @@ def main():
     cspace = optax.sigmoid_binary_cross_entropy(logits, blocked).mean()
     return optax.huber_loss(field, distance, delta=0.5).mean() + args.cspace_weight * cspace
 
-  steps = args.epochs * (args.num_train // BATCH)
-  optimizer = optax.chain(optax.clip_by_global_norm(40.0), optax.adam(optax.cosine_decay_schedule(args.lr, steps)))
-  state = optimizer.init(params)
-
-  @jax.jit
-  def step(params, state, *batch):
-    value, grads = jax.value_and_grad(loss)(params, *batch)
-    updates, state = optimizer.update(grads, state, params)
-    return optax.apply_updates(params, updates), state, value
+  state, step = adam_steps(loss, params, args.lr, args.epochs * (args.num_train // BATCH))
 
   @jax.jit
   def counts(params, images, blocked, distance=None):
@@ -126,14 +98,14 @@ def main():
     near = jnp.abs(distance) < 1
     return right, jnp.sum(jnp.where(near, jnp.abs(field - distance), 0)), jnp.sum(near)
 
-  def score(split):
+  def score(params, split):
     totals = [counts(params, *(a[i : i + 50] for a in split)) for i in range(0, len(split[0]), 50)]
     right, error, near = (np.sum([np.asarray(t[k]) for t in totals], 0) for k in range(3))
     return 100 * right / split[1].size, error / max(near, 1)
 
-  def report(tag):
-    fresh_right, error = score(fresh)
-    test_right, _ = score(test)
+  def report(tag, params):
+    fresh_right, error = score(params, fresh)
+    test_right, _ = score(params, test)
     best = int(np.argmax(fresh_right))
     print(
       f"{tag}: fresh cells % {' '.join(f'{r:.2f}' for r in fresh_right)} (margins {MARGINS} px);"
@@ -142,13 +114,7 @@ def main():
       flush=True,
     )
 
-  report("untrained")
-  rng, start = np.random.default_rng(0), time.time()
-  for epoch in range(args.epochs):
-    order = rng.permutation(args.num_train)
-    for i in range(0, args.num_train - BATCH + 1, BATCH):
-      params, state, value = step(params, state, *(a[order[i : i + BATCH]] for a in train))
-    report(f"epoch {epoch + 1} ({time.time() - start:.0f} s, last loss {float(value):.4f})")
+  train_epochs(step, params, state, train, args.epochs, 0, report)
 
 
 if __name__ == "__main__":

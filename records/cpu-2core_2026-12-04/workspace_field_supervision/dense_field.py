@@ -40,11 +40,13 @@ FINE, BATCH, TABLE1 = 4, 16, "data/manip_workspace_18x18_n2000-500-500_seed0.npz
 
 
 class Field(nn.Module):
-  """`mappers.sweep.ObstacleField` with ``scale²`` corrections per pixel (the field ``scale`` times finer)."""
+  """`mappers.sweep.ObstacleField` with ``scale²`` corrections per pixel (the field ``scale`` times
+  finer), starting from ``±pixel_value`` at each pixel."""
 
   width: int
   dilations: tuple[int, ...]
   scale: int
+  pixel_value: float = PIXEL_LOGIT
 
   @nn.compact
   def __call__(self, images):
@@ -55,7 +57,35 @@ class Field(nn.Module):
     x = nn.relu(nn.GroupNorm(8)(x))
     correction = nn.Dense((2 * self.scale) ** 2, kernel_init=nn.initializers.zeros)(x)
     pixel = jnp.repeat(jnp.repeat(pixel, self.scale, -1), self.scale, -2)
-    return PIXEL_LOGIT * pixel + depth_to_space(correction, 2 * self.scale)[..., 0]
+    return self.pixel_value * pixel + depth_to_space(correction, 2 * self.scale)[..., 0]
+
+
+def adam_steps(loss, params, learning_rate: float, steps: int):
+  """The optimiser's state for ``params`` and a jitted step ``(params, state, *batch) -> (params,
+  state, loss)``: Adam with cosine decay from ``learning_rate`` over ``steps``, gradients clipped to norm 40."""
+  optimizer = optax.chain(
+    optax.clip_by_global_norm(40.0), optax.adam(optax.cosine_decay_schedule(learning_rate, steps))
+  )
+
+  @jax.jit
+  def step(params, state, *batch):
+    value, grads = jax.value_and_grad(loss)(params, *batch)
+    updates, state = optimizer.update(grads, state, params)
+    return optax.apply_updates(params, updates), state, value
+
+  return optimizer.init(params), step
+
+
+def train_epochs(step, params, state, train: tuple[np.ndarray, ...], epochs: int, seed: int, report) -> None:
+  """``epochs`` passes over ``train`` in batches of `BATCH` (order drawn from ``seed``), calling
+  ``report(tag, params)`` before the first and after each."""
+  report("untrained", params)
+  rng, start = np.random.default_rng(seed), time.time()
+  for epoch in range(epochs):
+    order = rng.permutation(len(train[0]))
+    for i in range(0, len(train[0]) - BATCH + 1, BATCH):
+      params, state, value = step(params, state, *(a[order[i : i + BATCH]] for a in train))
+    report(f"epoch {epoch + 1} ({time.time() - start:.0f} s, last loss {float(value):.4f})", params)
 
 
 def klein_four(bins: int) -> list[tuple[tuple[int, ...], np.ndarray, np.ndarray]]:
@@ -126,15 +156,7 @@ def main():
       fine_loss = jnp.sum(jnp.where(near, fine_loss, 0)) / jnp.maximum(jnp.sum(near), 1)
     return cspace_loss + args.dense_weight * fine_loss.mean()
 
-  steps = args.epochs * (args.num_train // BATCH)
-  optimizer = optax.chain(optax.clip_by_global_norm(40.0), optax.adam(optax.cosine_decay_schedule(1e-3, steps)))
-  state = optimizer.init(params)
-
-  @jax.jit
-  def step(params, state, *batch):
-    value, grads = jax.value_and_grad(loss)(params, *batch)
-    updates, state = optimizer.update(grads, state, params)
-    return optax.apply_updates(params, updates), state, value
+  state, step = adam_steps(loss, params, 1e-3, args.epochs * (args.num_train // BATCH))
 
   @jax.jit
   def hits(params, images, blocked, fine=None):
@@ -157,7 +179,7 @@ def main():
       np.mean([symmetric_hits(params, *(a[i : i + 100] for a in split)) for i in range(0, len(split[0]), 100)])
     )
 
-  def report(tag):
+  def report(tag, params):
     """C-space accuracy on 500 training workspaces and the test split; the fine raster's on fresh ones."""
     print(
       f"{tag}: c-space % train {score(params, tuple(a[:500] for a in train), 0):.2f}"
@@ -167,13 +189,7 @@ def main():
     )
 
   print(vars(args), flush=True)
-  report("untrained")
-  rng, start = np.random.default_rng(args.seed), time.time()
-  for epoch in range(args.epochs):
-    order = rng.permutation(args.num_train)
-    for i in range(0, args.num_train - BATCH + 1, BATCH):
-      params, state, value = step(params, state, *(a[order[i : i + BATCH]] for a in train))
-    report(f"epoch {epoch + 1} ({time.time() - start:.0f} s, last loss {float(value):.4f})")
+  train_epochs(step, params, state, train, args.epochs, args.seed, report)
 
 
 if __name__ == "__main__":
