@@ -15,8 +15,8 @@ the configuration-space score is on table1's test split (`data/manip_workspace_1
 ``python -m data_gen.make --task=manip_workspace --size=18 --num_train=2000 --num_val=500 --num_test=500``),
 the fine-raster score on 500 fresh workspaces. Adam, cosine decay from 1e-3, batch 16. Since
 session 39 it also scores the test split with the configuration logits averaged over the four
-exact symmetries of the raster and the arm (`klein_four`: the identity, either mirror, the half
-turn), which the outputs of session 38 lack.
+exact symmetries of the raster and the arm (the identity, either mirror, the half
+turn: `mappers.sweep.mirror_symmetries`), which the outputs of session 38 lack.
 
 Usage (repository root): PYTHONPATH=. python records/.../dense_field.py --field_scale=2 --dense_weight=1
 """
@@ -33,7 +33,7 @@ import optax
 from data_gen import manipulation as m
 from implicit_planning.mappers.panorama import depth_to_space, space_to_depth
 from implicit_planning.mappers.polar import bilinear_taps
-from implicit_planning.mappers.sweep import PIXEL_LOGIT, ArmSweep
+from implicit_planning.mappers.sweep import PIXEL_LOGIT, ArmSweep, mirror_symmetries
 from implicit_planning.mappers.workspace import Conv, ResidualBlock
 
 FINE, BATCH, TABLE1 = 4, 16, "data/manip_workspace_18x18_n2000-500-500_seed0.npz"
@@ -86,19 +86,6 @@ def train_epochs(step, params, state, train: tuple[np.ndarray, ...], epochs: int
     for i in range(0, len(train[0]) - BATCH + 1, BATCH):
       params, state, value = step(params, state, *(a[order[i : i + BATCH]] for a in train))
     report(f"epoch {epoch + 1} ({time.time() - start:.0f} s, last loss {float(value):.4f})", params)
-
-
-def klein_four(bins: int) -> list[tuple[tuple[int, ...], np.ndarray, np.ndarray]]:
-  """The image axes each symmetry flips, and the θ1 and θ2 bins of its configuration space that
-  hold the original's (mirroring y negates both angles; mirroring x takes θ1 to π − θ1 and negates
-  θ2; the half turn adds π to θ1)."""
-  k, half = np.arange(bins), bins // 2
-  return [
-    ((), k, k),
-    ((-2,), -k % bins, -k % bins),
-    ((-1,), (half - k) % bins, -k % bins),
-    ((-2, -1), (k + half) % bins, k),
-  ]
 
 
 def workspaces(seed: int, num: int, params: m.ArmParams):
@@ -166,7 +153,7 @@ def main():
   @jax.jit
   def symmetric_hits(params, images, blocked):
     logits = [
-      read(params, jnp.flip(images, axes) if axes else images)[0][:, r][:, :, c] for axes, r, c in klein_four(18)
+      read(params, jnp.flip(images, axes) if axes else images)[0][:, r][:, :, c] for axes, r, c in mirror_symmetries(18)
     ]
     return jnp.mean((jnp.mean(jnp.stack(logits), 0) > 0) == (blocked > 0))
 
