@@ -24,27 +24,20 @@ import numpy as np
 from data_gen import manipulation as m
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "workspace_field_supervision"))
-from errors_by_clearance import clearance  # noqa: E402
+from errors_by_clearance import clearance, cross, segment_foot  # noqa: E402
 
 BINS, NUM, SEED = 18, 300, 123
-
-
-def point_segment(points: np.ndarray, start: np.ndarray, end: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-  """Distance from ``points`` to the segments and where along them the foot is (0 to 1)."""
-  edge = end - start
-  t = np.clip(((points - start) * edge).sum(-1) / np.maximum((edge * edge).sum(-1), 1e-12), 0, 1)
-  return np.linalg.norm(start + t[..., None] * edge - points, axis=-1), t
 
 
 def classify(start: np.ndarray, end: np.ndarray, polygon: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
   """For links ``[C, 2]`` and a convex polygon ``[V, 2]``: the gap (0 if they meet), whether the
   closest feature is a corner (free) or the link crosses through (blocked), and whether it meets."""
   following = np.roll(polygon, -1, 0)
-  corner_gap, t = point_segment(polygon[:, None], start, end)  # [V, C]: each vertex to each link
+  corner_gap, t = segment_foot(start, end, polygon[:, None])  # [V, C]: each vertex to each link
   corner_gap = np.where((t > 0) & (t < 1), corner_gap, np.inf).min(0)
-  end_gap = np.min([point_segment(p[None], polygon[:, None], following[:, None])[0].min(0) for p in (start, end)], 0)
+  end_gap = np.min([segment_foot(polygon[:, None], following[:, None], p[None])[0].min(0) for p in (start, end)], 0)
   meets = m.segments_hit_polygons(start, end, polygon[None])[0]
-  inside = lambda p: np.all(m._cross(following - polygon, p[:, None] - polygon) >= 0, -1)  # noqa: E731
+  inside = lambda p: np.all(cross(following - polygon, p[:, None] - polygon) >= 0, -1)  # noqa: E731
   crossing = meets & ~inside(start) & ~inside(end)
   return np.where(meets, 0.0, np.minimum(corner_gap, end_gap)), np.where(meets, crossing, corner_gap < end_gap), meets
 

@@ -26,11 +26,16 @@ BINS, NUM, SEED, POINTS = 18, 300, 123, 200
 BANDS = (-np.inf, -2, -1, -0.5, -0.25, -0.1, 0, 0.1, 0.25, 0.5, 1, 2, np.inf)
 
 
-def segment_distance(start: np.ndarray, end: np.ndarray, points: np.ndarray) -> np.ndarray:
-  """Distance from each point to the segment ``start``–``end``."""
+def segment_foot(start: np.ndarray, end: np.ndarray, points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+  """Distance from each point to the segment ``start``–``end``, and where along it (0 to 1) the nearest point is."""
   edge = end - start
   t = np.clip(((points - start) * edge).sum(-1) / (edge * edge).sum(-1).clip(1e-12), 0, 1)
-  return np.linalg.norm(start + t[..., None] * edge - points, axis=-1)
+  return np.linalg.norm(start + t[..., None] * edge - points, axis=-1), t
+
+
+def segment_distance(start: np.ndarray, end: np.ndarray, points: np.ndarray) -> np.ndarray:
+  """Distance from each point to the segment ``start``–``end``."""
+  return segment_foot(start, end, points)[0]
 
 
 def cross(a: np.ndarray, b: np.ndarray) -> np.ndarray:
