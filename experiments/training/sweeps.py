@@ -853,6 +853,11 @@ MAPPER_RATES = Sweep(
       {"learning_rate": 1e-3, "mapper": "workspace_sweep_max_mirrored", "seeds": 1},
       "sweep_max_lr_1e-3 averaged over the image's exact mirrors and half turn, one seed",
     ),
+    Run(
+      "sweep_max_fine_lr_1e-3",
+      {"learning_rate": 1e-3, "mapper": "workspace_sweep_max_fine"},
+      "sweep_max_lr_1e-3 with its field per half pixel, 3 seeds",
+    ),
   ),
 )
 

@@ -6,7 +6,8 @@
 * `sweep.SweepMapper` (``workspace_sweep``): the same task read where each configuration's arm
   lies, from a learned sub-pixel obstacle field, through a smooth maximum over the arm's points
   (log-sum-exp; ``workspace_sweep_8`` sharper, β = 8; ``workspace_sweep_max`` the maximum;
-  ``workspace_sweep_max_mirrored`` that averaged over the image's exact mirrors and half turn);
+  ``workspace_sweep_max_mirrored`` that averaged over the image's exact mirrors and half turn;
+  ``workspace_sweep_max_fine`` its field per half pixel);
 * `panorama.PanoramaMapper`: the visual-navigation CNN (four egocentric views per cell → that
   cell's obstacle logit);
 * `compose.with_mapper`: a mapper and any planner as one model (the mapper differentiated
@@ -38,10 +39,11 @@ def _workspace_unet(stem_levels: int) -> Callable[..., nn.Module]:
   )
 
 
-def _workspace_sweep(sharpness: float | None, symmetric: bool = False) -> Callable[..., nn.Module]:
-  """The factory of a `SweepMapper` whose obstacle field has ``2 · width`` channels."""
+def _workspace_sweep(sharpness: float | None, symmetric: bool = False, scale: int = 1) -> Callable[..., nn.Module]:
+  """The factory of a `SweepMapper` whose obstacle field has ``2 · width`` channels and ``scale``
+  values per pixel side."""
   return lambda bins, width, dtype: SweepMapper(
-    ArmSweep(bins), ObstacleField(2 * width, dtype=dtype), sharpness, symmetric
+    ArmSweep(bins), ObstacleField(2 * width, scale=scale, dtype=dtype), sharpness, symmetric
   )
 
 
@@ -58,6 +60,7 @@ MAPPERS: dict[str, tuple[str, Callable[..., nn.Module]]] = {
   "workspace_sweep_max": ("workspace", _workspace_sweep(None)),
   "workspace_sweep_8": ("workspace", _workspace_sweep(8.0)),
   "workspace_sweep_max_mirrored": ("workspace", _workspace_sweep(None, symmetric=True)),
+  "workspace_sweep_max_fine": ("workspace", _workspace_sweep(None, scale=2)),
   "panorama_cnn": ("panoramas", _panorama_cnn),
 }
 """Each mapper by name: the batch entry it reads and its factory ``(bins, width, dtype) -> module``."""

@@ -228,17 +228,20 @@ def untrained_sweep_mapper(bins: int = 18, sharpness: float | None = None, **fie
   return ip.mappers.SweepMapper(ip.mappers.ArmSweep(bins), ip.mappers.ObstacleField(**field), sharpness)
 
 
-def test_the_arm_sweep_reads_a_field_at_the_arms_points():
-  """Bilinear reading is exact for a linear field, and the points run along the data's arm."""
+@pytest.mark.parametrize("scale", [1, 2])
+def test_the_arm_sweep_reads_a_field_at_the_arms_points(scale):
+  """Bilinear reading is exact for a linear field (one value per pixel, or per half pixel), and
+  the points run along the data's arm."""
   sweep = ip.mappers.ArmSweep(bins=18, points_per_link=16)
   points = sweep.points()
   theta = manipulation.bin_angles(18)
   elbow, tip = manipulation.arm_points(theta[:, None], theta[None, :], manipulation.ArmParams().link_lengths)
   np.testing.assert_allclose(points[:, :, 15], elbow, atol=1e-12)
   np.testing.assert_allclose(points[:, :, -1], tip, atol=1e-12)
-  centres = -5 + (np.arange(96) + 0.5) * 10 / 96
-  field = centres[None, :] + 2 * centres[::-1, None]  # x + 2 y at each pixel centre
-  index, weight = ip.mappers.sweep.sweep_taps(sweep)
+  side = 96 * scale
+  centres = -5 + (np.arange(side) + 0.5) * 10 / side
+  field = centres[None, :] + 2 * centres[::-1, None]  # x + 2 y at each (sub-)pixel centre
+  index, weight = ip.mappers.sweep.sweep_taps(sweep, scale)
   read = (field.reshape(-1)[index] * weight).sum(-1)
   np.testing.assert_allclose(read, points[..., 0] + 2 * points[..., 1], atol=1e-5)
 
@@ -299,17 +302,37 @@ def test_the_mirrored_sweep_mapper_is_equivariant_to_the_images_mirrors_and_half
     ip.mappers.sweep.mirror_symmetries(9)
 
 
-def test_the_sweep_mappers_field_puts_each_correction_on_its_own_pixel(x64):
-  """Space to depth and back: a correction of the block's pixels lands on those pixels."""
-  field = ip.mappers.ObstacleField(width=4, dilations=(1,), block=2, dtype=jnp.float64)
+@pytest.mark.parametrize("scale", [1, 2])
+def test_the_sweep_mappers_field_puts_each_correction_on_its_own_pixel(x64, scale):
+  """Space to depth and back: a correction of the block's pixels (or half pixels) lands on them,
+  and each pixel's own value covers its half pixels."""
+  field = ip.mappers.ObstacleField(width=4, dilations=(1,), block=2, scale=scale, dtype=jnp.float64)
   images = jnp.asarray(workspaces(2)[0][:, :24, :24])
   params = field.init(jax.random.key(0), images)
   dense = params["params"]["Dense_0"]
-  bias = jnp.arange(4.0, dtype=jnp.float64)  # pixel (i, j) of each block gets i * 2 + j
+  side = 2 * scale  # field values per block side
+  bias = jnp.arange(side**2, dtype=jnp.float64)  # value (i, j) of each block gets i * side + j
   params = {"params": {**params["params"], "Dense_0": {"kernel": jnp.zeros_like(dense["kernel"]), "bias": bias}}}
-  correction = field.apply(params, images) - ip.mappers.sweep.PIXEL_LOGIT * (2 * images.astype(jnp.float64) - 1)
-  expected = np.tile(np.array([[0.0, 1.0], [2.0, 3.0]]), (12, 12))
+  pixel = np.kron(2 * np.asarray(images, np.float64) - 1, np.ones((scale, scale)))
+  correction = field.apply(params, images) - ip.mappers.sweep.PIXEL_LOGIT * pixel
+  expected = np.tile(np.arange(side**2.0).reshape(side, side), (12, 12))
   np.testing.assert_allclose(correction, np.broadcast_to(expected, correction.shape), atol=1e-12)
+
+
+def test_the_untrained_field_per_half_pixel_is_the_pixel_reading_bar_pixel_corners():
+  """Per half pixel the pixels' own field, read bilinearly, changes sign on the pixels' borders,
+  so the untrained mapper (the maximum over the arm) reads what the pixel reading at the same arm
+  points reads, but where a point lies near a pixel's corner and the diagonal pixels differ: the
+  same on 99.8 % of these cells, where the field per pixel (its sign changes half-way between
+  pixel centres, rounding each corner by a pixel) is the same on 99.4 %."""
+  images, _ = workspaces(32)
+  reading = manipulation.configuration_space_from_image(images, 18, manipulation.ArmParams(), samples_per_link=64)
+  same = {}
+  for scale in (1, 2):
+    mapper = untrained_sweep_mapper(scale=scale)
+    params = jax.jit(mapper.init)(jax.random.key(0), jnp.asarray(images[:1]))
+    same[scale] = np.mean((np.asarray(jax.jit(mapper.apply)(params, jnp.asarray(images))) > 0) == (reading == 0))
+  assert same[2] > 0.997 and same[1] < 0.995
 
 
 def test_the_sweep_mapper_refuses_images_and_arms_that_do_not_fit():
@@ -321,6 +344,7 @@ def test_the_sweep_mapper_refuses_images_and_arms_that_do_not_fit():
   assert ip.make_mapper("workspace_sweep", bins=18, width=4)[1].field.width == 8
   assert [ip.make_mapper(f"workspace_sweep{kind}", bins=18)[1].sharpness for kind in ("", "_8", "_max")] == [1, 8, None]
   assert ip.make_mapper("workspace_sweep_max_mirrored", bins=18)[1].symmetric
+  assert ip.make_mapper("workspace_sweep_max_fine", bins=18)[1].field.scale == 2
 
 
 def test_the_sweep_mappers_gradient_reaches_it_through_an_implicit_planner(x64):

@@ -22,9 +22,11 @@ Usage (repository root): PYTHONPATH=. python records/.../dense_field.py --field_
 """
 
 import argparse
+import json
 import time
 
 import flax.linen as nn
+import flax.serialization
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -76,9 +78,9 @@ def adam_steps(loss, params, learning_rate: float, steps: int):
   return optimizer.init(params), step
 
 
-def train_epochs(step, params, state, train: tuple[np.ndarray, ...], epochs: int, seed: int, report) -> None:
+def train_epochs(step, params, state, train: tuple[np.ndarray, ...], epochs: int, seed: int, report):
   """``epochs`` passes over ``train`` in batches of `BATCH` (order drawn from ``seed``), calling
-  ``report(tag, params)`` before the first and after each."""
+  ``report(tag, params)`` before the first and after each; the trained parameters."""
   report("untrained", params)
   rng, start = np.random.default_rng(seed), time.time()
   for epoch in range(epochs):
@@ -86,6 +88,28 @@ def train_epochs(step, params, state, train: tuple[np.ndarray, ...], epochs: int
     for i in range(0, len(train[0]) - BATCH + 1, BATCH):
       params, state, value = step(params, state, *(a[order[i : i + BATCH]] for a in train))
     report(f"epoch {epoch + 1} ({time.time() - start:.0f} s, last loss {float(value):.4f})", params)
+  return params
+
+
+def arm_taps(field_scale: int, arm: m.ArmParams = m.ArmParams()) -> tuple[np.ndarray, np.ndarray]:
+  """Bilinear taps of the 18×18 configurations' arm points on a field ``field_scale`` times finer
+  than the image."""
+  points = np.moveaxis(ArmSweep(18).points(), -1, 0)
+  return bilinear_taps(*points, arm.image_size * field_scale, arm.extent)
+
+
+def cspace_logits(field: jax.Array, taps: tuple[np.ndarray, np.ndarray]) -> jax.Array:
+  """``[B, side, side]`` fields → ``[B, 18, 18]`` logits: the maximum over each arm's points."""
+  index, weight = taps
+  return jnp.max(jnp.sum(field.reshape(field.shape[0], -1)[:, index] * weight, -1), -1)
+
+
+def symmetric_logits(cspace_of, images: jax.Array) -> jax.Array:
+  """``cspace_of(images)`` averaged over the four exact symmetries of the image and the arm."""
+  logits = [
+    cspace_of(jnp.flip(images, axes) if axes else images)[:, r][:, :, c] for axes, r, c in mirror_symmetries(18)
+  ]
+  return jnp.mean(jnp.stack(logits), 0)
 
 
 def workspaces(seed: int, num: int, params: m.ArmParams):
@@ -106,6 +130,9 @@ def main():
   parser.add_argument("--dilations", default="1,2,4")
   parser.add_argument("--seed", type=int, default=0, help="of the network's initial weights and the batches' order")
   parser.add_argument(
+    "--save", default="", help="write the trained field's parameters here (msgpack), its flags beside (.json)"
+  )
+  parser.add_argument(
     "--boundary_only",
     action="store_true",
     help="the fine loss only at points within a pixel of the raster's edges (where the image, read "
@@ -117,7 +144,7 @@ def main():
   table1 = np.load(TABLE1)
   test = table1["test/workspace"].astype(np.float32), (table1["test/maps"] == 0).astype(np.float32)
   side = params_arm.image_size * args.field_scale
-  arm_index, arm_weight = bilinear_taps(*np.moveaxis(ArmSweep(18).points(), -1, 0), side, params_arm.extent)
+  arm = arm_taps(args.field_scale)
   centres = -params_arm.extent + (np.arange(FINE * params_arm.image_size) + 0.5) * 2 * params_arm.extent / (
     FINE * params_arm.image_size
   )
@@ -127,9 +154,9 @@ def main():
   params = model.init(jax.random.key(args.seed), jnp.zeros((1, 96, 96)))
 
   def read(params, images):
-    field = model.apply(params, images).reshape(images.shape[0], -1)
-    cspace = jnp.max(jnp.sum(field[:, arm_index] * arm_weight, -1), -1)
-    return cspace, jnp.sum(field[:, fine_index] * fine_weight, -1)
+    field = model.apply(params, images)
+    flat = field.reshape(images.shape[0], -1)
+    return cspace_logits(field, arm), jnp.sum(flat[:, fine_index] * fine_weight, -1)
 
   image_index, image_weight = bilinear_taps(x.reshape(-1), y.reshape(-1), params_arm.image_size, params_arm.extent)
 
@@ -152,10 +179,8 @@ def main():
 
   @jax.jit
   def symmetric_hits(params, images, blocked):
-    logits = [
-      read(params, jnp.flip(images, axes) if axes else images)[0][:, r][:, :, c] for axes, r, c in mirror_symmetries(18)
-    ]
-    return jnp.mean((jnp.mean(jnp.stack(logits), 0) > 0) == (blocked > 0))
+    logits = symmetric_logits(lambda images: read(params, images)[0], images)
+    return jnp.mean((logits > 0) == (blocked > 0))
 
   def score(params, split, part):
     chunks = [hits(params, *(a[i : i + 100] for a in split)) for i in range(0, len(split[0]), 100)]
@@ -176,7 +201,12 @@ def main():
     )
 
   print(vars(args), flush=True)
-  train_epochs(step, params, state, train, args.epochs, args.seed, report)
+  trained = train_epochs(step, params, state, train, args.epochs, args.seed, report)
+  if args.save:
+    with open(args.save, "wb") as f:
+      f.write(flax.serialization.to_bytes(trained))
+    with open(args.save + ".json", "w") as f:
+      json.dump(vars(args), f)
 
 
 if __name__ == "__main__":
