@@ -91,10 +91,10 @@ def train_epochs(step, params, state, train: tuple[np.ndarray, ...], epochs: int
   return params
 
 
-def arm_taps(field_scale: int, arm: m.ArmParams = m.ArmParams()) -> tuple[np.ndarray, np.ndarray]:
+def arm_taps(field_scale: int) -> tuple[np.ndarray, np.ndarray]:
   """Bilinear taps of the 18×18 configurations' arm points on a field ``field_scale`` times finer
   than the image."""
-  points = np.moveaxis(ArmSweep(18).points(), -1, 0)
+  points, arm = np.moveaxis(ArmSweep(18).points(), -1, 0), m.ArmParams()
   return bilinear_taps(*points, arm.image_size * field_scale, arm.extent)
 
 

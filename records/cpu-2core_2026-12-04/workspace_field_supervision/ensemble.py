@@ -12,7 +12,6 @@ import flax.serialization
 import jax
 import jax.numpy as jnp
 import numpy as np
-
 from dense_field import TABLE1, Field, arm_taps, cspace_logits, symmetric_logits
 
 
