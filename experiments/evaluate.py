@@ -3,13 +3,15 @@ r"""Evaluates a trained run: `python -m experiments.evaluate --workdir=<run> [--
 Loads the run's best checkpoint (or `--checkpoint=latest`), computes the exact %Optimal,
 %Success and action accuracy of the greedy policy on a split of the run's dataset (or of
 `--data`, which may hold maps of another size but must be the same task) and writes
-`<workdir>/eval_<split>[_k<k_fwd>][_<solver>][_<dataset>][_latest].json` (or `--out`): evaluating
-with another dataset, budget, forward solver or checkpoint never replaces an earlier result. Examples:
+`<workdir>/eval_<split>[_k<k_fwd>][_<solver>][_<mapper>][_<dataset>][_latest].json` (or `--out`):
+evaluating with another dataset, budget, forward solver, mapper or checkpoint never replaces an
+earlier result. A mapper's run is scored by its map's per-cell accuracy and obstacle IoU. Examples:
 
   python -m experiments.evaluate --workdir=runs/maze2d_15/id_vin_quick_seed0
   python -m experiments.evaluate --workdir=<run> --k_fwd=80 --data=data/<27x27 file> --split=test
   python -m experiments.evaluate --workdir=<run> --forward_solver=iteration --k_fwd=200 --checkpoint=latest
   python -m experiments.evaluate --pretrained=id_vin --k_fwd=60     # a pretrained planner (pretrained/)
+  python -m experiments.evaluate --workdir=<mapper run> --mapper=workspace_sweep_max_mirrored
 
 A pretrained planner is evaluated on its own dataset (generated from its config when missing)
 unless `--data`; its summary is written only to `--out`.
@@ -43,9 +45,26 @@ _FORWARD_SOLVER = flags.DEFINE_enum(
   "An implicit planner's forward solver; default: the training one.",
 )
 _CHECKPOINT = flags.DEFINE_enum("checkpoint", "best", ["best", "latest"], "Which checkpoint.")
+_MAPPER = flags.DEFINE_string(
+  "mapper",
+  None,
+  "A mapped run's mapper read another way, with the same parameters (e.g. workspace_sweep_max_mirrored "
+  "for a workspace_sweep_max run: its map averaged over the image's exact mirrors); default: the training one.",
+)
 _OUT = flags.DEFINE_string(
   "out", "", "JSON path; default: <workdir>/eval_<split>[_k<k_fwd>][_<solver>][_<dataset>][_latest].json."
 )
+
+
+SCORES = {
+  "optimal": "%Optimal",
+  "success": "%Success",
+  "accuracy": None,
+  "map_accuracy": "map %cells right",
+  "obstacle_iou": "obstacle %IoU",
+}
+"""The summary's scores printed as JSON (a planner's, a mapper's or both), and the label of each
+shown on the line after it."""
 
 
 def main(argv: list[str]) -> None:
@@ -76,15 +95,17 @@ def main(argv: list[str]) -> None:
         which=_CHECKPOINT.value,
         out=_OUT.value,
         forward_solver=_FORWARD_SOLVER.value,
+        mapper=_MAPPER.value,
       )
   except USER_ERRORS as error:
     raise SystemExit(f"{type(error).__name__}: {error}") from error
-  print(json.dumps({name: summary[name] for name in ("optimal", "success", "accuracy")}))
+  print(json.dumps({name: summary[name] for name in SCORES if name in summary}))
+  shown = [(label, summary[name]) for name, label in SCORES.items() if label and name in summary]
   print(
-    f"%Optimal {summary['optimal']['mean']:.2f} ± {summary['optimal']['std']:.2f}, "
-    f"%Success {summary['success']['mean']:.2f} ± {summary['success']['std']:.2f} "
-    f"-> {summary['out']}"
+    ", ".join(f"{label} {score['mean']:.2f} ± {score['std']:.2f}" for label, score in shown), f"-> {summary['out']}"
   )
+  if "success_by_distance" not in summary:  # a mapper alone
+    return
   by_distance = summary["success_by_distance"]
   for name in ("success", "optimal"):
     bins = zip(by_distance["edges"][:-1], by_distance["edges"][1:], by_distance[name]["mean"])

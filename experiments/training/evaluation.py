@@ -133,16 +133,23 @@ def evaluate_split(
 
 
 def eval_filename(
-  split: str, data_path: str = "", k_fwd: int | None = None, which: str = "best", forward_solver: str | None = None
+  split: str,
+  data_path: str = "",
+  k_fwd: int | None = None,
+  which: str = "best",
+  forward_solver: str | None = None,
+  mapper: str | None = None,
 ) -> str:
-  """``eval_<split>[_k<k_fwd>][_<forward solver>][_<dataset name>][_latest].json``: one file per
-  evaluated setting, so that evaluating on another dataset, budget, solver or checkpoint never
-  replaces a result."""
+  """``eval_<split>[_k<k_fwd>][_<forward solver>][_<mapper>][_<dataset name>][_latest].json``: one
+  file per evaluated setting, so that evaluating on another dataset, budget, solver, mapper or
+  checkpoint never replaces a result."""
   parts = [f"eval_{split}"]
   if k_fwd is not None:
     parts.append(f"k{k_fwd}")
   if forward_solver is not None:
     parts.append(forward_solver)
+  if mapper is not None:
+    parts.append(mapper)
   if data_path:
     parts.append(os.path.splitext(os.path.basename(data_path))[0])
   if which != "best":
@@ -163,6 +170,27 @@ def with_forward_solver(config: Config, forward_solver: str | None) -> Config:
   return config.replace(forward_solver=forward_solver)
 
 
+def with_mapper(config: Config, mapper: str | None) -> Config:
+  """``config`` with its mapper replaced (None: unchanged), to read the run's mapper parameters
+  another way: `evaluate_run` checks that they fit.
+
+  Raises:
+    ConfigError: ``config`` has no mapper, or ``mapper`` is unknown or reads another observation.
+  """
+  if mapper is None:
+    return config
+  if not config.mapper:
+    raise ConfigError(f"the run trains no mapper, so it has none to replace with {mapper!r}")
+  if mapper not in ip.mappers.MAPPERS:
+    raise ConfigError(f"unknown mapper {mapper!r}; known: {', '.join(ip.mappers.MAPPERS)}")
+  if ip.mappers.MAPPERS[mapper][0] != ip.mappers.MAPPERS[config.mapper][0]:
+    raise ConfigError(
+      f"mapper {mapper!r} reads {ip.mappers.MAPPERS[mapper][0]!r}, the run's {config.mapper!r} "
+      f"{ip.mappers.MAPPERS[config.mapper][0]!r}"
+    )
+  return config.replace(mapper=mapper)
+
+
 def evaluate_run(
   workdir: str,
   split: str = "test",
@@ -171,6 +199,7 @@ def evaluate_run(
   which: str = "best",
   out: str | None = "",
   forward_solver: str | None = None,
+  mapper: str | None = None,
 ) -> dict[str, Any]:
   """Evaluates a run's checkpoint on a dataset split and writes the summary as JSON.
 
@@ -184,27 +213,39 @@ def evaluate_run(
     out: JSON path; "" names it `eval_filename` in ``workdir``; None writes nothing.
     forward_solver: an implicit planner's test-time forward solver (``iteration``, ``anderson``);
       None keeps the training one.
+    mapper: a mapper run with another mapper of the same parameters (`with_mapper`), e.g.
+      ``workspace_sweep_max_mirrored`` for a ``workspace_sweep_max`` run: the same trained field,
+      its map averaged over the image's exact mirrors; None keeps the training one.
 
   Returns:
     The `evaluate_split` summary plus "checkpoint", "checkpoint_epochs" (per seed), "data",
-    "split", "size", "k_fwd", "forward_solver" and "out" (the file written, or None).
+    "split", "size", "k_fwd", "forward_solver", "mapper" (None without one) and "out" (the file
+    written, or None).
 
   Raises:
     data.DataMismatchError: the dataset's task or wrap differs from the run's, or its workspace images from
       what the mapper samples.
     FileNotFoundError: no run or no checkpoint in `workdir`.
-    ConfigError: a forward solver for an explicit planner.
+    ConfigError: a forward solver for an explicit planner; a mapper for a run without one, or one
+      whose parameters are not the run's mapper's.
     ValueError: unknown split or checkpoint name.
   """
-  config = with_forward_solver(checkpoints.read_config(workdir), forward_solver)
+  trained = checkpoints.read_config(workdir)
+  config = with_mapper(with_forward_solver(trained, forward_solver), mapper)
 
   def restore(planner: ip.Planner, sample: DeviceSplit) -> tuple[Any, list[int]]:
-    template = model.checkpoint_template(planner, config, sample)
+    template = model.checkpoint_template(model.make_planner(trained), trained, sample)
     restored = checkpoints.restore(checkpoints.manager(workdir, read_only=True), template)
-    return restored.params(which), restored.epochs(which)
+    params = restored.params(which)
+    if mapper is not None:
+      shapes = lambda tree: jax.tree.map(jnp.shape, tree)
+      wanted = jax.eval_shape(lambda: model.checkpoint_template(planner, config, sample).params)
+      if shapes(wanted) != shapes(params):
+        raise ConfigError(f"mapper {mapper!r} has other parameters than the run's {trained.mapper!r}")
+    return params, restored.epochs(which)
 
   if out == "":
-    out = os.path.join(workdir, eval_filename(split, data_path, k_fwd, which, forward_solver))
+    out = os.path.join(workdir, eval_filename(split, data_path, k_fwd, which, forward_solver, mapper))
   summary = _evaluate(config, restore, split, data_path, k_fwd, out)
   summary["checkpoint"] = which
   return summary
@@ -271,6 +312,7 @@ def _evaluate(
     size=size,
     k_fwd=config.k_fwd if k_fwd is None else k_fwd,
     forward_solver=config.forward_solver,
+    mapper=config.mapper or None,
     out=out,
   )
   if out is not None:

@@ -250,3 +250,35 @@ def test_workspace_images_the_mapper_was_not_built_for_are_refused(tiny):
   model.check_observation_fits(config, other_arm, "other_arm.npz")
   with pytest.raises(data.DataMismatchError, match=r"links \(2.0, 2.2\) .* reads 96-pixel .* links \(2.1, 2.1\)"):
     model.check_observation_fits(config.replace(mapper="workspace_sweep"), other_arm, "other_arm.npz")
+
+
+def test_a_mapper_run_is_evaluated_read_another_way_with_its_own_parameters(tiny, tmp_path):
+  """``evaluate_run(mapper=...)`` scores the run's trained field read as another mapper of the same
+  parameters reads it (here averaged over the image's mirrors), writes it to its own file, and
+  refuses a mapper with other parameters, another observation, or a run without a mapper."""
+  config = tiny(task="manip_workspace", size=18, mapper="workspace_sweep_max", phase="mapper", pretrain_epochs=1)
+  workdir = str(tmp_path / "run")
+  phases.train_phases(config, workdir)
+  mapper_dir = os.path.join(workdir, "mapper")
+  plain = evaluation.evaluate_run(mapper_dir)
+  mirrored = evaluation.evaluate_run(mapper_dir, mapper="workspace_sweep_max_mirrored")
+  assert os.path.basename(mirrored["out"]) == "eval_test_workspace_sweep_max_mirrored.json"
+  assert (plain["mapper"], mirrored["mapper"]) == ("workspace_sweep_max", "workspace_sweep_max_mirrored")
+  run = checkpoints.read_config(mapper_dir)
+  test = data.to_device(data.load_checked(run.data or data.dataset_path(run), run.task, run.wrap, run.size).test)
+  params = jax.tree.map(lambda leaf: leaf[0], phases.best_params(run, mapper_dir, test))  # its one seed
+  for name, summary in (("workspace_sweep_max", plain), ("workspace_sweep_max_mirrored", mirrored)):
+    _, mapper = ip.make_mapper(name, 18, run.mapper_width)
+    logits = jax.jit(mapper.apply)(params["mapper"], test["workspace"])
+    accuracy = 100 * np.mean((np.asarray(logits) > 0) == (np.asarray(test["maps"]) == 0))
+    np.testing.assert_allclose(summary["map_accuracy"]["per_seed"], [accuracy], atol=1e-4)
+  with pytest.raises(
+    ConfigError, match="mapper 'workspace_unet' has other parameters than the run's 'workspace_sweep_max'"
+  ):
+    evaluation.evaluate_run(mapper_dir, mapper="workspace_unet", out=None)
+  with pytest.raises(
+    ConfigError, match="mapper 'panorama_cnn' reads 'panoramas', the run's 'workspace_sweep_max' 'workspace'"
+  ):
+    evaluation.with_mapper(run, "panorama_cnn")
+  with pytest.raises(ConfigError, match="the run trains no mapper"):
+    evaluation.with_mapper(tiny(), "workspace_sweep_max")
