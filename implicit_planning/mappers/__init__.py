@@ -7,7 +7,9 @@
   lies, from a learned sub-pixel obstacle field, through a smooth maximum over the arm's points
   (log-sum-exp; ``workspace_sweep_8`` sharper, β = 8; ``workspace_sweep_max`` the maximum;
   ``workspace_sweep_max_mirrored`` that averaged over the image's exact mirrors and half turn;
-  ``workspace_sweep_max_fine`` its field per half pixel);
+  ``workspace_sweep_max_fine`` its field per half pixel, ``workspace_sweep_max_fine_mirrored``
+  that averaged over the mirrors; a mirrored mapper has its plain twin's parameters, so a plain
+  run can be scored averaged, `experiments.evaluate --mapper`);
 * `panorama.PanoramaMapper`: the visual-navigation CNN (four egocentric views per cell → that
   cell's obstacle logit);
 * `compose.with_mapper`: a mapper and any planner as one model (the mapper differentiated
@@ -61,6 +63,7 @@ MAPPERS: dict[str, tuple[str, Callable[..., nn.Module]]] = {
   "workspace_sweep_8": ("workspace", _workspace_sweep(8.0)),
   "workspace_sweep_max_mirrored": ("workspace", _workspace_sweep(None, symmetric=True)),
   "workspace_sweep_max_fine": ("workspace", _workspace_sweep(None, scale=2)),
+  "workspace_sweep_max_fine_mirrored": ("workspace", _workspace_sweep(None, symmetric=True, scale=2)),
   "panorama_cnn": ("panoramas", _panorama_cnn),
 }
 """Each mapper by name: the batch entry it reads and its factory ``(bins, width, dtype) -> module``."""

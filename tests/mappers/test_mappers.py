@@ -345,6 +345,8 @@ def test_the_sweep_mapper_refuses_images_and_arms_that_do_not_fit():
   assert [ip.make_mapper(f"workspace_sweep{kind}", bins=18)[1].sharpness for kind in ("", "_8", "_max")] == [1, 8, None]
   assert ip.make_mapper("workspace_sweep_max_mirrored", bins=18)[1].symmetric
   assert ip.make_mapper("workspace_sweep_max_fine", bins=18)[1].field.scale == 2
+  fine_mirrored = ip.make_mapper("workspace_sweep_max_fine_mirrored", bins=18)[1]
+  assert fine_mirrored.field.scale == 2 and fine_mirrored.symmetric
 
 
 def test_the_sweep_mappers_gradient_reaches_it_through_an_implicit_planner(x64):
