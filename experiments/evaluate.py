@@ -52,7 +52,7 @@ _MAPPER = flags.DEFINE_string(
   "for a workspace_sweep_max run: its map averaged over the image's exact mirrors); default: the training one.",
 )
 _OUT = flags.DEFINE_string(
-  "out", "", "JSON path; default: <workdir>/eval_<split>[_k<k_fwd>][_<solver>][_<dataset>][_latest].json."
+  "out", "", "JSON path; default: <workdir>/eval_<split>[_k<k_fwd>][_<solver>][_<mapper>][_<dataset>][_latest].json."
 )
 
 

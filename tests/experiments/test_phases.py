@@ -277,7 +277,7 @@ def test_a_mapper_run_is_evaluated_read_another_way_with_its_own_parameters(tiny
   ):
     evaluation.evaluate_run(mapper_dir, mapper="workspace_unet", out=None)
   with pytest.raises(
-    ConfigError, match="mapper 'panorama_cnn' reads 'panoramas', the run's 'workspace_sweep_max' 'workspace'"
+    ConfigError, match="mapper panorama_cnn maps the 'panoramas' observation, which task manip_workspace"
   ):
     evaluation.with_mapper(run, "panorama_cnn")
   with pytest.raises(ConfigError, match="the run trains no mapper"):
