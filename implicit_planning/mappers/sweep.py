@@ -98,7 +98,7 @@ def mirror_symmetries(bins: int) -> tuple[tuple[tuple[int, ...], np.ndarray, np.
 
 class ObstacleField(nn.Module):
   """``[B, S, S]`` images → ``[B, S·scale, S·scale]`` logits that a point at each sub-pixel centre
-  is in an obstacle: its pixel's value (``±PIXEL_LOGIT``) plus a residual network's correction,
+  is in an obstacle: its pixel's value (``±pixel_logit``) plus a residual network's correction,
   which starts at 0.
 
   The network reads the image in blocks of ``block × block`` pixels (space to depth) and gives each
@@ -114,6 +114,7 @@ class ObstacleField(nn.Module):
       reaches ``block · (1 + 2 · sum(dilations))`` pixels to either side).
     block: pixels per side of a block.
     scale: field values per pixel side.
+    pixel_logit: the untrained field's value at an obstacle pixel (its negative at a free one).
     dtype: parameter and computation dtype.
   """
 
@@ -121,6 +122,7 @@ class ObstacleField(nn.Module):
   dilations: Sequence[int] = (1, 2, 4)
   block: int = 2
   scale: int = 1
+  pixel_logit: float = PIXEL_LOGIT
   dtype: jnp.dtype = jnp.float32
 
   @nn.compact
@@ -136,7 +138,7 @@ class ObstacleField(nn.Module):
     side = self.block * self.scale  # field values per block side
     dense = nn.Dense(side**2, kernel_init=nn.initializers.zeros, dtype=self.dtype, param_dtype=self.dtype)
     pixel = jnp.repeat(jnp.repeat(pixel, self.scale, axis=-1), self.scale, axis=-2)
-    return PIXEL_LOGIT * pixel + depth_to_space(dense(x), side)[..., 0]
+    return self.pixel_logit * pixel + depth_to_space(dense(x), side)[..., 0]
 
 
 class SweepMapper(nn.Module):

@@ -30,11 +30,11 @@ import optax
 
 from data_gen import manipulation as m
 from implicit_planning.mappers.polar import bilinear_taps
-from implicit_planning.mappers.sweep import ArmSweep
+from implicit_planning.mappers.sweep import ArmSweep, ObstacleField
 
 sys.path.insert(0, os.path.dirname(__file__))
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "workspace_field_supervision"))
-from dense_field import Field, adam_steps, train_epochs  # noqa: E402
+from dense_field import adam_steps, train_epochs  # noqa: E402
 from distance import grid_points, signed_distance  # noqa: E402
 
 BINS, BATCH, TABLE1 = 18, 16, "data/manip_workspace_18x18_n2000-500-500_seed0.npz"
@@ -73,7 +73,9 @@ def main():
   side = arm.image_size * args.field_scale
   arm_index, arm_weight = bilinear_taps(points[..., 0], points[..., 1], side, arm.extent)
   # the signed distance per sub-pixel, starting from half the pixel's sign (where the pixel reading puts the edges)
-  model = Field(args.width, tuple(int(d) for d in args.dilations.split(",")), args.field_scale, pixel_value=0.5)
+  model = ObstacleField(
+    args.width, tuple(int(d) for d in args.dilations.split(",")), scale=args.field_scale, pixel_logit=0.5
+  )
   params = {"field": model.init(jax.random.key(0), jnp.zeros((1, 96, 96))), "log_scale": 1.0, "offset": 0.0}
 
   def forward(params, images):

@@ -2,8 +2,8 @@
 
 `mappers.sweep.SweepMapper` learns its obstacle field only through the configuration-space labels:
 a cell's label says something about the field only where its arm grazes an obstacle, and the
-mapper stalls near 98.8 % of cells (the pixel reading: 98.6 %). Here the same field network (2×2
-pixel blocks, residual blocks) is trained, beside that loss, on the binary cross-entropy of the
+mapper stalls near 98.8 % of cells (the pixel reading: 98.6 %). Here its field network
+(`ObstacleField`: 2×2 pixel blocks, residual blocks) is trained, beside that loss, on the binary cross-entropy of the
 field read at the centres of a 4× finer raster of the true polygons, which the simulator has and
 the image does not: supervision of where the edges run, at every boundary pixel. The field may also
 be finer than the image (``--field_scale``: its own correction per sub-pixel, the pixel term
@@ -25,7 +25,6 @@ import argparse
 import json
 import time
 
-import flax.linen as nn
 import flax.serialization
 import jax
 import jax.numpy as jnp
@@ -33,33 +32,10 @@ import numpy as np
 import optax
 
 from data_gen import manipulation as m
-from implicit_planning.mappers.panorama import depth_to_space, space_to_depth
 from implicit_planning.mappers.polar import bilinear_taps
-from implicit_planning.mappers.sweep import PIXEL_LOGIT, ArmSweep, mirror_symmetries
-from implicit_planning.mappers.workspace import Conv, ResidualBlock
+from implicit_planning.mappers.sweep import ArmSweep, ObstacleField, mirror_symmetries
 
 FINE, BATCH, TABLE1 = 4, 16, "data/manip_workspace_18x18_n2000-500-500_seed0.npz"
-
-
-class Field(nn.Module):
-  """`mappers.sweep.ObstacleField` with ``scale²`` corrections per pixel (the field ``scale`` times
-  finer), starting from ``±pixel_value`` at each pixel."""
-
-  width: int
-  dilations: tuple[int, ...]
-  scale: int
-  pixel_value: float = PIXEL_LOGIT
-
-  @nn.compact
-  def __call__(self, images):
-    pixel = 2 * images - 1
-    x = Conv(self.width, (False, False))(space_to_depth(pixel[..., None], 2))
-    for dilation in self.dilations:
-      x = ResidualBlock((False, False), (dilation, dilation))(x)
-    x = nn.relu(nn.GroupNorm(8)(x))
-    correction = nn.Dense((2 * self.scale) ** 2, kernel_init=nn.initializers.zeros)(x)
-    pixel = jnp.repeat(jnp.repeat(pixel, self.scale, -1), self.scale, -2)
-    return self.pixel_value * pixel + depth_to_space(correction, 2 * self.scale)[..., 0]
 
 
 def adam_steps(loss, params, learning_rate: float, steps: int):
@@ -150,7 +126,7 @@ def main():
   )
   x, y = np.meshgrid(centres, -centres)
   fine_index, fine_weight = bilinear_taps(x.reshape(-1), y.reshape(-1), side, params_arm.extent)
-  model = Field(args.width, tuple(int(d) for d in args.dilations.split(",")), args.field_scale)
+  model = ObstacleField(args.width, tuple(int(d) for d in args.dilations.split(",")), scale=args.field_scale)
   params = model.init(jax.random.key(args.seed), jnp.zeros((1, 96, 96)))
 
   def read(params, images):

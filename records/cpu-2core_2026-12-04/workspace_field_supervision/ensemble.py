@@ -12,14 +12,18 @@ import flax.serialization
 import jax
 import jax.numpy as jnp
 import numpy as np
-from dense_field import TABLE1, Field, arm_taps, cspace_logits, symmetric_logits
+from dense_field import TABLE1, arm_taps, cspace_logits, symmetric_logits
+
+from implicit_planning.mappers.sweep import ObstacleField
 
 
 def load(path: str):
   """The field's ``cspace_of(images)`` (logits ``[B, 18, 18]``) and its flags."""
   with open(path + ".json") as f:
     flags = json.load(f)
-  model = Field(flags["width"], tuple(int(d) for d in flags["dilations"].split(",")), flags["field_scale"])
+  model = ObstacleField(
+    flags["width"], tuple(int(d) for d in flags["dilations"].split(",")), scale=flags["field_scale"]
+  )
   template = model.init(jax.random.key(0), jnp.zeros((1, 96, 96)))
   with open(path, "rb") as f:
     params = flax.serialization.from_bytes(template, f.read())
