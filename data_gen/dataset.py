@@ -10,6 +10,12 @@ Keys (``<split>`` is ``train``, ``val`` or ``test``):
   (order of ``ACTIONS``) at each reachable non-goal free cell, False elsewhere.
 * ``<split>/workspace`` (``manip_workspace`` only): uint8 ``[N, S, S]``
   workspace image, 1 = obstacle pixel.
+* ``<split>/polygons`` and ``<split>/polygon_present`` (``manip_workspace``, files
+  of ``data_gen`` version 2 on; optional): float64 ``[N, O, V, 2]`` the (x, y)
+  vertices of each problem's convex obstacles, counter-clockwise, a polygon
+  with fewer than V vertices repeating its last; bool ``[N, O]``, False for
+  padding. What the image and the configuration space are drawn from: a
+  mapper can be taught where the edges run between pixel centres.
 * ``<split>/style`` (``visual_nav`` only): uint32 ``[N]`` per-maze appearance
   seeds; the egocentric views are rendered from ``maps`` and these on the
   device (``data_gen.panorama``), never stored.
@@ -21,7 +27,8 @@ Keys (``<split>`` is ``train``, ``val`` or ``test``):
   for imported data); ``data_gen.convert`` records ``source`` instead.
 
 Validation checks every key, dtype, shape and value range, and checks the
-labels exactly without a search: ``dist`` is the shortest-path distance iff it
+labels exactly without a search (and polygons, where a file has them, against
+the image and the configuration space they must give exactly): ``dist`` is the shortest-path distance iff it
 is 0 at the goal, ``inf`` on obstacles and ``1 + min(neighbour dist)`` on every
 other free cell (the Bellman equation of the unit-cost shortest path has no
 other solution), and ``opt_actions`` must equal the set derived from ``dist``.
@@ -42,6 +49,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
+from data_gen import manipulation
 from data_gen.grid import neighbour_values, optimal_actions, shortest_paths
 from implicit_planning.ops.actions import ACTION_DELTAS, ACTIONS
 
@@ -66,6 +74,8 @@ VISUAL_TASKS = ("visual_nav",)
 """Tasks whose problems carry appearance seeds (``style``): mazes seen through rendered views."""
 TASK_OBSERVATION = {**{task: "workspace" for task in WORKSPACE_TASKS}, **{task: "panoramas" for task in VISUAL_TASKS}}
 """The observation a task's maps are made from when the planner is not given them (a mapper's input)."""
+POLYGON_FIELDS = ("polygons", "polygon_present")
+"""The `Split` fields a workspace file may hold (those made before ``data_gen-2`` do not)."""
 META_FIELDS = ("task", "size", "actions", "wrap", "counts")
 """The minimal ``meta`` of any dataset file (imported ones included)."""
 GENERATED_FIELDS = ("seed", "generator_version", "generator_options")
@@ -88,6 +98,8 @@ class Split(NamedTuple):
   opt_actions: np.ndarray
   workspace: np.ndarray | None = None
   style: np.ndarray | None = None
+  polygons: np.ndarray | None = None
+  polygon_present: np.ndarray | None = None
 
 
 class Dataset(NamedTuple):
@@ -179,6 +191,39 @@ def _check_labels(source: str, split: str, data: Split, wrap: bool) -> None:
       raise _fail(source, f"{split}/opt_actions", problem)
 
 
+def _arm(source: str, meta: dict) -> manipulation.ArmParams:
+  """The arm and obstacle parameters a workspace file's polygons were drawn with."""
+  try:
+    return manipulation.ArmParams(**meta["generator_options"])
+  except (KeyError, TypeError, ValueError) as error:
+    raise _fail(
+      source, "meta", f"polygons need the arm's generator_options ({type(error).__name__}: {error})"
+    ) from error
+
+
+def _check_polygons(source: str, split: str, data: Split, meta: dict) -> None:
+  """Shapes, convex counter-clockwise polygons, and exactly the split's images and maps drawn from them."""
+  arm, n = _arm(source, meta), len(data.maps)
+  if arm.image_size != meta["workspace_size"]:
+    raise _fail(source, "meta", f"generator_options image_size {arm.image_size} != workspace_size")
+  _check_array(source, f"{split}/polygons", data.polygons, np.float64, (n, *arm.polygon_shape))
+  _check_array(source, f"{split}/polygon_present", data.polygon_present, bool, (n, arm.polygon_shape[0]))
+  if not np.isfinite(data.polygons).all():
+    raise _fail(source, f"{split}/polygons", "vertices must be finite")
+  edges = np.roll(data.polygons, -1, axis=-2) - data.polygons
+  turns = edges[..., 0] * np.roll(edges, -1, axis=-2)[..., 1] - edges[..., 1] * np.roll(edges, -1, axis=-2)[..., 0]
+  if np.any((turns < -1e-9) & data.polygon_present[..., None]):
+    raise _fail(source, f"{split}/polygons", "a polygon is not convex with its vertices counter-clockwise")
+  obstacles = manipulation.Obstacles(data.polygons, data.polygon_present)
+  for key, drawn, stored in (
+    ("workspace", lambda: manipulation.rasterize(obstacles, arm), data.workspace),
+    ("maps", lambda: manipulation.configuration_space(obstacles, meta["size"], arm), data.maps),
+  ):
+    bad = np.flatnonzero((drawn() != stored).any(axis=(1, 2))) if n else ()
+    if len(bad):
+      raise _fail(source, f"{split}/polygons", f"problem {bad[0]}: its polygons do not give its {key}")
+
+
 def validate(source: str, meta: Any, splits: dict[str, Split]) -> None:
   """Check a whole dataset; raise :class:`DatasetError` naming ``source`` and the key."""
   _check_meta(source, meta)
@@ -204,16 +249,26 @@ def validate(source: str, meta: Any, splits: dict[str, Split]) -> None:
     elif data.style is not None:
       raise _fail(source, f"{split}/style", f"unexpected for task {meta['task']!r}")
     _check_labels(source, split, data, wrap)
+    if data.polygons is not None or data.polygon_present is not None:
+      if not has_workspace:
+        raise _fail(source, f"{split}/polygons", f"unexpected for task {meta['task']!r}")
+      _check_polygons(source, split, data, meta)
 
 
 def _fields(task: str) -> list[str]:
-  """The `Split` fields a ``task``'s file holds."""
-  extras = {"workspace": task in WORKSPACE_TASKS, "style": task in VISUAL_TASKS}
+  """The `Split` fields a ``task``'s file must hold."""
+  extras = {"workspace": task in WORKSPACE_TASKS, "style": task in VISUAL_TASKS, **dict.fromkeys(POLYGON_FIELDS, False)}
   return [field for field in Split._fields if extras.get(field, True)]
 
 
+def _optional_fields(task: str) -> tuple[str, ...]:
+  """The `Split` fields a ``task``'s file may hold."""
+  return POLYGON_FIELDS if task in WORKSPACE_TASKS else ()
+
+
 def _keys(task: str) -> list[str]:
-  return ["meta"] + [f"{split}/{field}" for split in SPLITS for field in _fields(task)]
+  fields = [*_fields(task), *_optional_fields(task)]
+  return ["meta"] + [f"{split}/{field}" for split in SPLITS for field in fields]
 
 
 def save_dataset(path: str, meta: dict, splits: dict[str, Split]) -> None:
@@ -267,7 +322,8 @@ def load_dataset(path: str, *, task: str | None = None, size: int | None = None,
 
   Returns:
       The dataset (``Split.workspace`` is None except for ``manip_workspace``,
-      ``Split.style`` except for ``visual_nav``).
+      ``Split.style`` except for ``visual_nav``, the polygons except for a
+      ``manip_workspace`` file that holds them).
 
   Raises:
       DatasetError: naming the file, the key and the problem.
@@ -301,6 +357,13 @@ def load_dataset(path: str, *, task: str | None = None, size: int | None = None,
     unexpected = sorted(set(archive.files) - set(expected))
     if unexpected:
       raise _fail(path, unexpected[0], f"unexpected for task {meta['task']!r}")
-    splits = {split: Split(**{field: read(f"{split}/{field}") for field in _fields(meta["task"])}) for split in SPLITS}
+    optional = _optional_fields(meta["task"])
+    splits = {
+      split: Split(
+        **{field: read(f"{split}/{field}") for field in _fields(meta["task"])},
+        **{field: read(f"{split}/{field}") for field in optional if f"{split}/{field}" in archive.files},
+      )
+      for split in SPLITS
+    }
   validate(path, meta, splits)
   return Dataset(meta=meta, path=path, **splits)

@@ -38,7 +38,8 @@ from data_gen import manipulation, maze2d
 from data_gen.dataset import ACTIONS, SPLITS, TASK_WRAP, VISUAL_TASKS, WORKSPACE_TASKS, Split, save_dataset
 from data_gen.grid import shortest_paths
 
-GENERATOR_VERSION = "data_gen-1"
+GENERATOR_VERSION = "data_gen-2"
+"""2: workspace files hold the obstacles' polygons (1 had only their image)."""
 TASKS = tuple(TASK_WRAP)
 _CHUNK = 1000  # problems generated (and labelled) per step of the progress bar
 _MAX_DRAWS_PER_PROBLEM = 50  # give up if the task cannot supply enough unseen problems
@@ -52,7 +53,8 @@ _LAYOUT = {
   "manip_workspace": (
     "as manip_cspace; workspace[n, r, c], 1 = obstacle, pixel centre "
     "x = -E + (c + 0.5) 2E / S, y = E - (r + 0.5) 2E / S with E = extent, "
-    "S = workspace_size (row 0 on top)"
+    "S = workspace_size (row 0 on top); polygons[n, o, v] (x, y) vertex v of obstacle o, "
+    "counter-clockwise, the last repeated to pad; polygon_present[n, o]"
   ),
   "visual_nav": "as maze2d; style[n]: uint32 seed of the maze's appearance (data_gen.panorama.draw_style)",
 }
@@ -97,8 +99,11 @@ def generate_problems(
     maps, goals = maze2d.generate(rng, num, size, **options)
     extras = {"style": rng.integers(0, 2**32, num, dtype=np.uint32)} if task in VISUAL_TASKS else {}
     return maps, goals, extras
-  maps, goals, workspace = manipulation.generate(rng, num, size, workspace=task in WORKSPACE_TASKS, **options)
-  return maps, goals, {} if workspace is None else {"workspace": workspace}
+  maps, goals, obstacles = manipulation.generate(rng, num, size, **options)
+  if task not in WORKSPACE_TASKS:
+    return maps, goals, {}
+  workspace = manipulation.rasterize(obstacles, manipulation.ArmParams(**options))
+  return maps, goals, {"workspace": workspace, "polygons": obstacles.vertices, "polygon_present": obstacles.present}
 
 
 def problem_key(grid: np.ndarray, goal: np.ndarray) -> bytes:
@@ -167,13 +172,16 @@ def make_split(
 
 
 def _empty_split(task: str, size: int, options: dict[str, Any]) -> Split:
-  side = options.get("image_size", 0)
+  workspace = task in WORKSPACE_TASKS
+  arm = manipulation.ArmParams(**options) if workspace else None
   return Split(
     maps=np.zeros((0, size, size), np.uint8),
     goals=np.zeros((0, 2), np.int32),
     dist=np.zeros((0, size, size), np.float32),
     opt_actions=np.zeros((0, len(ACTIONS), size, size), bool),
-    workspace=np.zeros((0, side, side), np.uint8) if task in WORKSPACE_TASKS else None,
+    workspace=np.zeros((0, arm.image_size, arm.image_size), np.uint8) if workspace else None,
+    polygons=np.zeros((0, *arm.polygon_shape), np.float64) if workspace else None,
+    polygon_present=np.zeros((0, arm.polygon_shape[0]), bool) if workspace else None,
     style=np.zeros((0,), np.uint32) if task in VISUAL_TASKS else None,
   )
 

@@ -73,6 +73,11 @@ class ArmParams:
     if problems:
       raise ValueError(f"manipulation: invalid ArmParams {self}: {'; '.join(problems)}")
 
+  @property
+  def polygon_shape(self) -> tuple[int, int, int]:
+    """``(O, V, 2)``: a problem's padded polygons (`Obstacles.vertices`)."""
+    return max(self.max_obstacles, 1), self.max_vertices, 2
+
 
 class Obstacles(NamedTuple):
   """Padded batch of convex polygons.
@@ -113,7 +118,7 @@ def arm_points(
 
 def random_obstacles(rng: np.random.Generator, num: int, params: ArmParams) -> Obstacles:
   """Draw ``num`` sets of 0..max_obstacles convex polygons (see module docstring)."""
-  o, v = max(params.max_obstacles, 1), params.max_vertices
+  o, v, _ = params.polygon_shape
   count = rng.integers(0, params.max_obstacles + 1, size=num)
   present = np.arange(o) < count[:, None]
   radius = rng.uniform(params.min_radius, params.max_radius, size=(num, o))
@@ -268,22 +273,20 @@ def generate(
   rng: np.random.Generator,
   num: int,
   bins: int,
-  workspace: bool = False,
   **options,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
-  """Manipulation problems: configuration spaces, goals, optional workspace images.
+) -> tuple[np.ndarray, np.ndarray, Obstacles]:
+  """Manipulation problems: configuration spaces, goals and the obstacles they come from.
 
   Args:
       rng: random generator (the only source of randomness).
       num: number of problems.
       bins: bins per joint (18 or 36).
-      workspace: also rasterise the workspace images.
       **options: ``ArmParams`` fields.
 
   Returns:
-      ``(maps, goals, images)``: uint8 ``[num, bins, bins]`` (1 = free), int32
-      ``[num, 2]`` goal (theta1 bin, theta2 bin), and uint8
-      ``[num, S, S]`` workspace images (1 = obstacle) or None.
+      ``(maps, goals, obstacles)``: uint8 ``[num, bins, bins]`` (1 = free), int32
+      ``[num, 2]`` goal (theta1 bin, theta2 bin), and each problem's polygons
+      (`rasterize` draws its workspace image).
   """
   check_bins(bins)
   params = ArmParams(**options)
@@ -297,5 +300,4 @@ def generate(
     obstacles.vertices[empty], obstacles.present[empty] = redraw
     maps[empty] = configuration_space(redraw, bins, params)
   goals = uniform_cells(rng, largest_component(maps.astype(bool), wrap=True))
-  images = rasterize(obstacles, params) if workspace else None
-  return maps, goals, images
+  return maps, goals, obstacles

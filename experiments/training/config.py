@@ -100,6 +100,12 @@ class Config(ip.PlannerOptions):
     1.0,
     "Joint and end-to-end phases: weight of the mapper's binary cross-entropy against the true map, added to the planner's loss.",
   )
+  field_loss_weight: float = _field(
+    0.0,
+    "Mapper pretraining and joint phases, a mapper with an obstacle field (workspace_sweep*): weight of the "
+    "field's binary cross-entropy at the centres of a raster 4x finer than the workspace image against the "
+    "dataset's obstacle polygons (where the edges run between pixel centres), added to the loss; 0: none.",
+  )
   iterate_loss_weight: float = _field(
     1.0,
     "With supervised_iterates: weight of the mean action loss of the intermediate states, added to the last state's.",
@@ -234,9 +240,15 @@ class Config(ip.PlannerOptions):
         )
       if self.diagnose_every:
         raise ConfigError("diagnose_every: the diagnostics are of a planner given its map, not yet of a mapped one")
-      for name in ("map_loss_weight", "mapper_learning_rate"):
+      for name in ("map_loss_weight", "mapper_learning_rate", "field_loss_weight"):
         if getattr(self, name) < 0:
           raise ConfigError(f"{name} must be >= 0, got {getattr(self, name)}")
+      if self.field_loss_weight and not ip.mappers.has_obstacle_field(self.mapper):
+        fields = ", ".join(name for name in ip.mappers.MAPPERS if ip.mappers.has_obstacle_field(name))
+        raise ConfigError(
+          f"field_loss_weight={self.field_loss_weight} supervises a mapper's obstacle field; mapper {self.mapper} "
+          f"has none (those with one: {fields})"
+        )
       for part, source in (("mapper", self.mapper_from), ("planner", self.planner_from)):
         if source and self.phase in (part, "end_to_end"):
           raise ConfigError(
@@ -245,8 +257,9 @@ class Config(ip.PlannerOptions):
     elif self.mapper_from or self.planner_from:
       flag = "mapper_from" if self.mapper_from else "planner_from"
       raise ConfigError(f"{flag}={getattr(self, flag)} needs a --mapper (it starts a joint phase)")
-    elif self.mapper_learning_rate:
-      raise ConfigError(f"mapper_learning_rate={self.mapper_learning_rate} needs a --mapper to train")
+    elif self.mapper_learning_rate or self.field_loss_weight:
+      flag = "mapper_learning_rate" if self.mapper_learning_rate else "field_loss_weight"
+      raise ConfigError(f"{flag}={getattr(self, flag)} needs a --mapper to train")
     elif observation is not None:
       mappers = ", ".join(name for name, (seen, _) in ip.mappers.MAPPERS.items() if seen == observation)
       raise ConfigError(

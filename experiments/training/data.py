@@ -17,7 +17,8 @@ DeviceSplit = dict[str, jax.Array]
 """One split on the device as a batch mapping (`implicit_planning.Batch` of the whole split):
 ``maps`` [N, H, W] uint8 (1 = free), ``goals`` [N, 2] int32 (row, col), ``dist`` [N, H, W] float32
 shortest-path distance to the goal (inf: wall or unreachable), ``opt_actions`` [N, 4, H, W] bool,
-``workspace`` [N, S, S] uint8 for the workspace task, ``style`` [N] uint32 appearance seeds for
+``workspace`` [N, S, S] uint8 for the workspace task (with ``polygons`` [N, O, V, 2] float32 and
+``polygon_present`` [N, O] bool where the file holds them), ``style`` [N] uint32 appearance seeds for
 visual navigation. A batch (`gather`) is the same mapping indexed by the maps it draws, plus the
 observations rendered from them; a model reads the entries it needs."""
 
@@ -96,10 +97,27 @@ def to_device(split: Split) -> DeviceSplit:
     "dist": jnp.asarray(split.dist, jnp.float32),
     "opt_actions": jnp.asarray(split.opt_actions, bool),
   }
-  for name in ("workspace", "style"):
+  for name in ("workspace", "style", "polygon_present"):
     if getattr(split, name) is not None:
       arrays[name] = jnp.asarray(getattr(split, name))
+  if split.polygons is not None:
+    arrays["polygons"] = jnp.asarray(split.polygons, jnp.float32)
   return arrays
+
+
+def check_polygons(config: Config, dataset: Dataset) -> None:
+  """Refuses a run that supervises its mapper's obstacle field on a dataset without the polygons.
+
+  Raises:
+    DataMismatchError: naming the file and how to make one that holds them.
+  """
+  if config.maps and config.field_loss_weight and dataset.train.polygons is None:
+    raise DataMismatchError(
+      f"field_loss_weight={config.field_loss_weight} needs the obstacles' polygons, which {dataset.path} "
+      f"({dataset.meta.get('generator_version', 'imported')}) does not hold: delete it and run again to generate "
+      "it anew (the same seed gives the same problems, with their polygons), or pass --data=<a file of "
+      "data_gen.make>"
+    )
 
 
 def observes_views(inputs: tuple[str, ...]) -> bool:

@@ -27,6 +27,8 @@ def log_epoch(
   if "val_map_accuracy" in r:
     parts.append(f"map %acc train {r['train_map_accuracy']:.2f} val {r['val_map_accuracy']:.2f}")
     parts.append(f"IoU {r['val_obstacle_iou']:.1f}")
+  if "train_field_accuracy" in r:
+    parts.append(f"field %acc train {r['train_field_accuracy']:.3f}")
   if "fwd_iterations_mean" in r:
     solves = ["fwd", "bwd"] if implicit else ["fwd"]  # explicit planners have no backward solve
     parts += [

@@ -258,6 +258,7 @@ def train_and_evaluate(config: Config, workdir: str, initial_params: Callable[[]
     checkpoints.write_or_check_config(workdir, config)
   dataset = data.load_checked(config.data, config.task, config.wrap, config.size)
   model.check_observation_fits(config, dataset.meta, config.data)
+  data.check_polygons(config, dataset)
   mesh = parallel.batch_mesh(config.devices, config.batch_size)
   train, val, test = (parallel.replicate(data.to_device(s), mesh) for s in (dataset.train, dataset.val, dataset.test))
   steps_per_epoch = data.num_maps(train) // config.batch_size

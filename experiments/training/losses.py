@@ -45,5 +45,9 @@ def cell_loss(logits: jax.Array, opt_actions: jax.Array, labels: jax.Array, labe
 
 def map_loss(map_logits: jax.Array, maps: jax.Array) -> jax.Array:
   """Mean binary cross-entropy of obstacle logits ``[B, H, W]`` against the true maps (1 = free)."""
-  blocked = (maps == 0).astype(map_logits.dtype)
-  return jnp.mean(jnp.logaddexp(0.0, map_logits) - blocked * map_logits)
+  return obstacle_loss(map_logits, maps == 0)
+
+
+def obstacle_loss(logits: jax.Array, blocked: jax.Array) -> jax.Array:
+  """Mean binary cross-entropy of obstacle logits against where the obstacles are (bool, same shape)."""
+  return jnp.mean(jnp.logaddexp(0.0, logits) - blocked.astype(logits.dtype) * logits)

@@ -19,7 +19,7 @@ import implicit_planning as ip
 from experiments.training import model
 from experiments.training.config import Config
 from experiments.training.data import DeviceSplit, gather, observes_views
-from experiments.training.losses import cell_loss, map_loss, sample_labels
+from experiments.training.losses import cell_loss, map_loss, obstacle_loss, sample_labels
 from experiments.training.model import JACOBIAN_STREAM, LABEL_STREAM, PERMUTATION_STREAM, TrainState
 from implicit_planning import metrics
 from implicit_planning.planners import Batch
@@ -70,10 +70,12 @@ def make_train_step(planner: ip.Planner, optimizer: optax.GradientTransformation
   finite parameters stay what it trained). `batches` are the seeds' batches
   (`make_draw_batches`), `epoch` and `step` int32 scalars
   (traced: one compilation for the whole run). Reported per seed: the loss and
-  its terms (``policy_loss``, ``map_loss``, ``iterate_loss``, ``jacobian_penalty``: those the run has), the gradient
+  its terms (``policy_loss``, ``map_loss``, ``field_loss``, ``iterate_loss``, ``jacobian_penalty``: those the run
+  has), the gradient
   norm (before clipping); for a run that plans, forward/backward solver iterations and last
   residuals (mean and max over the batch) and the greedy policy's %Optimal/%Success/%Accuracy on
-  the batch; for a run that maps, the map's per-cell %accuracy (params before the update).
+  the batch; for a run that maps, the map's per-cell %accuracy, and with ``field_loss`` the field's at the fine
+  raster's points (params before the update).
   """
   batch_size, wrap, label_mode = config.batch_size, config.wrap, config.label
   # The joint phase adds the mapper's loss to the planner's; the mapper's pretraining has only it.
@@ -82,7 +84,11 @@ def make_train_step(planner: ip.Planner, optimizer: optax.GradientTransformation
     "map_loss": config.map_loss_weight if config.plans else 1.0,
     "iterate_loss": config.iterate_loss_weight,
     "jacobian_penalty": config.jacobian_reg,
+    "field_loss": config.field_loss_weight,
   }
+  supervise_field = config.maps and config.field_loss_weight > 0
+  # the field covers the image, [-extent, extent]², as the dataset's (`model.check_observation_fits`)
+  extent = ip.make_mapper(config.mapper, config.size)[1].sweep.extent if supervise_field else None
 
   def one_seed(params, opt_state, key, alive, batch, epoch, step):
     opt_actions = batch["opt_actions"]
@@ -92,7 +98,7 @@ def make_train_step(planner: ip.Planner, optimizer: optax.GradientTransformation
 
     def loss_fn(params, probe):
       out = planner.apply(params, batch, probe=probe, penalty_key=penalty_key)
-      losses = {}
+      losses, field_scores = {}, {}
       if config.plans:
         losses["policy_loss"] = cell_loss(out.logits, opt_actions, labels, label_mode)
         if out.iterate_logits:
@@ -100,17 +106,23 @@ def make_train_step(planner: ip.Planner, optimizer: optax.GradientTransformation
           losses["iterate_loss"] = sum(iterate_losses) / len(iterate_losses)
       if config.maps:
         losses["map_loss"] = map_loss(out.map_logits, batch["maps"])
+      if supervise_field:
+        field, occupied = ip.mappers.occupancy.occupancy_logits_and_labels(
+          out.field_logits, batch["polygons"], batch["polygon_present"], batch["workspace"].shape[-1], extent
+        )
+        losses["field_loss"] = obstacle_loss(field, occupied)
+        field_scores["train_field_accuracy"] = 100 * jnp.mean((field > 0) == occupied)
       if config.jacobian_reg:
         losses["jacobian_penalty"] = jnp.mean(out.stats.jacobian_penalty)
       total = sum(loss_weights[name] * value for name, value in losses.items())
-      return total, (losses, out)
+      return total, (losses, out, field_scores)
 
-    (loss, (losses, out)), (grads, backward) = jax.value_and_grad(loss_fn, argnums=(0, 1), has_aux=True)(
+    (loss, (losses, out, field_scores)), (grads, backward) = jax.value_and_grad(loss_fn, argnums=(0, 1), has_aux=True)(
       params, ip.backward_probe(batch_size)
     )
     updates, new_opt_state = optimizer.update(grads, opt_state, params)
     new_params = optax.apply_updates(params, updates)
-    reported = {"loss": loss, **losses, "grad_norm": optax.tree.norm(grads)}
+    reported = {"loss": loss, **losses, **field_scores, "grad_norm": optax.tree.norm(grads)}
     if config.plans:
       policy = metrics.policy_metrics(metrics.greedy_actions(out.logits), batch["dist"], batch["goals"], wrap)
       reported.update(

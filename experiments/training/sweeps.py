@@ -858,6 +858,67 @@ MAPPER_RATES = Sweep(
       {"learning_rate": 1e-3, "mapper": "workspace_sweep_max_fine"},
       "sweep_max_lr_1e-3 with its field per half pixel, 3 seeds",
     ),
+    Run(
+      "sweep_max_fine_field_10_lr_1e-3",
+      {"learning_rate": 1e-3, "mapper": "workspace_sweep_max_fine", "field_loss_weight": 10.0},
+      "sweep_max_fine_lr_1e-3 with its field also supervised by the polygons at a 4x finer raster (weight 10), 3 seeds",
+    ),
+    Run(
+      "sweep_max_fine_field_1_lr_1e-3",
+      {"learning_rate": 1e-3, "mapper": "workspace_sweep_max_fine", "field_loss_weight": 1.0, "seeds": 1},
+      "sweep_max_fine_field_10_lr_1e-3 with the field's loss at weight 1, one seed",
+    ),
+    Run(
+      "sweep_max_fine_field_10_wide_lr_1e-3",
+      {
+        "learning_rate": 1e-3,
+        "mapper": "workspace_sweep_max_fine",
+        "field_loss_weight": 10.0,
+        "mapper_width": 16,
+        "seeds": 1,
+      },
+      "sweep_max_fine_field_10_lr_1e-3 with the field network twice as wide (32 channels, as the study's), one seed",
+    ),
+    Run(
+      "sweep_max_field_10_lr_1e-3",
+      {"learning_rate": 1e-3, "mapper": "workspace_sweep_max", "field_loss_weight": 10.0, "seeds": 1},
+      "sweep_max_lr_1e-3 (its field per pixel) supervised by the polygons as sweep_max_fine_field_10_lr_1e-3, one seed",
+    ),
+  ),
+)
+
+TABLE1_WORKSPACE = {
+  "seeds": 3,
+  "task": "manip_workspace",
+  "size": 18,
+  "pretrain_epochs": 10,
+  "epochs": 5,
+  "map_loss_weight": 0.0,
+  "rmsprop_bias_correction": True,
+  "mapper_learning_rate": 1e-3,
+}
+"""table1's workspace column at its cpu scale (`experiments.paper.table1`): the quick preset's 2000 workspaces,
+10 pretraining and 5 joint epochs on the action loss alone, the mapper at 1e-3."""
+PLANNER_WIDTHS = {"symvin": SMALL_SYMVIN, "conv_gppn": SMALL_CONV_GPPN, "id_conv_gppn": SMALL_CONV_GPPN}
+PLANNER_WIDTHS |= {"id_symvin": SMALL_SYMVIN, "gppn": SMALL_CONV_GPPN}
+
+
+def k30_run(planner: str) -> Run:
+  """``planner`` at table1's cpu widths and 30 cell applications, from the sweep's shared mapper."""
+  budget = {"k_fwd": 30} if ip.planner_spec(planner).implicit else {"k": 30}
+  return Run(f"{planner}_k30", {"planner": planner, **PLANNER_WIDTHS.get(planner, {}), **budget, **SHARED_MAPPER})
+
+
+WORKSPACE_ARM_SWEEP = Sweep(
+  preset="quick",
+  recipe="stable",
+  flags={**TABLE1_WORKSPACE, "mapper": "workspace_sweep_max_fine"},
+  description="table1's workspace column at K = 30 (2000 workspaces, 3 seeds) behind the arm-sweep mapper instead "
+  "of the U-Net: its field per half pixel, pretrained on the configuration space and on the polygons at a raster 4x "
+  "finer than the image (field_loss_weight 10), one seed shared as table1 shares its U-Net; all else as table1.",
+  runs=after_pretraining(
+    Run("mapper", {"phase": "mapper", "seeds": 1, "field_loss_weight": 10.0}, "the arm-sweep mapper alone, one seed"),
+    *(k30_run(planner) for planner in ("vin", "id_vin", "symvin", "id_symvin", "conv_gppn", "id_conv_gppn", "gppn")),
   ),
 )
 
@@ -934,6 +995,7 @@ SWEEPS: dict[str, Sweep] = {
   "family_twins": FAMILY_TWINS,
   "workspace_twins": WORKSPACE_TWINS,
   "mapper_rates": MAPPER_RATES,
+  "workspace_arm_sweep": WORKSPACE_ARM_SWEEP,
   "visual_twins": VISUAL_TWINS,
   "visual_pretrained": VISUAL_PRETRAINED,
   "recipe_twins": RECIPE_TWINS,

@@ -14,7 +14,9 @@
   cell's obstacle logit);
 * `compose.with_mapper`: a mapper and any planner as one model (the mapper differentiated
   explicitly, the planner in its own mode);
-* `scores`: per-cell accuracy and obstacle IoU of a mapper's map.
+* `scores`: per-cell accuracy and obstacle IoU of a mapper's map;
+* `occupancy`: where the obstacles are between pixel centres, from their polygons, and an
+  obstacle field read there (what `has_obstacle_field` mappers can be supervised on besides).
 
 `make_mapper` builds one by name.
 """
@@ -26,6 +28,7 @@ from collections.abc import Callable
 import flax.linen as nn
 import jax.numpy as jnp
 
+from implicit_planning.mappers import occupancy
 from implicit_planning.mappers.compose import free_space, with_mapper
 from implicit_planning.mappers.panorama import PAPER_FEATURES, PanoramaMapper
 from implicit_planning.mappers.polar import PolarGrid, to_polar
@@ -69,6 +72,12 @@ MAPPERS: dict[str, tuple[str, Callable[..., nn.Module]]] = {
 """Each mapper by name: the batch entry it reads and its factory ``(bins, width, dtype) -> module``."""
 
 
+def has_obstacle_field(name: str) -> bool:
+  """Whether the mapper ``name`` makes an obstacle field over the workspace image
+  (`PlannerOutput.field_logits`, which `occupancy` supervises)."""
+  return isinstance(make_mapper(name, 18)[1], SweepMapper)
+
+
 def make_mapper(name: str, bins: int, width: int = 8, dtype: jnp.dtype = jnp.float32) -> tuple[str, nn.Module]:
   """The batch entry the mapper ``name`` reads and the module, mapping to ``bins × bins`` logits.
 
@@ -91,8 +100,10 @@ __all__ = [
   "SweepMapper",
   "WorkspaceMapper",
   "free_space",
+  "has_obstacle_field",
   "make_mapper",
   "map_scores",
+  "occupancy",
   "polar_grid",
   "to_polar",
   "with_mapper",

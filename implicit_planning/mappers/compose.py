@@ -34,7 +34,8 @@ def with_mapper(planner: Planner, mapper: nn.Module, observation: str = "workspa
   Returns:
     A `Planner` with the same spec, options and mode, parameters ``{"mapper": ..., "planner": ...}``
     and inputs ``(observation, "goals")``; ``apply`` returns the planner's output on the free-space
-    map `free_space(map_logits)` with ``map_logits`` set.
+    map `free_space(map_logits)` with ``map_logits`` set, and ``field_logits`` for a mapper that
+    sows its obstacle field (`sweep.SweepMapper`).
   """
 
   def init(rng: jax.Array, batch: Batch) -> dict[str, Any]:
@@ -56,10 +57,11 @@ def with_mapper(planner: Planner, mapper: nn.Module, observation: str = "workspa
       raise ValueError(
         f"a mapped planner reads batch entry {observation!r} (its mapper's input); this batch has {sorted(batch)}."
       )
-    map_logits = mapper.apply(params["mapper"], batch[observation])
+    map_logits, sown = mapper.apply(params["mapper"], batch[observation], mutable="intermediates")
+    made = {"map_logits": map_logits, "field_logits": sown.get("intermediates", {}).get("obstacle_field", (None,))[0]}
     if not plan:
-      return PlannerOutput(None, None, None, map_logits)
+      return PlannerOutput(None, None, None, **made)
     mapped = {"maps": free_space(map_logits), "goals": batch["goals"]}
-    return planner.apply(params["planner"], mapped, probe, radius_key, penalty_key)._replace(map_logits=map_logits)
+    return planner.apply(params["planner"], mapped, probe, radius_key, penalty_key)._replace(**made)
 
   return planner._replace(init=init, apply=apply, inputs=(observation, "goals"))

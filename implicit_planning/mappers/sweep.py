@@ -170,24 +170,31 @@ class SweepMapper(nn.Module):
 
   @nn.compact
   def __call__(self, workspace: jax.Array) -> jax.Array:
+    """The logits; the field of the images as given is sown as ``intermediates["obstacle_field"]``
+    (`occupancy`: what it can be supervised on besides)."""
     size = self.sweep.image_size
     if workspace.shape[-2:] != (size, size):
       raise ValueError(f"workspace images must be [..., {size}, {size}], got shape {workspace.shape}")
     if not self.symmetric:
-      return self.read(workspace)
+      logits, field = self.read(workspace)
+      self.sow("intermediates", "obstacle_field", field)
+      return logits
     symmetries = mirror_symmetries(self.sweep.bins)
     images = jnp.concatenate([jnp.flip(workspace, axes) for axes, _, _ in symmetries])  # one field network call
-    logits = jnp.split(self.read(images), len(symmetries))
+    logits, field = self.read(images)
+    self.sow("intermediates", "obstacle_field", field[: workspace.shape[0]])  # the identity's
+    logits = jnp.split(logits, len(symmetries))
     return jnp.mean(jnp.stack([x[..., rows, :][..., cols] for x, (_, rows, cols) in zip(logits, symmetries)]), 0)
 
-  def read(self, workspace: jax.Array) -> jax.Array:
-    """The field of each image, read along every configuration's arm: logits ``[B, bins, bins]``."""
+  def read(self, workspace: jax.Array) -> tuple[jax.Array, jax.Array]:
+    """The field of each image ``[B, S·scale, S·scale]``, and it read along every configuration's
+    arm: logits ``[B, bins, bins]``."""
     field = self.field(workspace)  # [B, S·scale, S·scale]
     index, weight = sweep_taps(self.sweep, self.field.scale)
     flat = field.reshape(field.shape[:-2] + (-1,))
     along_arm = jnp.sum(flat[..., index] * jnp.asarray(weight, field.dtype), axis=-1)  # [B, bins, bins, points]
     if self.sharpness is None:
-      return jnp.max(along_arm, axis=-1)
+      return jnp.max(along_arm, axis=-1), field
     # the smooth maximum exceeds the maximum by up to log(points) / β: a learned offset, started there, takes it back
     offset = self.param("offset", nn.initializers.constant(-np.log(index.shape[-2]) / self.sharpness), (), field.dtype)
-    return jax.nn.logsumexp(self.sharpness * along_arm, axis=-1) / self.sharpness + offset
+    return jax.nn.logsumexp(self.sharpness * along_arm, axis=-1) / self.sharpness + offset, field

@@ -65,6 +65,8 @@ class PlannerOutput(NamedTuple):
       made it (`implicit_planning.mappers.with_mapper`); None for a planner given the map.
     iterate_logits: ``[B, 4, H, W]`` action scores read from each intermediate state
       (``supervised_iterates`` of them, first to last; `equilibrium.with_iterates`).
+    field_logits: ``[B, S', S']`` obstacle logits over the workspace image, when the mapper that
+      made the map has such a field (`implicit_planning.mappers.sweep`); None otherwise.
   """
 
   logits: jax.Array
@@ -72,6 +74,7 @@ class PlannerOutput(NamedTuple):
   stats: PlannerStats
   map_logits: jax.Array | None = None
   iterate_logits: tuple[jax.Array, ...] = ()
+  field_logits: jax.Array | None = None
 
 
 def check_inputs(batch: Batch, inputs: tuple[str, ...] = INPUTS) -> None:

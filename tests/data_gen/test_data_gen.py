@@ -431,6 +431,52 @@ def test_bad_content_is_named(files, tmp_path, key, change, problem):
   assert message.startswith(f"{path}: key '{key}'") and problem in message, message
 
 
+def test_a_workspace_file_holds_the_polygons_its_images_and_maps_are_drawn_from(files, x64):
+  """The stored polygons give each image and configuration space exactly (checked on load), and the
+  fine raster the mapper's field is supervised on (`mappers.occupancy`) agrees with them."""
+  data = load_dataset(files["manip_workspace", 18])
+  assert data.meta["generator_version"] == "data_gen-2"
+  assert data.train.polygons.shape == (40, 5, 7, 2) and data.train.polygon_present.shape == (40, 5)
+  params = manipulation.ArmParams()
+  drawn = manipulation.Obstacles(data.test.polygons, data.test.polygon_present)
+  np.testing.assert_array_equal(manipulation.rasterize(drawn, params), data.test.workspace)
+  np.testing.assert_array_equal(manipulation.configuration_space(drawn, 18, params), data.test.maps)
+  assert load_dataset(files["manip_cspace", 18]).train.polygons is None
+
+
+def test_a_workspace_file_without_polygons_still_loads(files, tmp_path):
+  """Files made before ``data_gen-2`` hold only the images."""
+  without = [f"{split}/{field}" for split in dataset.SPLITS for field in dataset.POLYGON_FIELDS]
+  path = rewrite(files["manip_workspace", 18], str(tmp_path / "old.npz"), lambda a: [a.pop(key) for key in without])
+  old = load_dataset(path)
+  assert old.train.polygons is None and old.train.polygon_present is None and old.train.workspace is not None
+
+
+def moved(arrays):
+  """The val polygons with the first obstacle of the first problem that has one moved by 3 pixels."""
+  n = int(np.argmax(arrays["val/polygon_present"][:, 0]))
+  arrays["val/polygons"][n, 0] += 0.3
+  return arrays["val/polygons"]
+
+
+@pytest.mark.parametrize(
+  "key,change,problem",
+  [
+    ("val/polygons", replace("val/polygons", moved), "its polygons do not give its workspace"),
+    ("train/polygons", replace("train/polygons", lambda a: a["train/polygons"][:, :, ::-1]), "not convex"),
+    ("test/polygons", cast("test/polygons", np.float32), "expected float64"),
+    ("train/polygon_present", drop("train/polygon_present"), "expected an array, got NoneType"),
+    ("train/polygons", poke("train/polygons", lambda a: (0, 0, 0, 0), np.inf), "finite"),
+  ],
+)
+def test_bad_polygons_are_named(files, tmp_path, key, change, problem):
+  path = rewrite(files["manip_workspace", 18], str(tmp_path / "bad.npz"), change)
+  with pytest.raises(DatasetError) as error:
+    load_dataset(path)
+  message = str(error.value)
+  assert message.startswith(f"{path}: key '{key}'") and problem in message, message
+
+
 def test_wrong_meta_wrap_is_rejected(files, tmp_path):
   def flip(arrays):
     meta = json.loads(str(arrays["meta"][()]))

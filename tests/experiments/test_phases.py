@@ -282,3 +282,32 @@ def test_a_mapper_run_is_evaluated_read_another_way_with_its_own_parameters(tiny
     evaluation.with_mapper(run, "panorama_cnn")
   with pytest.raises(ConfigError, match="the run trains no mapper"):
     evaluation.with_mapper(tiny(), "workspace_sweep_max")
+
+
+def test_a_mapper_phase_supervises_its_obstacle_field_on_the_polygons(tiny, tmp_path):
+  """``field_loss_weight`` adds that weight times the field's cross-entropy at the fine raster to the
+  mapper's loss and reports the field's accuracy there; a mapper without a field, no mapper, and a
+  dataset without the polygons are refused."""
+  config = tiny(
+    task="manip_workspace", size=18, mapper="workspace_sweep_max", phase="mapper", pretrain_epochs=1
+  ).replace(field_loss_weight=10.0)
+  workdir = str(tmp_path / "run")
+  phases.train_phases(config, workdir)
+  with open(os.path.join(workdir, "mapper", "metrics.jsonl")) as f:
+    record = json.loads(f.readlines()[-1])
+  np.testing.assert_allclose(record["loss"], record["map_loss"] + 10 * record["field_loss"], rtol=1e-5)
+  assert 0 < record["field_loss"] < record["map_loss"] and 99 < record["train_field_accuracy"] < 100
+  with pytest.raises(ConfigError, match="mapper workspace_unet has none .*: workspace_sweep, "):
+    config.replace(mapper="workspace_unet")
+  with pytest.raises(ConfigError, match="field_loss_weight=10.0 needs a --mapper"):
+    tiny(field_loss_weight=10.0)
+  source = data.dataset_path(config)
+  without = [f"{split}/{field}" for split in ("train", "val", "test") for field in ("polygons", "polygon_present")]
+  with np.load(source) as archive:
+    arrays = {key: archive[key] for key in archive.files if key not in without}
+  old = str(tmp_path / "old.npz")
+  np.savez(old, **arrays)
+  with pytest.raises(
+    data.DataMismatchError, match=f"field_loss_weight=10.0 needs the obstacles' polygons, which {old}"
+  ):
+    phases.train_phases(config.replace(data=old), str(tmp_path / "old_run"))
