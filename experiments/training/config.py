@@ -26,6 +26,7 @@ PHASES = ("all", "mapper", "planner", "joint", "end_to_end")
 (binary cross-entropy), the planner alone on the true map, then both together on the planner's
 input switched to the mapper's map; ``all`` runs the three in turn."""
 LR_SCHEDULES = ("constant", "cosine")
+MAPPER_OPTIMIZERS = ("rmsprop", "adam")
 """How the learning rate changes over the run (after `warmup_epochs`)."""
 
 SAME_RESULT_FIELDS = frozenset({"log_every", "eval_batch_size", "diagnose_every", "conv_impl", "seed_batch", "devices"})
@@ -119,6 +120,11 @@ class Config(ip.PlannerOptions):
     "Peak learning rate of the mapper's parameters, in its pretraining and the joint phase, under the run's "
     "schedule (0: learning_rate).",
   )
+  mapper_optimizer: str = _field(
+    "rmsprop",
+    f"The mapper's optimiser, one of {MAPPER_OPTIMIZERS}: rmsprop, as the planner's (the rmsprop_* flags); adam, "
+    "optax's defaults (momentum 0.9), at the mapper's learning rate and schedule.",
+  )
   lr_schedule: str = _field(
     "constant",
     "constant: the learning rate throughout (the paper); cosine: decays it to 0 over `epochs` "
@@ -179,6 +185,7 @@ class Config(ip.PlannerOptions):
       "task": (self.task, tuple(TASK_WRAP)),
       "label": (self.label, LABELS),
       "lr_schedule": (self.lr_schedule, LR_SCHEDULES),
+      "mapper_optimizer": (self.mapper_optimizer, MAPPER_OPTIMIZERS),
       "seed_scope": (self.seed_scope, SEED_SCOPES),
       "phase": (self.phase, PHASES),
     }
@@ -257,8 +264,16 @@ class Config(ip.PlannerOptions):
     elif self.mapper_from or self.planner_from:
       flag = "mapper_from" if self.mapper_from else "planner_from"
       raise ConfigError(f"{flag}={getattr(self, flag)} needs a --mapper (it starts a joint phase)")
-    elif self.mapper_learning_rate or self.field_loss_weight:
-      flag = "mapper_learning_rate" if self.mapper_learning_rate else "field_loss_weight"
+    elif self.mapper_learning_rate or self.field_loss_weight or self.mapper_optimizer != "rmsprop":
+      flag = next(
+        name
+        for name, given in (
+          ("mapper_learning_rate", self.mapper_learning_rate),
+          ("field_loss_weight", self.field_loss_weight),
+          ("mapper_optimizer", self.mapper_optimizer != "rmsprop"),
+        )
+        if given
+      )
       raise ConfigError(f"{flag}={getattr(self, flag)} needs a --mapper to train")
     elif observation is not None:
       mappers = ", ".join(name for name, (seen, _) in ip.mappers.MAPPERS.items() if seen == observation)

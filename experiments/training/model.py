@@ -105,7 +105,7 @@ def make_optimizer(config: Config, steps_per_epoch: int) -> optax.GradientTransf
   started at 0 the first step is 1 / sqrt(1 - alpha) = 10 times the learning rate per weight;
   `rmsprop_bias_correction` divides `v` by `1 - alpha^t` instead. With `mapper_learning_rate`
   the mapper's parameters (under the ``"mapper"`` key) take that peak, the planner's
-  `learning_rate`; the clipping stays global.
+  `learning_rate`, and with ``mapper_optimizer="adam"`` Adam; the clipping stays global.
   """
 
   def rmsprop(peak: float) -> optax.GradientTransformation:
@@ -118,8 +118,12 @@ def make_optimizer(config: Config, steps_per_epoch: int) -> optax.GradientTransf
     )
 
   update = rmsprop(config.learning_rate)
-  if config.mapper_learning_rate:
-    update = optax.multi_transform({"mapper": rmsprop(config.mapper_learning_rate), "planner": update}, part_labels)
+  if config.mapper_learning_rate or config.mapper_optimizer != "rmsprop":
+    peak = config.mapper_learning_rate or config.learning_rate
+    mapper = (
+      optax.adam(learning_rate(config, steps_per_epoch, peak)) if config.mapper_optimizer == "adam" else rmsprop(peak)
+    )
+    update = optax.multi_transform({"mapper": mapper, "planner": update}, part_labels)
   return optax.chain(optax.clip_by_global_norm(config.clip_norm), update)
 
 

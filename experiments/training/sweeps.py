@@ -864,25 +864,31 @@ MAPPER_RATES = Sweep(
       "sweep_max_fine_lr_1e-3 with its field also supervised by the polygons at a 4x finer raster (weight 10), 3 seeds",
     ),
     Run(
-      "sweep_max_fine_field_1_lr_1e-3",
-      {"learning_rate": 1e-3, "mapper": "workspace_sweep_max_fine", "field_loss_weight": 1.0, "seeds": 1},
-      "sweep_max_fine_field_10_lr_1e-3 with the field's loss at weight 1, one seed",
-    ),
-    Run(
-      "sweep_max_fine_field_10_wide_lr_1e-3",
+      "sweep_max_fine_field_10_adam_lr_1e-3",
       {
         "learning_rate": 1e-3,
         "mapper": "workspace_sweep_max_fine",
         "field_loss_weight": 10.0,
-        "mapper_width": 16,
+        "mapper_optimizer": "adam",
         "seeds": 1,
       },
-      "sweep_max_fine_field_10_lr_1e-3 with the field network twice as wide (32 channels, as the study's), one seed",
+      "sweep_max_fine_field_10_lr_1e-3 with Adam (as the study's script) instead of RMSprop, one seed",
     ),
     Run(
-      "sweep_max_field_10_lr_1e-3",
-      {"learning_rate": 1e-3, "mapper": "workspace_sweep_max", "field_loss_weight": 10.0, "seeds": 1},
-      "sweep_max_lr_1e-3 (its field per pixel) supervised by the polygons as sweep_max_fine_field_10_lr_1e-3, one seed",
+      "sweep_max_fine_field_10_as_study",
+      {
+        "learning_rate": 1e-3,
+        "mapper": "workspace_sweep_max_fine",
+        "field_loss_weight": 10.0,
+        "mapper_optimizer": "adam",
+        "mapper_width": 16,
+        "batch_size": 16,
+        "lr_schedule": "cosine",
+        "decay_epochs": 0,
+        "seeds": 1,
+      },
+      "sweep_max_fine_field_10_adam_lr_1e-3 with the rest of the study script's settings: the field network twice "
+      "as wide (32 channels), batches of 16, the half cosine over all 10 epochs; one seed",
     ),
   ),
 )

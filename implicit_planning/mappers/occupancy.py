@@ -75,7 +75,9 @@ def upsample(field: jax.Array, ratio: int) -> jax.Array:
   for axis in (-2, -1):
     n = field.shape[axis]
     padded = jnp.pad(field, [(0, 0)] * (field.ndim + axis) + [(1, 1)] + [(0, 0)] * (-axis - 1))
-    take = lambda offset: jax.lax.slice_in_dim(padded, 1 + offset, 1 + offset + n, axis=axis)
+    take = lambda offset, padded=padded, n=n, axis=axis: jax.lax.slice_in_dim(
+      padded, 1 + offset, 1 + offset + n, axis=axis
+    )
     parts = [(1 - w) * take(d) + w * take(d + 1) for d, w in zip(below, weight)]
     stacked = jnp.stack(parts, axis=axis)  # each pixel's sub-points beside it: [..., n, ratio, ...]
     field = stacked.reshape(*field.shape[:axis], n * ratio, *field.shape[axis:][1:])

@@ -4,6 +4,7 @@ and the seed axis."""
 import jax
 import jax.numpy as jnp
 import numpy as np
+import optax
 import pytest
 
 from experiments.training import data, losses, model, step
@@ -95,6 +96,32 @@ def test_the_mappers_parameters_take_their_own_rate_under_the_runs_schedule(tiny
     tiny(mapper_learning_rate=1e-3)
   with pytest.raises(ConfigError, match="mapper_learning_rate must be >= 0"):
     config.replace(mapper_learning_rate=-1.0)
+
+
+def test_the_mapper_can_take_adam_while_the_planner_keeps_rmsprop(tiny):
+  """``mapper_optimizer="adam"``: the mapper's leaves step as optax's Adam at the mapper's rate and
+  schedule, the planner's as without it; refused without a mapper, and an unknown name is named."""
+  config = tiny(task="manip_workspace", size=18, mapper="workspace_unet", learning_rate=3e-3, mapper_learning_rate=1e-3)
+  params = {"mapper": {"w": jnp.zeros(3)}, "planner": {"params": {"w": jnp.zeros(3)}}}
+  gradients = [jnp.array([0.1, -0.2, 0.3]) * (1 + step % 3) for step in range(5)]
+  both = model.make_optimizer(config.replace(mapper_optimizer="adam"), steps_per_epoch=10)
+  rmsprop = model.make_optimizer(config, steps_per_epoch=10)
+  adam = optax.adam(model.learning_rate(config, 10, 1e-3))
+  states = both.init(params), rmsprop.init(params), adam.init(params["mapper"])
+  for grad in gradients:
+    grads = jax.tree.map(lambda _, grad=grad: grad, params)
+    (updates, state), (planner_updates, planner_state), (mapper_updates, mapper_state) = (
+      both.update(grads, states[0], params),
+      rmsprop.update(grads, states[1], params),
+      adam.update(grads["mapper"], states[2], params["mapper"]),
+    )
+    states = state, planner_state, mapper_state
+    np.testing.assert_allclose(updates["mapper"]["w"], mapper_updates["w"], rtol=1e-6)
+    np.testing.assert_allclose(updates["planner"]["params"]["w"], planner_updates["planner"]["params"]["w"], rtol=1e-6)
+  with pytest.raises(ConfigError, match="mapper_optimizer=adam needs a --mapper"):
+    tiny(mapper_optimizer="adam")
+  with pytest.raises(ConfigError, match="unknown mapper_optimizer 'sgd'; known: rmsprop, adam"):
+    config.replace(mapper_optimizer="sgd")
 
 
 @pytest.mark.parametrize("scope", ["all", "init", "order"])

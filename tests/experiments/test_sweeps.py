@@ -19,7 +19,9 @@ def test_every_run_of_every_sweep_is_a_valid_config(name):
   labels = [run.label for run in sweep.runs]
   assert len(set(labels)) == len(labels)
   for run in sweep.runs:
-    presets.get_config(sweep.preset).replace(**run.flags)  # raises ConfigError on a bad name or value
+    presets.get_config(sweep.preset).replace(
+      **{**sweep.flags, **run.flags}
+    )  # raises ConfigError on a bad name or value
 
 
 def test_only_picks_runs_in_the_order_given():
