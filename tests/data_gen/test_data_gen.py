@@ -405,26 +405,43 @@ def at_goal(split, n, all_actions=False):
   return index
 
 
+def moved(arrays):
+  """The val polygons with the first obstacle of the first problem that has one moved by 3 pixels."""
+  n = int(np.argmax(arrays["val/polygon_present"][:, 0]))
+  arrays["val/polygons"][n, 0] += 0.3
+  return arrays["val/polygons"]
+
+
+BAD_MAZE_CONTENT = [
+  ("val/maps", drop("val/maps"), "missing"),
+  ("train/dist", cast("train/dist", np.float64), "expected float32, got float64"),
+  ("test/goals", cast("test/goals", np.int64), "expected int32, got int64"),
+  ("train/opt_actions", replace("train/opt_actions", lambda a: a["train/opt_actions"][:, :3]), "expected shape"),
+  ("val/goals", replace("val/goals", lambda a: a["val/goals"][:-1]), "expected shape"),
+  ("train/maps", poke("train/maps", lambda a: (0, 0, 0), 2), "values must be 0"),
+  ("train/dist", poke("train/dist", lambda a: (0, 0, 0), np.nan), "NaN"),
+  ("test/dist", poke("test/dist", at_goal("test", 2), 1.0), "shortest-path"),
+  ("val/opt_actions", poke("val/opt_actions", at_goal("val", 1, True), True), "disagrees"),
+  ("train/workspace", replace("train/workspace", lambda a: np.zeros((40, 96, 96), np.uint8)), "unexpected"),
+  ("train/style", replace("train/style", lambda a: np.zeros(40, np.uint32)), "unexpected"),
+  ("meta", replace("meta", lambda a: np.array("{not json")), "invalid JSON"),
+  ("meta", replace("meta", lambda a: np.array(json.dumps({"task": "maze2d"}))), "missing fields"),
+]
+BAD_POLYGONS = [
+  ("val/polygons", replace("val/polygons", moved), "its polygons do not give its workspace"),
+  ("train/polygons", replace("train/polygons", lambda a: a["train/polygons"][:, :, ::-1]), "not convex"),
+  ("test/polygons", cast("test/polygons", np.float32), "expected float64"),
+  ("train/polygon_present", drop("train/polygon_present"), "expected an array, got NoneType"),
+  ("train/polygons", poke("train/polygons", lambda a: (0, 0, 0, 0), np.inf), "finite"),
+]
+
+
 @pytest.mark.parametrize(
-  "key,change,problem",
-  [
-    ("val/maps", drop("val/maps"), "missing"),
-    ("train/dist", cast("train/dist", np.float64), "expected float32, got float64"),
-    ("test/goals", cast("test/goals", np.int64), "expected int32, got int64"),
-    ("train/opt_actions", replace("train/opt_actions", lambda a: a["train/opt_actions"][:, :3]), "expected shape"),
-    ("val/goals", replace("val/goals", lambda a: a["val/goals"][:-1]), "expected shape"),
-    ("train/maps", poke("train/maps", lambda a: (0, 0, 0), 2), "values must be 0"),
-    ("train/dist", poke("train/dist", lambda a: (0, 0, 0), np.nan), "NaN"),
-    ("test/dist", poke("test/dist", at_goal("test", 2), 1.0), "shortest-path"),
-    ("val/opt_actions", poke("val/opt_actions", at_goal("val", 1, True), True), "disagrees"),
-    ("train/workspace", replace("train/workspace", lambda a: np.zeros((40, 96, 96), np.uint8)), "unexpected"),
-    ("train/style", replace("train/style", lambda a: np.zeros(40, np.uint32)), "unexpected"),
-    ("meta", replace("meta", lambda a: np.array("{not json")), "invalid JSON"),
-    ("meta", replace("meta", lambda a: np.array(json.dumps({"task": "maze2d"}))), "missing fields"),
-  ],
+  "task,key,change,problem",
+  [(("maze2d", 15), *bad) for bad in BAD_MAZE_CONTENT] + [(("manip_workspace", 18), *bad) for bad in BAD_POLYGONS],
 )
-def test_bad_content_is_named(files, tmp_path, key, change, problem):
-  path = rewrite(files["maze2d", 15], str(tmp_path / "bad.npz"), change)
+def test_bad_content_is_named(files, tmp_path, task, key, change, problem):
+  path = rewrite(files[task], str(tmp_path / "bad.npz"), change)
   with pytest.raises(DatasetError) as error:
     load_dataset(path)
   message = str(error.value)
@@ -450,31 +467,6 @@ def test_a_workspace_file_without_polygons_still_loads(files, tmp_path):
   path = rewrite(files["manip_workspace", 18], str(tmp_path / "old.npz"), lambda a: [a.pop(key) for key in without])
   old = load_dataset(path)
   assert old.train.polygons is None and old.train.polygon_present is None and old.train.workspace is not None
-
-
-def moved(arrays):
-  """The val polygons with the first obstacle of the first problem that has one moved by 3 pixels."""
-  n = int(np.argmax(arrays["val/polygon_present"][:, 0]))
-  arrays["val/polygons"][n, 0] += 0.3
-  return arrays["val/polygons"]
-
-
-@pytest.mark.parametrize(
-  "key,change,problem",
-  [
-    ("val/polygons", replace("val/polygons", moved), "its polygons do not give its workspace"),
-    ("train/polygons", replace("train/polygons", lambda a: a["train/polygons"][:, :, ::-1]), "not convex"),
-    ("test/polygons", cast("test/polygons", np.float32), "expected float64"),
-    ("train/polygon_present", drop("train/polygon_present"), "expected an array, got NoneType"),
-    ("train/polygons", poke("train/polygons", lambda a: (0, 0, 0, 0), np.inf), "finite"),
-  ],
-)
-def test_bad_polygons_are_named(files, tmp_path, key, change, problem):
-  path = rewrite(files["manip_workspace", 18], str(tmp_path / "bad.npz"), change)
-  with pytest.raises(DatasetError) as error:
-    load_dataset(path)
-  message = str(error.value)
-  assert message.startswith(f"{path}: key '{key}'") and problem in message, message
 
 
 def test_wrong_meta_wrap_is_rejected(files, tmp_path):
