@@ -41,8 +41,8 @@ def test_shapes_dtypes_and_single_trace(name):
     return planner.apply(params, batch)
 
   for seed in range(3):
-    logits, values, stats, map_logits, iterate_logits = apply(params, random_problems(seed=seed))
-  assert len(traces) == 1 and map_logits is None and iterate_logits == ()
+    logits, values, stats, map_logits, iterate_logits, field_logits = apply(params, random_problems(seed=seed))
+  assert len(traces) == 1 and map_logits is None and iterate_logits == () and field_logits is None
   assert logits.shape == (2, 4, 7, 7) and logits.dtype == jnp.float32
   assert values.shape == (2, 7, 7) and values.dtype == jnp.float32
   assert stats.forward.iterations.shape == (2,)
