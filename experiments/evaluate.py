@@ -62,6 +62,8 @@ SCORES = {
   "accuracy": None,
   "map_accuracy": "map %cells right",
   "obstacle_iou": "obstacle %IoU",
+  "field_accuracy": "field %points right (fine raster)",
+  "field_edge_accuracy": "field %points right near edges",
 }
 """The summary's scores printed as JSON (a planner's, a mapper's or both), and the label of each
 shown on the line after it."""

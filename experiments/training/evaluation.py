@@ -26,15 +26,21 @@ EvalFn = Callable[[Any, data.DeviceSplit], dict[str, Any]]
 
 
 def make_eval_fn(
-  planner: ip.Planner, wrap: bool, seed_batch: int = -1, true_map_planner: ip.Planner | None = None
+  planner: ip.Planner,
+  wrap: bool,
+  seed_batch: int = -1,
+  true_map_planner: ip.Planner | None = None,
+  field_extent: float | None = None,
 ) -> EvalFn:
   """Jitted ``(params [S], batch) -> {part: [S, B, ...] arrays}``: what the model's output allows.
 
   ``"policy"`` (`PolicyMetrics`), ``"solve"`` (forward `SolveStats`) and ``"by_distance"``
   (`metrics.outcomes_by_distance`) for a model that plans; ``"map"`` (`mappers.MapScores`) for one
   that maps; ``"true_map_policy"`` when ``true_map_planner`` (the same planner given the true map)
-  is given, for a mapped planner: what the mapper costs. ``batch`` holds the model's inputs and
-  ``dist`` (scores are exact against it). ``seed_batch``: seeds vectorised together (`model.over_seeds`).
+  is given, for a mapped planner: what the mapper costs; ``"field"`` (`mappers.FieldScores`) when
+  ``field_extent`` (`model.field_extent`) is given and the batch holds the polygons: the mapper's
+  obstacle field at the fine raster. ``batch`` holds the model's inputs and ``dist`` (scores are
+  exact against it). ``seed_batch``: seeds vectorised together (`model.over_seeds`).
   """
 
   def policy(logits, batch):
@@ -49,6 +55,11 @@ def make_eval_fn(
       parts["by_distance"] = metrics.outcomes_by_distance(actions, batch["dist"], batch["goals"], wrap)
     if out.map_logits is not None:
       parts["map"] = ip.mappers.map_scores(out.map_logits, batch["maps"])
+    if field_extent is not None and "polygons" in batch:
+      field, occupied = ip.mappers.occupancy.occupancy_logits_and_labels(
+        out.field_logits, batch["polygons"], batch["polygon_present"], batch["workspace"].shape[-1], field_extent
+      )
+      parts["field"] = ip.mappers.field_scores(field, occupied, band=ip.mappers.occupancy.FINE)
     if true_map_planner is not None:
       parts["true_map_policy"] = policy(true_map_planner.apply(params["planner"], batch).logits, batch)
     return parts
@@ -72,6 +83,16 @@ def _policy_summary(per_map: metrics.PolicyMetrics) -> dict[str, Any]:
   return summary
 
 
+def _counts_summary(counts: Any, aggregate: Callable[[Any], dict[str, float]]) -> dict[str, Any]:
+  """{score: {"mean", "std", "per_seed"}} of the ``[S, maps]`` counts, each seed's `aggregate`d over its maps."""
+  seeds = jax.tree.leaves(counts)[0].shape[0]
+  per_seed = [aggregate(jax.tree.map(lambda x, s=s: x[s], counts)) for s in range(seeds)]
+  return {
+    name: {"mean": float(np.mean(values)), "std": float(np.std(values)), "per_seed": values}
+    for name, values in ((name, [r[name] for r in per_seed]) for name in per_seed[0])
+  }
+
+
 def evaluate_split(
   eval_fn: EvalFn, params: Any, split: data.DeviceSplit, batch_size: int, render: bool = True
 ) -> dict[str, Any]:
@@ -91,7 +112,8 @@ def evaluate_split(
     their counted "cells" and the % of them that succeed and that take a shortest path ("success",
     "optimal": {"mean", "per_seed"}, cell-weighted).
     For a model that maps: "map_accuracy" and "obstacle_iou", {"mean", "std", "per_seed"} (%,
-    over all cells of the split). With a true-map planner: "true_map", the policy scores of the
+    over all cells of the split); with its field scored, "field_accuracy" and "field_edge_accuracy"
+    alike (over the fine raster's points, all and near an edge). With a true-map planner: "true_map", the policy scores of the
     same planner given the true maps.
   """
   num_maps = data.num_maps(split)
@@ -119,14 +141,9 @@ def evaluate_split(
       "cells": counts.cells[0].tolist(),
       **{name: {"mean": rate.mean(axis=0).tolist(), "per_seed": rate.tolist()} for name, rate in rates.items()},
     }
-  if "map" in parts:
-    scores = parts["map"]
-    per_seed = [
-      ip.mappers.scores.aggregate(jax.tree.map(lambda x, s=s: x[s], scores)) for s in range(scores.cells.shape[0])
-    ]
-    for name in ("map_accuracy", "obstacle_iou"):
-      values = [r[name] for r in per_seed]
-      summary[name] = {"mean": float(np.mean(values)), "std": float(np.std(values)), "per_seed": values}
+  for part, aggregate in (("map", ip.mappers.scores.aggregate), ("field", ip.mappers.scores.aggregate_field)):
+    if part in parts:
+      summary.update(_counts_summary(parts[part], aggregate))
   if "true_map_policy" in parts:
     summary["true_map"] = _policy_summary(parts["true_map_policy"])
   return summary
@@ -296,7 +313,12 @@ def _evaluate(
     logging.info("Evaluating a planner trained on %dx%d maps on %dx%d maps", config.size, config.size, size, size)
   planner = model.make_planner(config, k_fwd)
   params, epochs = restore(planner, device_split)
-  eval_fn = make_eval_fn(planner, config.wrap, true_map_planner=model.true_map_planner(config, k_fwd))
+  eval_fn = make_eval_fn(
+    planner,
+    config.wrap,
+    true_map_planner=model.true_map_planner(config, k_fwd),
+    field_extent=model.field_extent(config),
+  )
   render = data.observes_views(planner.inputs)
   summary = evaluate_split(eval_fn, params, device_split, config.eval_batch_size, render)
   summary.update(

@@ -29,6 +29,8 @@ def log_epoch(
     parts.append(f"IoU {r['val_obstacle_iou']:.1f}")
   if "train_field_accuracy" in r:
     parts.append(f"field %acc train {r['train_field_accuracy']:.3f}")
+  if "val_field_accuracy" in r:
+    parts.append(f"field %acc val {r['val_field_accuracy']:.3f} (near edges {r['val_field_edge_accuracy']:.2f})")
   if "fwd_iterations_mean" in r:
     solves = ["fwd", "bwd"] if implicit else ["fwd"]  # explicit planners have no backward solve
     parts += [

@@ -30,7 +30,7 @@ from experiments.training.config import Config, ConfigError
 from experiments.training.model import TrainState
 from experiments.training.step import FINITE_CHECKS, epoch_permutations, make_draw_batches, make_train_step
 
-VAL_FIELDS = ("optimal", "success", "accuracy", "map_accuracy", "obstacle_iou")
+VAL_FIELDS = ("optimal", "success", "accuracy", "map_accuracy", "obstacle_iou", "field_accuracy", "field_edge_accuracy")
 """Validation scores logged each epoch (those the model's output allows: `evaluation.evaluate_split`)."""
 
 
@@ -103,6 +103,8 @@ def test_text(summary: dict[str, Any]) -> str:
     "success": "%Success",
     "map_accuracy": "map %accuracy",
     "obstacle_iou": "obstacle %IoU",
+    "field_accuracy": "field %points right",
+    "field_edge_accuracy": "near edges",
   }
   text = ", ".join(
     f"{label} {summary[name]['mean']:.2f} ± {summary[name]['std']:.2f}"
@@ -298,7 +300,9 @@ def train_and_evaluate(config: Config, workdir: str, initial_params: Callable[[]
   draw_batches = make_draw_batches(planner, config, parallel.seed_batch_sharding(mesh))
   train_step = make_train_step(planner, optimizer, config)
   permutations = jax.jit(epoch_permutations, static_argnums=2)
-  eval_fn = evaluation.make_eval_fn(planner, config.wrap, config.seed_batch, model.true_map_planner(config))
+  eval_fn = evaluation.make_eval_fn(
+    planner, config.wrap, config.seed_batch, model.true_map_planner(config), model.field_extent(config)
+  )
   render = data.observes_views(planner.inputs)
   diagnose = diagnostics.make_diagnose(planner, val, config)
   writer = tensorboardX.SummaryWriter(os.path.join(workdir, "tensorboard")) if primary else None

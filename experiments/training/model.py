@@ -76,6 +76,14 @@ def true_map_planner(config: Config, k_fwd: int | None = None) -> ip.Planner | N
   return make_planner(config.replace(phase="planner", planner_from=""), k_fwd)
 
 
+def field_extent(config: Config) -> float | None:
+  """Half the side of the workspace image that the model's obstacle field covers (`mappers.occupancy`),
+  or None: the phase's model has no mapper with a field."""
+  if not (config.maps and ip.mappers.has_obstacle_field(config.mapper)):
+    return None
+  return ip.make_mapper(config.mapper, config.size)[1].sweep.extent
+
+
 def learning_rate(config: Config, steps_per_epoch: int, peak: float | None = None) -> optax.ScalarOrSchedule:
   """The configured learning rate: a constant, or a schedule of the global step.
 

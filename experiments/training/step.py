@@ -88,7 +88,7 @@ def make_train_step(planner: ip.Planner, optimizer: optax.GradientTransformation
   }
   supervise_field = config.maps and config.field_loss_weight > 0
   # the field covers the image, [-extent, extent]², as the dataset's (`model.check_observation_fits`)
-  extent = ip.make_mapper(config.mapper, config.size)[1].sweep.extent if supervise_field else None
+  extent = model.field_extent(config) if supervise_field else None
 
   def one_seed(params, opt_state, key, alive, batch, epoch, step):
     opt_actions = batch["opt_actions"]

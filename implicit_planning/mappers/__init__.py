@@ -14,7 +14,8 @@
   cell's obstacle logit);
 * `compose.with_mapper`: a mapper and any planner as one model (the mapper differentiated
   explicitly, the planner in its own mode);
-* `scores`: per-cell accuracy and obstacle IoU of a mapper's map;
+* `scores`: per-cell accuracy and obstacle IoU of a mapper's map, and its field's accuracy at the
+  fine raster;
 * `occupancy`: where the obstacles are between pixel centres, from their polygons, and an
   obstacle field read there (what `has_obstacle_field` mappers can be supervised on besides).
 
@@ -32,7 +33,7 @@ from implicit_planning.mappers import occupancy
 from implicit_planning.mappers.compose import free_space, with_mapper
 from implicit_planning.mappers.panorama import PAPER_FEATURES, PanoramaMapper
 from implicit_planning.mappers.polar import PolarGrid, to_polar
-from implicit_planning.mappers.scores import MapScores, map_scores
+from implicit_planning.mappers.scores import FieldScores, MapScores, field_scores, map_scores
 from implicit_planning.mappers.sweep import ArmSweep, ObstacleField, SweepMapper
 from implicit_planning.mappers.workspace import WorkspaceMapper, polar_grid
 
@@ -93,12 +94,14 @@ def make_mapper(name: str, bins: int, width: int = 8, dtype: jnp.dtype = jnp.flo
 __all__ = [
   "MAPPERS",
   "ArmSweep",
+  "FieldScores",
   "MapScores",
   "ObstacleField",
   "PanoramaMapper",
   "PolarGrid",
   "SweepMapper",
   "WorkspaceMapper",
+  "field_scores",
   "free_space",
   "has_obstacle_field",
   "make_mapper",

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 import implicit_planning as ip
+from data_gen import manipulation
 from experiments.training import (
   ConfigError,
   TrainingInterrupted,
@@ -254,8 +255,8 @@ def test_workspace_images_the_mapper_was_not_built_for_are_refused(tiny):
 
 def test_a_mapper_run_is_evaluated_read_another_way_with_its_own_parameters(tiny, tmp_path):
   """``evaluate_run(mapper=...)`` scores the run's trained field read as another mapper of the same
-  parameters reads it (here averaged over the image's mirrors), writes it to its own file, and
-  refuses a mapper with other parameters, another observation, or a run without a mapper."""
+  parameters reads it (here averaged over the image's mirrors), writes it to its own file, scores
+  the field against the data's own rasteriser at four times the image's resolution, and refuses a mapper with other parameters, another observation, or a run without a mapper."""
   config = tiny(task="manip_workspace", size=18, mapper="workspace_sweep_max", phase="mapper", pretrain_epochs=1)
   workdir = str(tmp_path / "run")
   phases.train_phases(config, workdir)
@@ -269,9 +270,19 @@ def test_a_mapper_run_is_evaluated_read_another_way_with_its_own_parameters(tiny
   params = jax.tree.map(lambda leaf: leaf[0], phases.best_params(run, mapper_dir, test))  # its one seed
   for name, summary in (("workspace_sweep_max", plain), ("workspace_sweep_max_mirrored", mirrored)):
     _, mapper = ip.make_mapper(name, 18, run.mapper_width)
-    logits = jax.jit(mapper.apply)(params["mapper"], test["workspace"])
+    logits, sown = jax.jit(lambda p, w, mapper=mapper: mapper.apply(p, w, mutable="intermediates"))(
+      params["mapper"], test["workspace"]
+    )
     accuracy = 100 * np.mean((np.asarray(logits) > 0) == (np.asarray(test["maps"]) == 0))
     np.testing.assert_allclose(summary["map_accuracy"]["per_seed"], [accuracy], atol=1e-4)
+    # the field at the data's own raster four times finer than the image (its pixel centres are the points)
+    field = np.asarray(sown["intermediates"]["obstacle_field"][0])
+    read = np.asarray(ip.mappers.occupancy.upsample(field, 4))
+    with np.load(run.data or data.dataset_path(run)) as archive:
+      drawn = manipulation.Obstacles(archive["test/polygons"], archive["test/polygon_present"])
+    truth = manipulation.rasterize(drawn, manipulation.ArmParams(image_size=4 * 96)).astype(bool)
+    np.testing.assert_allclose(summary["field_accuracy"]["per_seed"], [100 * np.mean((read > 0) == truth)], atol=1e-4)
+    assert 0 < summary["field_edge_accuracy"]["mean"] < summary["field_accuracy"]["mean"] < 100
   with pytest.raises(
     ConfigError, match="mapper 'workspace_unet' has other parameters than the run's 'workspace_sweep_max'"
   ):

@@ -90,3 +90,28 @@ def test_only_the_sweep_mappers_have_an_obstacle_field():
   assert [name for name in ip.mappers.MAPPERS if ip.mappers.has_obstacle_field(name)] == [
     name for name in ip.mappers.MAPPERS if name.startswith("workspace_sweep")
   ]
+
+
+def test_the_field_scores_count_every_point_and_those_near_an_edge():
+  """Against counts made point by point in numpy: a point is near an edge when some point of the
+  other occupancy lies within the band along each axis (a raster's border is no edge)."""
+  rng = np.random.default_rng(3)
+  occupied = np.zeros((2, 12, 12), bool)
+  occupied[0, 3:7, 2:9] = True
+  occupied[1, 0:5, 8:] = True  # touching the border
+  logits = np.where(occupied, 1.0, -1.0) * np.where(rng.random(occupied.shape) < 0.2, -1, 1)
+  band = 2
+  near = np.zeros_like(occupied)
+  for b, r, c in np.ndindex(*occupied.shape):
+    window = occupied[b, max(r - band, 0) : r + band + 1, max(c - band, 0) : c + band + 1]
+    near[b, r, c] = window.any() and not window.all()
+  right = (logits > 0) == occupied
+  scores = ip.mappers.field_scores(jnp.asarray(logits), jnp.asarray(occupied), band)
+  np.testing.assert_array_equal(scores.correct, right.sum((1, 2)))
+  np.testing.assert_array_equal(scores.points, [144, 144])
+  np.testing.assert_array_equal(scores.edge_points, near.sum((1, 2)))
+  np.testing.assert_array_equal(scores.edge_correct, (right & near).sum((1, 2)))
+  assert 0 < near.sum() < occupied.size and not right.all()
+  total = ip.mappers.scores.aggregate_field(scores)
+  np.testing.assert_allclose(total["field_accuracy"], 100 * right.mean())
+  np.testing.assert_allclose(total["field_edge_accuracy"], 100 * right[near].mean())
