@@ -807,6 +807,20 @@ TABLE1_MAPPER = {
 }
 """The workspace column's mapper at table1's cpu scale (`experiments.paper.table1`), at 3 seeds."""
 
+AS_STUDY = {
+  "learning_rate": 1e-3,
+  "mapper": "workspace_sweep_max_fine",
+  "field_loss_weight": 10.0,
+  "mapper_optimizer": "adam",
+  "mapper_width": 16,
+  "batch_size": 16,
+  "lr_schedule": "cosine",
+  "decay_epochs": 0,
+  "seeds": 1,
+}
+"""The arm sweep's field per half pixel trained as the study script of `docs/workspace_manipulation.md` trained it
+(session 38): the fine raster's loss at weight 10, Adam, batches of 16, 32 channels, a half cosine over all epochs."""
+
 MAPPER_RATES = Sweep(
   preset="workspace",
   recipe="stable",
@@ -876,19 +890,15 @@ MAPPER_RATES = Sweep(
     ),
     Run(
       "sweep_max_fine_field_10_as_study",
-      {
-        "learning_rate": 1e-3,
-        "mapper": "workspace_sweep_max_fine",
-        "field_loss_weight": 10.0,
-        "mapper_optimizer": "adam",
-        "mapper_width": 16,
-        "batch_size": 16,
-        "lr_schedule": "cosine",
-        "decay_epochs": 0,
-        "seeds": 1,
-      },
+      AS_STUDY,
       "sweep_max_fine_field_10_adam_lr_1e-3 with the rest of the study script's settings: the field network twice "
       "as wide (32 channels), batches of 16, the half cosine over all 10 epochs; one seed",
+    ),
+    Run(
+      "sweep_max_fine_field_10_as_study_20k",
+      {**AS_STUDY, "num_train": 20_000, "pretrain_epochs": 3},
+      "sweep_max_fine_field_10_as_study on 20k workspaces (its own 500/500 draw) for 3 epochs, the steps of 30 "
+      "epochs on 2000; one seed",
     ),
   ),
 )
@@ -1170,11 +1180,12 @@ def summarize(root: str, runs: Sequence[Run]) -> list[dict[str, Any]]:
   return rows
 
 
-def _score(test: Mapping[str, Any] | None, name: str) -> str:
-  if test is None:
+def _score(test: Mapping[str, Any] | None, name: str, digits: int = 1) -> str:
+  if test is None or name not in test:
     return "–"
   score = test[name]
-  return f"{score['mean']:.1f} ± {score['std']:.1f}" if len(score["per_seed"]) > 1 else f"{score['mean']:.1f}"
+  mean, std = f"{score['mean']:.{digits}f}", f"{score['std']:.{digits}f}"
+  return f"{mean} ± {std}" if len(score["per_seed"]) > 1 else mean
 
 
 def markdown_table(rows: Sequence[Mapping[str, Any]]) -> str:
@@ -1228,24 +1239,33 @@ def phase_rows(root: str, runs: Sequence[Run]) -> list[dict[str, Any]]:
 
 
 def phase_table(rows: Sequence[Mapping[str, Any]]) -> str:
-  """Runs with a mapper as Markdown: the pretrained mapper's map, the planner pretrained on the true
-  map, and the joint model on the mapper's map (and its planner given the true map); an end-to-end
-  run's model is in the joint columns."""
+  """Runs with a mapper as Markdown: the pretrained mapper's map (and its obstacle field at the fine
+  raster, where scored), the planner pretrained on the true map, and the joint model on the mapper's
+  map (and its planner given the true map); an end-to-end run's model is in the joint columns. Maps
+  to two decimals: mappers differ by less than a tenth of a point."""
   lines = [
-    "| run | what | mapper: map acc. / IoU | planner on the true map: %Opt / %Succ | joint: %Opt / %Succ | "
-    "joint: map acc. / IoU | joint's planner on the true map: %Succ | wall (min) |",
-    "|---|---|---|---|---|---|---|---|",
+    "| run | what | mapper: map acc. / IoU | mapper's field: % points right / near edges | "
+    "planner on the true map: %Opt / %Succ | joint: %Opt / %Succ | joint: map acc. / IoU | "
+    "joint's planner on the true map: %Succ | wall (min) |",
+    "|---|---|---|---|---|---|---|---|---|",
   ]
   for row in rows:
     mapper, planner, joint = (row["phases"].get(phase, {}).get("test") for phase in phases.ORDER)
     joint = joint or row["phases"].get("end_to_end", {}).get("test")
-    pair = lambda test, a, b: "–" if test is None else f"{_score(test, a)} / {_score(test, b)}"
+    pair = lambda test, a, b, digits=1: (
+      "–" if test is None else f"{_score(test, a, digits)} / {_score(test, b, digits)}"
+    )
+    field = (
+      "–"
+      if mapper is None or "field_accuracy" not in mapper
+      else pair(mapper, "field_accuracy", "field_edge_accuracy", 2)
+    )
     true_map = "–" if joint is None else _score(joint["true_map"], "success")
     minutes = sum(phase["wall_time_s"] for phase in row["phases"].values()) / 60
     lines.append(
-      f"| {row['label']} | {row['note']} | {pair(mapper, 'map_accuracy', 'obstacle_iou')} | "
+      f"| {row['label']} | {row['note']} | {pair(mapper, 'map_accuracy', 'obstacle_iou', 2)} | {field} | "
       f"{pair(planner, 'optimal', 'success')} | {pair(joint, 'optimal', 'success')} | "
-      f"{pair(joint, 'map_accuracy', 'obstacle_iou')} | {true_map} | {minutes:.0f} |"
+      f"{pair(joint, 'map_accuracy', 'obstacle_iou', 2)} | {true_map} | {minutes:.0f} |"
     )
   return "\n".join(lines) + "\n"
 

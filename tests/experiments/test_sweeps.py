@@ -209,15 +209,21 @@ def test_runs_with_a_mapper_are_summarised_by_phase_from_their_last_planning_pha
   assert sweeps.summarize(str(tmp_path), runs)[0]["test"]["success"]["mean"] == 82.0
   row = sweeps.phase_table(sweeps.phase_rows(str(tmp_path), runs)).splitlines()[-1]
   assert row == (
-    "| vin | explicit | – | 88.0 ± 1.0 / 90.0 ± 1.0 | 80.0 ± 1.0 / 82.0 ± 1.0 | 98.0 ± 1.0 / 94.0 ± 1.0 | 89.0 ± 1.0 | 2 |"
+    "| vin | explicit | – | – | 88.0 ± 1.0 / 90.0 ± 1.0 | 80.0 ± 1.0 / 82.0 ± 1.0 | 98.00 ± 1.00 / 94.00 ± 1.00 | "
+    "89.0 ± 1.0 | 2 |"
   )
 
 
 def test_mappers_trained_alone_get_their_table_and_curves_without_an_empty_planner_table(tmp_path):
   (tmp_path / "m" / "mapper").mkdir(parents=True)
   test = {
-    "map_accuracy": {"mean": 98.0, "std": 0.1, "per_seed": [98.0]},
-    "obstacle_iou": {"mean": 93.0, "std": 0.2, "per_seed": [93.0]},
+    name: {"mean": mean, "std": 0.0, "per_seed": [mean]}
+    for name, mean in (
+      ("map_accuracy", 98.123),
+      ("obstacle_iou", 93.0),
+      ("field_accuracy", 99.7),
+      ("field_edge_accuracy", 91.234),
+    )
   }
   (tmp_path / "m" / "mapper" / "results.json").write_text(json.dumps({"test": test, "best_epoch": [2]}))
   epochs = [
@@ -226,7 +232,9 @@ def test_mappers_trained_alone_get_their_table_and_curves_without_an_empty_plann
   ]
   (tmp_path / "m" / "mapper" / "metrics.jsonl").write_text("".join(json.dumps(e) + "\n" for e in epochs))
   sweep_binary.write_summary(str(tmp_path), (sweeps.Run("m", {"phase": "mapper"}, "alone"),))
-  assert (tmp_path / "summary.md").read_text().startswith("\nRuns with a mapper, by phase")
+  summary = (tmp_path / "summary.md").read_text()
+  assert summary.startswith("\nRuns with a mapper, by phase")
+  assert summary.splitlines()[-1] == "| m | alone | 98.12 / 93.00 | 99.70 / 91.23 | – | – | – | – | 1 |"
   (row,) = json.loads((tmp_path / "summary.json").read_text())
   assert row["phases"]["mapper"]["loss_curve"] == [0.3, 6.5]
   assert row["phases"]["mapper"]["val_map_accuracy_curve"] == [95.0, 89.0]
