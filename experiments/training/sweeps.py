@@ -919,22 +919,26 @@ PLANNER_WIDTHS = {"symvin": SMALL_SYMVIN, "conv_gppn": SMALL_CONV_GPPN, "id_conv
 PLANNER_WIDTHS |= {"id_symvin": SMALL_SYMVIN, "gppn": SMALL_CONV_GPPN}
 
 
-def k30_run(planner: str) -> Run:
-  """``planner`` at table1's cpu widths and 30 cell applications, from the sweep's shared mapper."""
-  budget = {"k_fwd": 30} if ip.planner_spec(planner).implicit else {"k": 30}
-  return Run(f"{planner}_k30", {"planner": planner, **PLANNER_WIDTHS.get(planner, {}), **budget, **SHARED_MAPPER})
+def budget_run(planner: str, k: int) -> Run:
+  """``planner`` at table1's cpu widths and ``k`` cell applications, from the sweep's shared mapper."""
+  budget = {"k_fwd": k} if ip.planner_spec(planner).implicit else {"k": k}
+  return Run(f"{planner}_k{k}", {"planner": planner, **PLANNER_WIDTHS.get(planner, {}), **budget, **SHARED_MAPPER})
 
 
 WORKSPACE_ARM_SWEEP = Sweep(
   preset="quick",
   recipe="stable",
   flags={**TABLE1_WORKSPACE, "mapper": "workspace_sweep_max_fine"},
-  description="table1's workspace column at K = 30 (2000 workspaces, 3 seeds) behind the arm-sweep mapper instead "
+  description="table1's workspace column at K = 30, 50 and 80 (2000 workspaces, 3 seeds) behind the arm-sweep mapper instead "
   "of the U-Net: its field per half pixel, pretrained on the configuration space and on the polygons at a raster 4x "
   "finer than the image (field_loss_weight 10), one seed shared as table1 shares its U-Net; all else as table1.",
   runs=after_pretraining(
     Run("mapper", {"phase": "mapper", "seeds": 1, "field_loss_weight": 10.0}, "the arm-sweep mapper alone, one seed"),
-    *(k30_run(planner) for planner in ("vin", "id_vin", "symvin", "id_symvin", "conv_gppn", "id_conv_gppn", "gppn")),
+    *(
+      budget_run(planner, k)
+      for k in (30, 50, 80)
+      for planner in ("vin", "id_vin", "symvin", "id_symvin", "conv_gppn", "id_conv_gppn", "gppn")
+    ),
   ),
 )
 
