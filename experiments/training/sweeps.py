@@ -821,6 +821,9 @@ AS_STUDY = {
 """The arm sweep's field per half pixel trained as the study script of `docs/workspace_manipulation.md` trained it
 (session 38): the fine raster's loss at weight 10, Adam, batches of 16, 32 channels, a half cosine over all epochs."""
 
+AS_STUDY_20K = {**AS_STUDY, "num_train": 20_000, "pretrain_epochs": 3}
+"""`AS_STUDY` on 20k workspaces for 3 epochs: the steps of 30 epochs on table1's 2000."""
+
 MAPPER_RATES = Sweep(
   preset="workspace",
   recipe="stable",
@@ -896,9 +899,13 @@ MAPPER_RATES = Sweep(
     ),
     Run(
       "sweep_max_fine_field_10_as_study_20k",
-      {**AS_STUDY, "num_train": 20_000, "pretrain_epochs": 3},
+      AS_STUDY_20K,
       "sweep_max_fine_field_10_as_study on 20k workspaces (its own 500/500 draw) for 3 epochs, the steps of 30 "
       "epochs on 2000; one seed",
+    ),
+    *(
+      Run(f"sweep_max_fine_field_10_as_study_20k_seed{seed}", {**AS_STUDY_20K, "seed": seed}, f"the same, seed {seed}")
+      for seed in (1, 2)
     ),
   ),
 )
