@@ -1192,7 +1192,7 @@ def summarize(root: str, runs: Sequence[Run]) -> list[dict[str, Any]]:
 
 
 def _score(test: Mapping[str, Any] | None, name: str, digits: int = 1) -> str:
-  if test is None or name not in test:
+  if test is None:
     return "–"
   score = test[name]
   mean, std = f"{score['mean']:.{digits}f}", f"{score['std']:.{digits}f}"
