@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import jax
@@ -67,30 +67,34 @@ def make_eval_fn(
   return jax.jit(lambda params, batch: model.over_seeds(one_seed, (params,), (batch,), seed_batch))
 
 
+def _per_seed(counts: Any, aggregate: Callable[[Any], dict[str, Any]]) -> list[dict[str, Any]]:
+  """Each seed's `aggregate` of the ``[S, maps]`` counts over its maps."""
+  seeds = jax.tree.leaves(counts)[0].shape[0]
+  return [aggregate(jax.tree.map(lambda x, s=s: x[s], counts)) for s in range(seeds)]
+
+
+def _spread(per_seed: list[dict[str, Any]], names: Iterable[str]) -> dict[str, Any]:
+  """{name: {"mean", "std", "per_seed"}} of each named score over the seeds."""
+  return {
+    name: {"mean": float(np.mean(values)), "std": float(np.std(values)), "per_seed": values}
+    for name, values in ((name, [r[name] for r in per_seed]) for name in names)
+  }
+
+
 def _policy_summary(per_map: metrics.PolicyMetrics) -> dict[str, Any]:
   """{"optimal", "success", "accuracy"}: {"mean", "std", "per_seed"} (%); "maps", "skipped_maps"."""
-  per_seed = [metrics.aggregate(jax.tree.map(lambda x, s=s: x[s], per_map)) for s in range(per_map.num_cells.shape[0])]
-  summary: dict[str, Any] = {
-    name: {
-      "mean": float(np.mean([r[name] for r in per_seed])),
-      "std": float(np.std([r[name] for r in per_seed])),
-      "per_seed": [r[name] for r in per_seed],
-    }
-    for name in ("optimal", "success", "accuracy")
+  per_seed = _per_seed(per_map, metrics.aggregate)
+  return {
+    **_spread(per_seed, ("optimal", "success", "accuracy")),
+    "maps": per_seed[0]["maps"],
+    "skipped_maps": per_seed[0]["skipped_maps"],
   }
-  summary["maps"] = per_seed[0]["maps"]
-  summary["skipped_maps"] = per_seed[0]["skipped_maps"]
-  return summary
 
 
 def _counts_summary(counts: Any, aggregate: Callable[[Any], dict[str, float]]) -> dict[str, Any]:
-  """{score: {"mean", "std", "per_seed"}} of the ``[S, maps]`` counts, each seed's `aggregate`d over its maps."""
-  seeds = jax.tree.leaves(counts)[0].shape[0]
-  per_seed = [aggregate(jax.tree.map(lambda x, s=s: x[s], counts)) for s in range(seeds)]
-  return {
-    name: {"mean": float(np.mean(values)), "std": float(np.std(values)), "per_seed": values}
-    for name, values in ((name, [r[name] for r in per_seed]) for name in per_seed[0])
-  }
+  """{score: {"mean", "std", "per_seed"}} of every score `aggregate` gives, each seed aggregated over its maps."""
+  per_seed = _per_seed(counts, aggregate)
+  return _spread(per_seed, per_seed[0])
 
 
 def evaluate_split(
