@@ -910,8 +910,15 @@ MAPPER_RATES = Sweep(
     Run(
       "sweep_max_fine_field_10_as_study_20k_8_epochs",
       {**AS_STUDY_20K, "pretrain_epochs": 8},
-      "sweep_max_fine_field_10_as_study_20k for 8 epochs instead of 3 (its validation still rose in the third); "
-      "one seed",
+      "sweep_max_fine_field_10_as_study_20k for 8 epochs instead of 3 (its validation still rose in the third)",
+    ),
+    *(
+      Run(
+        f"sweep_max_fine_field_10_as_study_20k_8_epochs_seed{seed}",
+        {**AS_STUDY_20K, "pretrain_epochs": 8, "seed": seed},
+        f"the same, seed {seed}",
+      )
+      for seed in (1, 2)
     ),
   ),
 )
