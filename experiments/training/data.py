@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 from absl import logging
 
 from data_gen.dataset import Dataset, DatasetError, Split, load_dataset
@@ -82,6 +84,24 @@ def load_checked(path: str, task: str, wrap: bool, size: int | None) -> Dataset:
     raise DataMismatchError(
       f"dataset {path} does not fit a run for task={task} wrap={wrap}{'' if size is None else f' size={size}'}: {error}"
     ) from error
+
+
+def environment_keys(split: Split) -> list[bytes]:
+  """Each problem's environment as a mapper sees it: its workspace image, else its map and appearance seed."""
+  arrays = (split.workspace,) if split.workspace is not None else (split.maps, split.style)
+  arrays = [np.asarray(array) for array in arrays if array is not None]
+  return [
+    hashlib.blake2b(b"".join(array[i].tobytes() for array in arrays), digest_size=16).digest()
+    for i in range(len(split.maps))
+  ]
+
+
+def held_out_seen_elsewhere(dataset: Dataset, other: Dataset) -> dict[str, int]:
+  """Per held-out split of ``dataset`` ("val", "test"): its problems whose environment ``other``'s
+  training split holds and ``dataset``'s does not, i.e. what a model trained on ``other`` saw that one
+  trained on ``dataset`` did not."""
+  seen = set(environment_keys(other.train)) - set(environment_keys(dataset.train))
+  return {name: sum(key in seen for key in environment_keys(getattr(dataset, name))) for name in ("val", "test")}
 
 
 def num_maps(split: DeviceSplit) -> int:

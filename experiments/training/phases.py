@@ -26,6 +26,7 @@ from typing import Any
 
 import jax
 import jax.numpy as jnp
+from absl import logging
 
 import implicit_planning as ip
 from experiments.training import checkpoints, data, model, parallel
@@ -81,9 +82,14 @@ def pretrained_run_config(config: Config, part: str) -> Config:
   """The config of the finished ``part`` ("mapper" or "planner") pretraining run that
   ``config.mapper_from`` / ``config.planner_from`` names, checked to fit ``config``.
 
+  A mapper may come from another dataset of the task (a larger draw, say) whose training split
+  holds none of this run's validation or test environments (`check_held_out_unseen`); a planner
+  must come from this run's.
+
   Raises:
-    ConfigError: no run there, not a ``part`` run, other data, mapper or planner, or a seed count
-      that is neither 1 nor ``config.seeds``.
+    ConfigError: no run there, not a ``part`` run, other data (for a mapper: data holding this
+      run's held-out environments), mapper or planner, or a seed count that is neither 1 nor
+      ``config.seeds``.
   """
   flag = f"{part}_from"
   source = getattr(config, flag)
@@ -98,12 +104,41 @@ def pretrained_run_config(config: Config, part: str) -> Config:
     if getattr(stored, name) != getattr(config, name)
   ]
   if data.dataset_path(stored) != data.dataset_path(config):
-    differ.append(f"data={data.dataset_path(stored)!r} (here {data.dataset_path(config)!r})")
+    if part == "planner":
+      differ.append(f"data={data.dataset_path(stored)!r} (here {data.dataset_path(config)!r})")
+    else:
+      check_held_out_unseen(config, stored, source)
   if differ:
     raise ConfigError(f"{flag}={source} was trained with other data or another {part}: {', '.join(differ)}")
   if stored.seeds not in (1, config.seeds):
     raise ConfigError(f"{flag}={source} has {stored.seeds} seeds; this run needs 1 (shared) or {config.seeds}")
   return stored
+
+
+def check_held_out_unseen(config: Config, mapper_run: Config, source: str) -> None:
+  """Refuses a mapper pretrained on another dataset whose training split holds environments of this
+  run's validation or test split that this run's training split does not (its own training
+  environments, an empty workspace say, the mapper may have seen too).
+
+  Raises:
+    ConfigError: naming how many held-out problems of each split the mapper saw.
+  """
+  ours, theirs = (
+    data.load_checked(data.ensure_dataset(run), run.task, run.wrap, run.size) for run in (config, mapper_run)
+  )
+  seen = {split: count for split, count in data.held_out_seen_elsewhere(ours, theirs).items() if count}
+  if seen:
+    counts = ", ".join(f"{count} {split}" for split, count in seen.items())
+    raise ConfigError(
+      f"mapper_from={source} was trained on {theirs.path}, whose training split holds the environments of "
+      f"{counts} problems of {ours.path} that its own training split does not: the mapper has seen them"
+    )
+  logging.info(
+    "the mapper of %s was trained on %s, which holds no held-out environment of %s beyond its training ones",
+    source,
+    theirs.path,
+    ours.path,
+  )
 
 
 def pretrained(config: Config, part: str, workdir: str, sample: data.DeviceSplit) -> Any:

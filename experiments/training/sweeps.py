@@ -948,13 +948,36 @@ def budget_run(planner: str, k: int) -> Run:
   return Run(f"{planner}_k{k}", {"planner": planner, **PLANNER_WIDTHS.get(planner, {}), **budget, **SHARED_MAPPER})
 
 
+STUDY_MAPPER = {
+  "mapper_from": "runs/sweeps/mapper_rates/sweep_max_fine_field_10_as_study_20k_8_epochs/mapper",
+  "mapper_width": AS_STUDY["mapper_width"],
+}
+"""The mapper_rates sweep's best mapper (`AS_STUDY_20K_8_EPOCHS`, seed 0; its default root): pretrained on a
+20k draw whose training split holds none of table1's held-out workspaces but the empty one (checked)."""
+
+
+def study_mapper_run(planner: str) -> Run:
+  """``planner``'s joint phase at K = 30 behind `STUDY_MAPPER`, from the sweep's pretrained planner."""
+  return Run(
+    f"{planner}_k30_study_mapper",
+    {
+      "planner": planner,
+      **PLANNER_WIDTHS.get(planner, {}),
+      **STUDY_MAPPER,
+      "planner_from": f"{ROOT}/{planner}_k30/planner",
+    },
+    "K = 30, the joint phase alone behind the mapper_rates sweep's 8-epoch mapper on 20k workspaces (run it first)",
+  )
+
+
 WORKSPACE_ARM_SWEEP = Sweep(
   preset="quick",
   recipe="stable",
   flags={**TABLE1_WORKSPACE, "mapper": "workspace_sweep_max_fine"},
   description="table1's workspace column at K = 30, 50 and 80 (2000 workspaces, 3 seeds) behind the arm-sweep mapper instead "
   "of the U-Net: its field per half pixel, pretrained on the configuration space and on the polygons at a raster 4x "
-  "finer than the image (field_loss_weight 10), one seed shared as table1 shares its U-Net; all else as table1.",
+  "finer than the image (field_loss_weight 10), one seed shared as table1 shares its U-Net; all else as table1. "
+  "'_study_mapper' runs: the joint phase behind mapper_rates' best mapper instead.",
   runs=after_pretraining(
     Run("mapper", {"phase": "mapper", "seeds": 1, "field_loss_weight": 10.0}, "the arm-sweep mapper alone, one seed"),
     *(
@@ -962,6 +985,7 @@ WORKSPACE_ARM_SWEEP = Sweep(
       for k in (30, 50, 80)
       for planner in ("vin", "id_vin", "symvin", "id_symvin", "conv_gppn", "id_conv_gppn", "gppn")
     ),
+    *(study_mapper_run(planner) for planner in ("vin", "id_vin", "symvin", "id_symvin", "conv_gppn", "id_conv_gppn")),
   ),
 )
 

@@ -9,6 +9,7 @@ import pytest
 
 import implicit_planning as ip
 from data_gen import manipulation
+from data_gen.dataset import save_dataset
 from experiments.training import (
   ConfigError,
   TrainingInterrupted,
@@ -236,6 +237,36 @@ def test_a_shared_pretraining_run_must_exist_be_of_its_phase_and_fit(tiny, tmp_p
       config.replace(**{flag: other}, phase=phase)
   with pytest.raises(ConfigError, match=f"{flag}=.* needs a --mapper"):
     tiny(**{flag: other})
+
+
+def test_a_mapper_may_come_from_other_data_that_holds_none_of_the_held_out_environments(tiny, tmp_path):
+  config = tiny(task="manip_workspace", size=18, mapper="workspace_unet", planner="vin")
+  ours = data.load_checked(data.ensure_dataset(config), config.task, config.wrap, config.size)
+
+  def run_on(splits, part):
+    """A ``part`` run on a dataset of ``ours``'s splits rearranged, as ``mapper_from`` / ``planner_from``."""
+    path = str(tmp_path / f"{'_'.join(splits)}.npz")
+    rearranged = dict(zip(("train", "val", "test"), (getattr(ours, s) for s in splits)))
+    counts = {name: len(split.maps) for name, split in rearranged.items()}
+    save_dataset(path, {**ours.meta, "counts": counts}, rearranged)
+    source = str(tmp_path / f"{part}_{'_'.join(splits)}")
+    checkpoints.write_or_check_config(source, phases.phase_config(config.replace(data=path), part))
+    return config.replace(**{f"{part}_from": source})
+
+  # Other data with this run's training split only: the mapper has seen nothing held out.
+  assert phases.pretrained_run_config(run_on(("train", "test", "val"), "mapper"), "mapper").data.endswith(
+    "train_test_val.npz"
+  )
+  with pytest.raises(ConfigError, match="another planner: data="):
+    phases.pretrained_run_config(run_on(("train", "test", "val"), "planner"), "planner")
+  # A mapper trained on this run's test split: it saw every held-out workspace not among the training ones.
+  train_images, test_images = ({image.tobytes() for image in split.workspace} for split in (ours.train, ours.test))
+  seen = test_images - train_images
+  seen_held_out = {s: sum(image.tobytes() in seen for image in getattr(ours, s).workspace) for s in ("val", "test")}
+  assert seen_held_out["test"] > 0
+  counts = ", ".join(f"{count} {s}" for s, count in seen_held_out.items() if count)
+  with pytest.raises(ConfigError, match=f"holds the environments of {counts} problems of .* the mapper has seen them"):
+    phases.pretrained_run_config(run_on(("test", "val", "train"), "mapper"), "mapper")
 
 
 def test_workspace_images_the_mapper_was_not_built_for_are_refused(tiny):
