@@ -309,7 +309,7 @@ def train_and_evaluate(config: Config, workdir: str, initial_params: Callable[[]
   bar = tqdm.tqdm(
     total=config.epochs * steps_per_epoch,
     initial=meta["epoch"] * steps_per_epoch,
-    desc=f"{config.planner} {config.task} {config.size}x{config.size}",
+    desc=f"{config.planner if config.plans else config.mapper} {config.task} {config.size}x{config.size}",
     unit="step",
     dynamic_ncols=True,
     disable=not primary,
