@@ -945,7 +945,8 @@ PLANNER_WIDTHS |= {"id_symvin": SMALL_SYMVIN, "gppn": SMALL_CONV_GPPN}
 def budget_run(planner: str, k: int) -> Run:
   """``planner`` at table1's cpu widths and ``k`` cell applications, from the sweep's shared mapper."""
   budget = {"k_fwd": k} if ip.planner_spec(planner).implicit else {"k": k}
-  return Run(f"{planner}_k{k}", {"planner": planner, **PLANNER_WIDTHS.get(planner, {}), **budget, **SHARED_MAPPER})
+  flags = {"planner": planner, **PLANNER_WIDTHS.get(planner, {}), **budget, **SHARED_MAPPER}
+  return Run(f"{planner}_k{k}", flags, f"K = {k}, from the sweep's shared mapper")
 
 
 STUDY_MAPPER = {
