@@ -208,15 +208,21 @@ MAPPER_PANELS = (
 
 
 def plot_curves(rows: list[dict], path: str, panels: Sequence[tuple[str, str, str]] = PLANNER_PANELS) -> None:
-  """Each panel's curve (key, title, y scale) against epoch, one line per run."""
-  fig, axes = plt.subplots(1, len(panels), figsize=(5.25 * len(panels), 4.5))
-  for ax, (key, title, scale) in zip(axes, panels):
+  """Each panel's curve (key, title, y scale) against epoch, one line per run, in the same colour in
+  every panel; a panel no run has a point for (diagnostics that were not logged) is left out."""
+
+  def points(row: dict, key: str) -> list[tuple[int, float]]:
+    return [(epoch + 1, y) for epoch, y in enumerate(row.get(key, [])) if y is not None]
+
+  panels = [panel for panel in panels if any(points(row, panel[0]) for row in rows)] or list(panels[:1])
+  colours = plt.get_cmap("tab10" if len(rows) <= 10 else "tab20")
+  fig, axes = plt.subplots(1, len(panels), figsize=(5.25 * len(panels), 4.5), squeeze=False)
+  for ax, (key, title, scale) in zip(axes[0], panels):
     for i, row in enumerate(rows):
-      points = [(e + 1, y) for e, y in enumerate(row.get(key, [])) if y is not None]
-      if points:  # one colour per run in every panel, whichever panels it has points in
-        ax.plot(*zip(*points), marker=".", label=row["label"], color=f"C{i % 10}")
+      if curve := points(row, key):
+        ax.plot(*zip(*curve), marker=".", label=row["label"], color=colours(i % colours.N))
     ax.set(xlabel="epoch", title=title, yscale=scale)
-  axes[0].legend(fontsize=7)
+  axes[0, 0].legend(fontsize=7)
   fig.tight_layout()
   fig.savefig(path, dpi=100)
   plt.close(fig)
