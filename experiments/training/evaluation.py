@@ -252,11 +252,8 @@ def evaluate_run(
     template = model.checkpoint_template(model.make_planner(trained), trained, sample)
     restored = checkpoints.restore(checkpoints.manager(workdir, read_only=True), template)
     params = restored.params(which)
-    if mapper is not None:
-      shapes = lambda tree: jax.tree.map(jnp.shape, tree)
-      wanted = jax.eval_shape(lambda: model.checkpoint_template(planner, config, sample).params)
-      if shapes(wanted) != shapes(params):
-        raise ConfigError(f"mapper {mapper!r} has other parameters than the run's {trained.mapper!r}")
+    if mapper is not None and model.parameter_shapes(config, sample) != jax.tree.map(jnp.shape, params):
+      raise ConfigError(f"mapper {mapper!r} has other parameters than the run's {trained.mapper!r}")
     return params, restored.epochs(which)
 
   if out == "":

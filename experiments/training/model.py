@@ -206,3 +206,10 @@ def checkpoint_template(planner: ip.Planner, config: Config, sample: DeviceSplit
   step per epoch stands in for the training split's.
   """
   return init_state(planner, make_optimizer(config, steps_per_epoch=1), config, sample)
+
+
+def parameter_shapes(config: Config, sample: DeviceSplit) -> Any:
+  """The shape of each of ``config``'s model parameters (seed axis first), computing none of them:
+  two mappers with the same shapes read one trained set of parameters two ways."""
+  params = jax.eval_shape(lambda: checkpoint_template(make_planner(config), config, sample).params)
+  return jax.tree.map(lambda leaf: leaf.shape, params)

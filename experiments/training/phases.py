@@ -71,11 +71,12 @@ def best_params(config: Config, workdir: str, sample: data.DeviceSplit) -> Any:
 
 
 SHARED_FIELDS = {
-  "mapper": ("task", "size", "mapper", "mapper_width"),
+  "mapper": ("task", "size", "mapper_width"),
   "planner": ("task", "size", "mapper", "planner", *ip.planners.OPTION_NAMES),
 }
 """What a pretraining run given by ``mapper_from`` / ``planner_from`` must share with the run that
-starts from it (and its dataset)."""
+starts from it (and its dataset). A mapper run may have trained another mapper of the same
+parameters (`check_same_mapper_parameters`)."""
 
 
 def pretrained_run_config(config: Config, part: str) -> Config:
@@ -83,13 +84,15 @@ def pretrained_run_config(config: Config, part: str) -> Config:
   ``config.mapper_from`` / ``config.planner_from`` names, checked to fit ``config``.
 
   A mapper may come from another dataset of the task (a larger draw, say) whose training split
-  holds none of this run's validation or test environments (`check_held_out_unseen`); a planner
-  must come from this run's.
+  holds none of this run's validation or test environments (`check_held_out_unseen`), and may
+  have been trained as another mapper of the same parameters (a plain one for a run that reads
+  it averaged over the image's mirrors: `check_same_mapper_parameters`); a planner must come from
+  this run's data and be this run's planner.
 
   Raises:
     ConfigError: no run there, not a ``part`` run, other data (for a mapper: data holding this
-      run's held-out environments), mapper or planner, or a seed count that is neither 1 nor
-      ``config.seeds``.
+      run's held-out environments), mapper (for a mapper run: one of other parameters) or
+      planner, or a seed count that is neither 1 nor ``config.seeds``.
   """
   flag = f"{part}_from"
   source = getattr(config, flag)
@@ -112,7 +115,29 @@ def pretrained_run_config(config: Config, part: str) -> Config:
     raise ConfigError(f"{flag}={source} was trained with other data or another {part}: {', '.join(differ)}")
   if stored.seeds not in (1, config.seeds):
     raise ConfigError(f"{flag}={source} has {stored.seeds} seeds; this run needs 1 (shared) or {config.seeds}")
+  if part == "mapper" and stored.mapper != config.mapper:
+    check_same_mapper_parameters(config, stored, source)
   return stored
+
+
+def check_same_mapper_parameters(config: Config, mapper_run: Config, source: str) -> None:
+  """Refuses a mapper run whose mapper has other parameters than ``config``'s mapper, which is to
+  start from them (same parameters: the same trained field read another way).
+
+  Raises:
+    ConfigError: naming both mappers.
+  """
+  dataset = data.load_checked(data.ensure_dataset(config), config.task, config.wrap, config.size)
+  sample = data.to_device(dataset.val)
+  joint = phase_config(config, "joint")
+  ours, theirs = (
+    model.parameter_shapes(run, sample)["mapper"] for run in (joint, joint.replace(mapper=mapper_run.mapper))
+  )
+  if ours != theirs:
+    raise ConfigError(
+      f"mapper_from={source} trained mapper {mapper_run.mapper}, whose parameters are not those of this run's "
+      f"{config.mapper}"
+    )
 
 
 def check_held_out_unseen(config: Config, mapper_run: Config, source: str) -> None:

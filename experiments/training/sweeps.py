@@ -957,17 +957,20 @@ STUDY_MAPPER = {
 20k draw whose training split holds none of table1's held-out workspaces but the empty one (checked)."""
 
 
-def study_mapper_run(planner: str) -> Run:
-  """``planner``'s joint phase at K = 30 behind `STUDY_MAPPER`, from the sweep's pretrained planner."""
+def study_mapper_run(planner: str, mirrored: bool = False) -> Run:
+  """``planner``'s joint phase at K = 30 behind `STUDY_MAPPER`, from the sweep's pretrained planner;
+  ``mirrored``: its map averaged over the image's mirrors (the same parameters)."""
   return Run(
-    f"{planner}_k30_study_mapper",
+    f"{planner}_k30_study_mapper{'_mirrored' if mirrored else ''}",
     {
       "planner": planner,
       **PLANNER_WIDTHS.get(planner, {}),
       **STUDY_MAPPER,
+      **({"mapper": "workspace_sweep_max_fine_mirrored"} if mirrored else {}),
       "planner_from": f"{ROOT}/{planner}_k30/planner",
     },
-    "K = 30, the joint phase alone behind the mapper_rates sweep's 8-epoch mapper on 20k workspaces (run it first)",
+    "K = 30, the joint phase alone behind the mapper_rates sweep's 8-epoch mapper on 20k workspaces (run it first)"
+    + (", its map averaged over the image's mirrors" if mirrored else ""),
   )
 
 
@@ -978,7 +981,8 @@ WORKSPACE_ARM_SWEEP = Sweep(
   description="table1's workspace column at K = 30, 50 and 80 (2000 workspaces, 3 seeds) behind the arm-sweep mapper instead "
   "of the U-Net: its field per half pixel, pretrained on the configuration space and on the polygons at a raster 4x "
   "finer than the image (field_loss_weight 10), one seed shared as table1 shares its U-Net; all else as table1. "
-  "'_study_mapper' runs: the joint phase behind mapper_rates' best mapper instead.",
+  "'_study_mapper' runs: the joint phase behind mapper_rates' best mapper instead ('_mirrored': read averaged over "
+  "the image's mirrors).",
   runs=after_pretraining(
     Run("mapper", {"phase": "mapper", "seeds": 1, "field_loss_weight": 10.0}, "the arm-sweep mapper alone, one seed"),
     *(
@@ -987,6 +991,7 @@ WORKSPACE_ARM_SWEEP = Sweep(
       for planner in ("vin", "id_vin", "symvin", "id_symvin", "conv_gppn", "id_conv_gppn", "gppn")
     ),
     *(study_mapper_run(planner) for planner in ("vin", "id_vin", "symvin", "id_symvin", "conv_gppn", "id_conv_gppn")),
+    *(study_mapper_run(planner, mirrored=True) for planner in ("vin", "id_vin", "symvin", "id_symvin")),
   ),
 )
 

@@ -326,6 +326,30 @@ def test_a_mapper_run_is_evaluated_read_another_way_with_its_own_parameters(tiny
     evaluation.with_mapper(tiny(), "workspace_sweep_max")
 
 
+def test_a_joint_phase_may_read_a_shared_mapper_run_another_way(tiny, tmp_path):
+  """A joint phase whose mapper averages over the image's mirrors starts from a plain mapper run's
+  trained field (the same parameters); a mapper of other parameters is refused before any training."""
+  plain = tiny(task="manip_workspace", size=18, mapper="workspace_sweep_max", planner="vin", pretrain_epochs=1)
+  source = str(tmp_path / "plain")
+  phases.train_phases(plain.replace(phase="mapper"), source)
+  source = os.path.join(source, "mapper")
+  mirrored = plain.replace(mapper="workspace_sweep_max_mirrored", mapper_from=source, seeds=2)
+  assert phases.pretrained_run_config(mirrored, "mapper").mapper == "workspace_sweep_max"
+  sample = data.to_device(data.load_checked(data.dataset_path(plain), plain.task, plain.wrap, plain.size).val)
+  joint = phases.phase_config(mirrored, "joint")
+  start = phases.pretrained(joint, "mapper", str(tmp_path / "mirrored"), sample)
+  assert jax.tree.map(np.shape, start) == model.parameter_shapes(joint, sample)["mapper"]
+  trained = phases.best_params(checkpoints.read_config(source), source, sample)["mapper"]
+  for given, pretrained in zip(jax.tree.leaves(start), jax.tree.leaves(trained), strict=True):
+    np.testing.assert_array_equal(given, np.broadcast_to(pretrained, given.shape))
+  unet = plain.replace(mapper="workspace_unet", mapper_from=source)
+  with pytest.raises(
+    ConfigError, match="trained mapper workspace_sweep_max, whose parameters are not those of .* workspace_unet"
+  ):
+    phases.train_phases(unet, str(tmp_path / "unet"))
+  assert not os.path.exists(tmp_path / "unet")
+
+
 def test_a_mapper_phase_supervises_its_obstacle_field_on_the_polygons(tiny, tmp_path):
   """``field_loss_weight`` adds that weight times the field's cross-entropy at the fine raster to the
   mapper's loss and reports the field's accuracy there; a mapper without a field, no mapper, and a
