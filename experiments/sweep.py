@@ -64,6 +64,11 @@ _ROOT = flags.DEFINE_string(
 _STEP_TIMES = flags.DEFINE_string(
   "step_times", estimate.STEP_TIMES, "--dry_run: the step benchmark record (JSON) the estimates scale."
 )
+_MEASURED_RUNS = flags.DEFINE_string(
+  "measured_runs",
+  estimate.MEASURED_RUNS,
+  "--dry_run: recorded CPU runs whose measured times estimate runs of the same cost ('' for none: a GPU's --step_times).",
+)
 _ONLY = flags.DEFINE_list("only", [], "Labels of the runs to do (default: all).")
 _SET = flags.DEFINE_list("set", [], "Training flags for every run, name=value (e.g. seeds=3,epochs=30).")
 _JOBS = flags.DEFINE_integer("jobs", 1, "Runs side by side, each on one thread and core (1: XLA's default threads).")
@@ -373,13 +378,15 @@ def main(argv: Sequence[str]) -> None:
     ]
     if _DRY_RUN.value:
       times = estimate.load_step_times(_STEP_TIMES.value)
-      lines = estimate.describe([configs[run.label] for run in todo], times)
+      measured = estimate.load_measured_runs(_MEASURED_RUNS.value) if _MEASURED_RUNS.value else {}
+      lines = estimate.describe([configs[run.label] for run in todo], times, measured)
       for (_, command), line in zip(commands, lines):
         print(f"[{line}] " + " ".join(["python", *command[1:]]))
-      total = sum(estimate.run_seconds(configs[run.label], times) or 0.0 for run in todo)
+      total = sum(estimate.estimate_seconds(configs[run.label], times, measured)[0] or 0.0 for run in todo)
       print(
         f"{len(todo)} runs to do ({len(runs) - len(todo)} done, stopped or reused), ~{total / 3600:.1f} h on one "
-        f"core of the machine of {_STEP_TIMES.value} (a rough estimate: `experiments.training.estimate`)"
+        f"core of the machine of {_STEP_TIMES.value} or of the recorded runs (a rough estimate: "
+        "`experiments.training.estimate`)"
       )
       return
     os.makedirs(root, exist_ok=True)

@@ -13,17 +13,25 @@ either way, SymVIN and ID-SymVIN 1.3–2× under on mazes but 2–2.5× over on 
 against the recorded three-phase workspace and visual runs, the mappers and the VIN and SymVIN
 twins within 1.4×, the ConvGRU/ConvLSTM families 1.5–2.3× over.
 With another record (a GPU's: ``--step_times``) the overhead is still the CPU's.
+
+A run without a mapper whose cost (`cost_key`: planner, sizes, solvers, map, batch) matches runs
+recorded on a CPU (``records/``) is estimated from their measured seconds per step and per evaluated
+map instead (`measured_seconds`): the scaling above was 0.35× to 2.5× off by family.
 """
 
 from __future__ import annotations
 
 import functools
 import json
+import os
+import re
+import statistics
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 import implicit_planning as ip
-from experiments.training.config import Config
+from experiments.training import checkpoints
+from experiments.training.config import Config, ConfigError
 
 STEP_TIMES = "records/cpu-1core_2026-11-26/step.json"
 OVERHEAD = 3.2
@@ -83,6 +91,81 @@ def _record_rows(path: str) -> tuple[dict[str, Any], ...]:
     return tuple(json.load(f)["rows"])
 
 
+MEASURED_RUNS = "records"
+"""Where `measured_seconds` finds recorded runs: each folder with ``config.json``, ``metrics.jsonl``
+and ``results.json`` (its ``hardware`` a CPU's)."""
+COST_FIELDS = (
+  "planner",
+  "task",
+  "size",
+  "batch_size",
+  "l_h",
+  "l_q",
+  "kernel_size",
+  "group",
+  "dtype",
+  "supervised_iterates",
+  "warm_start",
+  "jacobian_reg",
+  "diagnose_every",
+  "mapper",
+)
+"""What sets the time of one training step and of one evaluated map, besides the planning budget."""
+
+
+def cost_key(config: Config) -> tuple[tuple[str, Any], ...]:
+  """The fields of ``config`` that set how long a step and an evaluated map take (not how many there
+  are): `COST_FIELDS`, and K for an explicit planner or its solvers for an implicit one."""
+  implicit = ip.planner_spec(config.planner).implicit
+  budget = ("k_fwd", "k_bwd", "forward_solver", "backward_solver", "forward_tol") if implicit else ("k",)
+  return tuple((name, getattr(config, name)) for name in (*COST_FIELDS, *budget))
+
+
+@functools.cache
+def load_measured_runs(root: str = MEASURED_RUNS) -> dict[tuple[tuple[str, Any], ...], tuple[float, float]]:
+  """Per `cost_key` of the CPU runs recorded under ``root`` (runs with a mapper left out), the seconds
+  per training step and per evaluated map, each for one seed (the seeds of a run train one after
+  another on a CPU): the median over the runs of the newest date (a folder's ``_YYYY-MM-DD``; the
+  code has become faster: SymVIN's step took 0.27 s a seed on 2026-12-05, 0.76 on 2026-11-30).
+  Records of configs this version cannot read are skipped."""
+  measured: dict[tuple[tuple[str, Any], ...], list[tuple[str, float, float]]] = {}
+  for folder, _, files in os.walk(root):
+    if not {"config.json", "metrics.jsonl", "results.json"} <= set(files):
+      continue
+    with open(os.path.join(folder, "results.json")) as f:
+      if not str(json.load(f).get("hardware", "")).startswith("cpu"):
+        continue
+    try:
+      config = checkpoints.read_config(folder)
+    except (TypeError, ConfigError):  # a field since removed or renamed beyond `RENAMED_FIELDS`
+      continue
+    with open(os.path.join(folder, "metrics.jsonl")) as f:
+      epochs = [json.loads(line) for line in f if line.strip()]
+    if config.mapper or not epochs:
+      continue
+    step = statistics.median(e["step_time_s"] for e in epochs) / config.seeds
+    per_map = statistics.median(e["val_time_s"] for e in epochs) / (config.num_val * config.seeds)
+    date = max(re.findall(r"_(\d{4}-\d{2}-\d{2})", folder), default="")
+    measured.setdefault(cost_key(config), []).append((date, step, per_map))
+  newest = {key: [run for run in runs if run[0] == max(runs)[0]] for key, runs in measured.items()}
+  return {
+    key: (statistics.median(step for _, step, _ in runs), statistics.median(m for _, _, m in runs))
+    for key, runs in newest.items()
+  }
+
+
+def measured_seconds(
+  config: Config, measured: Mapping[tuple[tuple[str, Any], ...], tuple[float, float]]
+) -> float | None:
+  """The whole run, every seed, from the measured step and map of recorded runs of its `cost_key`:
+  each epoch's training steps and validation maps, then the test maps. None when none was recorded."""
+  if config.mapper or cost_key(config) not in measured:
+    return None
+  step, per_map = measured[cost_key(config)]
+  steps = config.num_train // config.batch_size
+  return config.seeds * (config.epochs * (steps * step + config.num_val * per_map) + config.num_test * per_map)
+
+
 def run_seconds(config: Config, times: Mapping[str, Mapping[str, Any]]) -> float | None:
   """The whole run, every seed: its epochs of planner steps times `OVERHEAD`, and with a mapper its
   phases (`phases`: the mapper's and the planner's pretraining, then joint steps of both; the
@@ -103,7 +186,29 @@ def run_seconds(config: Config, times: Mapping[str, Mapping[str, Any]]) -> float
   return (planner_seconds + mapper * (mapper_pretraining + joint)) * steps * config.seeds
 
 
-def describe(configs: Sequence[Config], times: Mapping[str, Mapping[str, Any]]) -> list[str]:
-  """One line per run: its estimated minutes, or that its mapper's cost is not known."""
-  estimates = [run_seconds(c, times) for c in configs]
-  return [f"~{s / 60:.0f} min" if s is not None else "no estimate (mapper not measured)" for s in estimates]
+def estimate_seconds(
+  config: Config,
+  times: Mapping[str, Mapping[str, Any]],
+  measured: Mapping[tuple[tuple[str, Any], ...], tuple[float, float]],
+) -> tuple[float | None, bool]:
+  """The run's seconds (None: not known) and whether they come from recorded runs of its cost
+  (`measured_seconds`) rather than the scaled benchmark (`run_seconds`)."""
+  seconds = measured_seconds(config, measured)
+  return (seconds, True) if seconds is not None else (run_seconds(config, times), False)
+
+
+def describe(
+  configs: Sequence[Config],
+  times: Mapping[str, Mapping[str, Any]],
+  measured: Mapping[tuple[tuple[str, Any], ...], tuple[float, float]],
+) -> list[str]:
+  """One line per run: its estimated minutes (and whether recorded runs of its cost measured them), or
+  that its mapper's cost is not known."""
+  lines = []
+  for config in configs:
+    seconds, from_records = estimate_seconds(config, times, measured)
+    if seconds is None:
+      lines.append("no estimate (mapper not measured)")
+    else:
+      lines.append(f"~{seconds / 60:.0f} min{', as recorded runs' if from_records else ''}")
+  return lines

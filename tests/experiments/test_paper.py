@@ -143,6 +143,34 @@ def test_estimates_scale_the_measured_step_with_k_size_width_and_seeds():
   assert three == pytest.approx(3 * one) and one == pytest.approx(estimate.OVERHEAD * at_30 * 62 * 20)
 
 
+def test_estimates_take_the_newest_recorded_cpu_runs_of_the_same_cost(tmp_path):
+  quick = presets.quick().replace(planner="id_vin", seeds=3)
+
+  def record(folder, hardware, step, val):
+    """A finished run of ``quick`` as the records hold it: 3 seeds, ``step`` s per step, ``val`` s per validation."""
+    checkpoints.write_or_check_config(str(folder), quick)
+    (folder / "results.json").write_text(json.dumps({"hardware": hardware}))
+    epochs = [{"step_time_s": step * factor, "val_time_s": val * factor} for factor in (0.5, 1.0, 3.0)]
+    (folder / "metrics.jsonl").write_text("".join(json.dumps(epoch) + "\n" for epoch in epochs))
+
+  record(tmp_path / "cpu-2core_2026-12-05" / "a", "cpu:cpu (2 CPU cores)", step=0.3, val=1.5)
+  record(tmp_path / "cpu-2core_2026-11-30" / "b", "cpu:cpu (2 CPU cores)", step=0.9, val=4.5)  # older code
+  record(tmp_path / "h200_2026-12-06" / "c", "gpu:NVIDIA H200", step=0.01, val=0.05)  # another machine
+  measured = estimate.load_measured_runs(str(tmp_path))
+  step, per_map = 0.3 / 3, 1.5 / (500 * 3)  # the median epoch's, per seed
+  assert measured == {estimate.cost_key(quick): pytest.approx((step, per_map))}
+  run = quick.replace(seeds=2, epochs=4, learning_rate=1e-2)  # the cost does not depend on these
+  expected = 2 * (4 * (62 * step + 500 * per_map) + 500 * per_map)
+  assert estimate.measured_seconds(run, measured) == pytest.approx(expected)
+  times, other_k = estimate.load_step_times(), run.replace(k_fwd=80)
+  assert estimate.measured_seconds(other_k, measured) is None
+  assert estimate.estimate_seconds(other_k, times, measured) == (estimate.run_seconds(other_k, times), False)
+  assert estimate.describe([run, other_k], times, measured) == [
+    f"~{expected / 60:.0f} min, as recorded runs",
+    f"~{estimate.run_seconds(other_k, times) / 60:.0f} min",
+  ]
+
+
 def test_estimates_add_the_measured_mapper_step_in_the_phases_that_train_it():
   times, workspace = estimate.load_step_times(), presets.workspace().replace(planner="vin", l_q=20)
   mapper, planner = estimate.mapper_step_seconds(workspace), estimate.step_seconds(workspace, times)
