@@ -108,7 +108,6 @@ COST_FIELDS = (
   "warm_start",
   "jacobian_reg",
   "diagnose_every",
-  "mapper",
 )
 """What sets the time of one training step and of one evaluated map, besides the planning budget."""
 
@@ -147,11 +146,12 @@ def load_measured_runs(root: str = MEASURED_RUNS) -> dict[tuple[tuple[str, Any],
     per_map = statistics.median(e["val_time_s"] for e in epochs) / (config.num_val * config.seeds)
     date = max(re.findall(r"_(\d{4}-\d{2}-\d{2})", folder), default="")
     measured.setdefault(cost_key(config), []).append((date, step, per_map))
-  newest = {key: [run for run in runs if run[0] == max(runs)[0]] for key, runs in measured.items()}
-  return {
-    key: (statistics.median(step for _, step, _ in runs), statistics.median(m for _, _, m in runs))
-    for key, runs in newest.items()
-  }
+  medians = {}
+  for key, runs in measured.items():
+    newest_date = max(date for date, _, _ in runs)
+    newest = [(step, per_map) for date, step, per_map in runs if date == newest_date]
+    medians[key] = (statistics.median(step for step, _ in newest), statistics.median(m for _, m in newest))
+  return medians
 
 
 def measured_seconds(

@@ -249,6 +249,7 @@ def evaluate_run(
   config = with_mapper(with_forward_solver(trained, forward_solver), mapper)
 
   def restore(planner: ip.Planner, sample: DeviceSplit) -> tuple[Any, list[int]]:
+    del planner  # the checkpoint's structure is the trained config's, whatever the test-time budget
     template = model.checkpoint_template(model.make_planner(trained), trained, sample)
     restored = checkpoints.restore(checkpoints.manager(workdir, read_only=True), template)
     params = restored.params(which)
