@@ -14,9 +14,10 @@ against the recorded three-phase workspace and visual runs, the mappers and the 
 twins within 1.4×, the ConvGRU/ConvLSTM families 1.5–2.3× over.
 With another record (a GPU's: ``--step_times``) the overhead is still the CPU's.
 
-A run without a mapper whose cost (`cost_key`: planner, sizes, solvers, map, batch) matches runs
-recorded on a CPU (``records/``) is estimated from their measured seconds per step and per evaluated
-map instead (`measured_seconds`): the scaling above was 0.35× to 2.5× off by family.
+A run whose cost (`cost_key`: planner, sizes, solvers, mapper, map, batch) matches runs recorded on
+a CPU (``records/``) is estimated from their measured seconds per step and per evaluated map instead
+(`measured_seconds`; a run with a mapper phase by phase, when every phase it trains was recorded):
+the scaling above was 0.35× to 2.5× off by family.
 """
 
 from __future__ import annotations
@@ -24,13 +25,12 @@ from __future__ import annotations
 import functools
 import json
 import os
-import re
 import statistics
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 import implicit_planning as ip
-from experiments.training import checkpoints
+from experiments.training import checkpoints, phases
 from experiments.training.config import Config, ConfigError
 
 STEP_TIMES = "records/cpu-1core_2026-11-26/step.json"
@@ -94,40 +94,47 @@ def _record_rows(path: str) -> tuple[dict[str, Any], ...]:
 MEASURED_RUNS = "records"
 """Where `measured_seconds` finds recorded runs: each folder with ``config.json``, ``metrics.jsonl``
 and ``results.json`` (its ``hardware`` a CPU's)."""
-COST_FIELDS = (
+COST_FIELDS = ("task", "size", "batch_size", "dtype", "diagnose_every", "phase")
+"""What sets the time of one training step and of one evaluated map in every run or phase."""
+PLANNER_COST_FIELDS = (
   "planner",
-  "task",
-  "size",
-  "batch_size",
   "l_h",
   "l_q",
   "kernel_size",
   "group",
-  "dtype",
   "supervised_iterates",
   "warm_start",
   "jacobian_reg",
-  "diagnose_every",
 )
-"""What sets the time of one training step and of one evaluated map, besides the planning budget."""
+"""The same for the planner, in the runs and phases that train it, besides the planning budget."""
+MAPPER_COST_FIELDS = ("mapper", "mapper_width")
+"""The same for the mapper, in the phases that train it."""
 
 
 def cost_key(config: Config) -> tuple[tuple[str, Any], ...]:
-  """The fields of ``config`` that set how long a step and an evaluated map take (not how many there
-  are): `COST_FIELDS`, and K for an explicit planner or its solvers for an implicit one."""
-  implicit = ip.planner_spec(config.planner).implicit
-  budget = ("k_fwd", "k_bwd", "forward_solver", "backward_solver", "forward_tol") if implicit else ("k",)
-  return tuple((name, getattr(config, name)) for name in (*COST_FIELDS, *budget))
+  """The fields of ``config`` that set how long a step and an evaluated map of one run or phase take
+  (not how many there are): `COST_FIELDS`, the planner's unless it is the mapper's pretraining (with K
+  for an explicit planner or the solvers for an implicit one), and the mapper's unless it is the
+  planner's."""
+  names = list(COST_FIELDS)
+  if config.phase != "mapper":
+    implicit = ip.planner_spec(config.planner).implicit
+    budget = ("k_fwd", "k_bwd", "forward_solver", "backward_solver", "forward_tol") if implicit else ("k",)
+    names += [*PLANNER_COST_FIELDS, *budget]
+  if config.mapper and config.phase != "planner":
+    names += MAPPER_COST_FIELDS
+  return tuple((name, getattr(config, name)) for name in names)
 
 
 @functools.cache
 def load_measured_runs(root: str = MEASURED_RUNS) -> dict[tuple[tuple[str, Any], ...], tuple[float, float]]:
-  """Per `cost_key` of the CPU runs recorded under ``root`` (runs with a mapper left out), the seconds
-  per training step and per evaluated map, each for one seed (the seeds of a run train one after
-  another on a CPU): the median over the runs of the newest date (a folder's ``_YYYY-MM-DD``; the
-  code has become faster: SymVIN's step took 0.27 s a seed on 2026-12-05, 0.76 on 2026-11-30).
-  Records of configs this version cannot read are skipped."""
-  measured: dict[tuple[tuple[str, Any], ...], list[tuple[str, float, float]]] = {}
+  """Per `cost_key` of the CPU runs and phases recorded under ``root``, the seconds per training step
+  and per evaluated map, each for one seed (the seeds of a run train one after another on a CPU): the
+  medians over the epochs of the fastest such run. The code has only become faster (SymVIN's step
+  took 0.76 s a seed on 2026-11-30, 0.27 on 2026-12-05) and a busy machine only slows a run (one ConvGPPN planner phase's step took
+  0.58 s on 2026-12-03, another's 0.77–1.83 as the load changed on 2026-12-04). Records of
+  configs this version cannot read are skipped."""
+  measured: dict[tuple[tuple[str, Any], ...], list[tuple[float, float]]] = {}
   for folder, _, files in os.walk(root):
     if not {"config.json", "metrics.jsonl", "results.json"} <= set(files):
       continue
@@ -140,26 +147,30 @@ def load_measured_runs(root: str = MEASURED_RUNS) -> dict[tuple[tuple[str, Any],
       continue
     with open(os.path.join(folder, "metrics.jsonl")) as f:
       epochs = [json.loads(line) for line in f if line.strip()]
-    if config.mapper or not epochs:
+    if not epochs:
       continue
     step = statistics.median(e["step_time_s"] for e in epochs) / config.seeds
     per_map = statistics.median(e["val_time_s"] for e in epochs) / (config.num_val * config.seeds)
-    date = max(re.findall(r"_(\d{4}-\d{2}-\d{2})", folder), default="")
-    measured.setdefault(cost_key(config), []).append((date, step, per_map))
-  medians = {}
-  for key, runs in measured.items():
-    newest_date = max(date for date, _, _ in runs)
-    newest = [(step, per_map) for date, step, per_map in runs if date == newest_date]
-    medians[key] = (statistics.median(step for step, _ in newest), statistics.median(m for _, m in newest))
-  return medians
+    measured.setdefault(cost_key(config), []).append((step, per_map))
+  return {key: min(runs) for key, runs in measured.items()}
 
 
 def measured_seconds(
   config: Config, measured: Mapping[tuple[tuple[str, Any], ...], tuple[float, float]]
 ) -> float | None:
-  """The whole run, every seed, from the measured step and map of recorded runs of its `cost_key`:
-  each epoch's training steps and validation maps, then the test maps. None when none was recorded."""
-  if config.mapper or cost_key(config) not in measured:
+  """The whole run, every seed, from the measured step and map of recorded runs of its `cost_key`
+  (with a mapper, the sum over its phases, `phases.phases`). None when a run or phase of its cost
+  was not recorded."""
+  runs = [phases.phase_config(config, phase) for phase in phases.phases(config)] if config.mapper else [config]
+  seconds = [_recorded_run_seconds(run, measured) for run in runs]
+  return None if None in seconds else sum(seconds)
+
+
+def _recorded_run_seconds(
+  config: Config, measured: Mapping[tuple[tuple[str, Any], ...], tuple[float, float]]
+) -> float | None:
+  """One run or phase, every seed: each epoch's training steps and validation maps, then the test maps."""
+  if cost_key(config) not in measured:
     return None
   step, per_map = measured[cost_key(config)]
   steps = config.num_train // config.batch_size

@@ -17,7 +17,7 @@ from experiments import sweep as sweep_binary
 from experiments.benchmarks import scaling
 from experiments.benchmarks.problems import Settings
 from experiments.paper import fig6, fig7, fig9, fig10, figure, measured, table1
-from experiments.training import ConfigError, checkpoints, estimate, evaluation, presets, recipes, sweeps
+from experiments.training import ConfigError, checkpoints, estimate, evaluation, phases, presets, recipes, sweeps
 
 SMALL = Settings(batch=2, l_q=4, l_h=4, conv_impl="xla", repeats=1)
 """Benchmark settings that measure in seconds (XLA's convolutions compile fastest)."""
@@ -143,19 +143,21 @@ def test_estimates_scale_the_measured_step_with_k_size_width_and_seeds():
   assert three == pytest.approx(3 * one) and one == pytest.approx(estimate.OVERHEAD * at_30 * 62 * 20)
 
 
-def test_estimates_take_the_newest_recorded_cpu_runs_of_the_same_cost(tmp_path):
+def _record_run(folder, config, step, val, hardware="cpu:cpu (2 CPU cores)"):
+  """A finished run (or phase) of ``config`` as the records hold it: its median epoch ``step`` s per step
+  and ``val`` s per validation, all seeds."""
+  checkpoints.write_or_check_config(str(folder), config)
+  (folder / "results.json").write_text(json.dumps({"hardware": hardware}))
+  epochs = [{"step_time_s": step * factor, "val_time_s": val * factor} for factor in (0.5, 1.0, 3.0)]
+  (folder / "metrics.jsonl").write_text("".join(json.dumps(epoch) + "\n" for epoch in epochs))
+
+
+def test_estimates_take_the_fastest_recorded_cpu_run_of_the_same_cost(tmp_path):
   quick = presets.quick().replace(planner="id_vin", seeds=3)
-
-  def record(folder, hardware, step, val):
-    """A finished run of ``quick`` as the records hold it: 3 seeds, ``step`` s per step, ``val`` s per validation."""
-    checkpoints.write_or_check_config(str(folder), quick)
-    (folder / "results.json").write_text(json.dumps({"hardware": hardware}))
-    epochs = [{"step_time_s": step * factor, "val_time_s": val * factor} for factor in (0.5, 1.0, 3.0)]
-    (folder / "metrics.jsonl").write_text("".join(json.dumps(epoch) + "\n" for epoch in epochs))
-
-  record(tmp_path / "cpu-2core_2026-12-05" / "a", "cpu:cpu (2 CPU cores)", step=0.3, val=1.5)
-  record(tmp_path / "cpu-2core_2026-11-30" / "b", "cpu:cpu (2 CPU cores)", step=0.9, val=4.5)  # older code
-  record(tmp_path / "h200_2026-12-06" / "c", "gpu:NVIDIA H200", step=0.01, val=0.05)  # another machine
+  _record_run(tmp_path / "cpu-2core_2026-12-05" / "a", quick, step=0.3, val=1.5)
+  _record_run(tmp_path / "cpu-2core_2026-11-30" / "b", quick, step=0.9, val=4.5)  # older code
+  _record_run(tmp_path / "cpu-2core_2026-12-05" / "d", quick, step=0.6, val=3.0)  # a busier machine
+  _record_run(tmp_path / "h200_2026-12-06" / "c", quick, step=0.01, val=0.05, hardware="gpu:NVIDIA H200")
   measured = estimate.load_measured_runs(str(tmp_path))
   step, per_map = 0.3 / 3, 1.5 / (500 * 3)  # the median epoch's, per seed
   assert measured == {estimate.cost_key(quick): pytest.approx((step, per_map))}
@@ -171,19 +173,42 @@ def test_estimates_take_the_newest_recorded_cpu_runs_of_the_same_cost(tmp_path):
   ]
 
 
+def test_a_mapped_run_is_estimated_phase_by_phase_from_recorded_phases(tmp_path):
+  run = presets.workspace().replace(planner="vin", l_q=20, seeds=1, num_train=320, num_val=10, num_test=20)
+  step = {"mapper": 0.5, "planner": 0.2, "joint": 0.8}  # s per step, one seed
+  for phase, seconds in step.items():
+    _record_run(
+      tmp_path / "cpu-2core_2026-12-05" / "vin" / phase, phases.phase_config(run, phase), seconds, 10 * seconds
+    )
+  measured = estimate.load_measured_runs(str(tmp_path))
+  epochs = {"mapper": run.pretrain_epochs, "planner": run.pretrain_epochs, "joint": run.epochs}
+  seconds = {phase: epochs[phase] * (10 * step[phase] + 10 * step[phase]) + 20 * step[phase] for phase in step}
+  assert estimate.measured_seconds(run, measured) == pytest.approx(sum(seconds.values()))
+  shared = run.replace(mapper_from="runs/mapper/mapper", seeds=2)  # the mapper's pretraining is another run's
+  assert estimate.measured_seconds(shared, measured) == pytest.approx(2 * (seconds["planner"] + seconds["joint"]))
+  # The mapper's pretraining costs the same under any planner, the planner's under any mapper;
+  # a joint phase of another planner or mapper was not recorded.
+  symvin = run.replace(planner="symvin", phase="mapper")
+  assert estimate.measured_seconds(symvin, measured) == pytest.approx(seconds["mapper"])
+  other_mapper = run.replace(mapper="workspace_unet_fine")
+  assert estimate.measured_seconds(other_mapper.replace(phase="planner"), measured) == pytest.approx(seconds["planner"])
+  assert estimate.measured_seconds(other_mapper, measured) is None
+  assert estimate.measured_seconds(symvin.replace(phase="all"), measured) is None
+
+
 def test_estimates_add_the_measured_mapper_step_in_the_phases_that_train_it():
   times, workspace = estimate.load_step_times(), presets.workspace().replace(planner="vin", l_q=20)
   mapper, planner = estimate.mapper_step_seconds(workspace), estimate.step_seconds(workspace, times)
   planner *= estimate.OVERHEAD  # the mapper's step is taken as measured
   pretrain, joint = workspace.pretrain_epochs, workspace.epochs
-  phases = {
+  by_phase = {
     "mapper": mapper * pretrain,
     "planner": planner * pretrain,
     "joint": (mapper + planner) * joint,
     "all": mapper * pretrain + planner * pretrain + (mapper + planner) * joint,
   }
   steps = 10_000 // 32
-  for phase, seconds in phases.items():
+  for phase, seconds in by_phase.items():
     assert estimate.run_seconds(workspace.replace(phase=phase), times) == pytest.approx(steps * seconds)
   shared = workspace.replace(mapper_from="runs/mapper/mapper")  # the mapper's pretraining is another run's
   assert estimate.run_seconds(shared, times) == pytest.approx(steps * (planner * pretrain + (mapper + planner) * joint))
