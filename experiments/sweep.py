@@ -382,10 +382,12 @@ def main(argv: Sequence[str]) -> None:
       lines = estimate.describe([configs[run.label] for run in todo], times, measured)
       for (_, command), line in zip(commands, lines):
         print(f"[{line}] " + " ".join(["python", *command[1:]]))
-      total = sum(estimate.estimate_seconds(configs[run.label], times, measured)[0] or 0.0 for run in todo)
+      seconds = [estimate.estimate_seconds(configs[run.label], times, measured)[0] for run in todo]
+      unknown = seconds.count(None)
       print(
-        f"{len(todo)} runs to do ({len(runs) - len(todo)} done, stopped or reused), ~{total / 3600:.1f} h on one "
-        f"core of the machine of {_STEP_TIMES.value} or of the recorded runs (a rough estimate: "
+        f"{len(todo)} runs to do ({len(runs) - len(todo)} done, stopped or reused), "
+        f"~{sum(s for s in seconds if s is not None) / 3600:.1f} h{f' for all but {unknown} of them' if unknown else ''} "
+        f"on one core of the machine of {_STEP_TIMES.value} or of the recorded runs (a rough estimate: "
         "`experiments.training.estimate`)"
       )
       return

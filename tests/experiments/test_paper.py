@@ -246,6 +246,24 @@ def test_a_dry_run_prints_each_command_with_its_estimate(tmp_path, capsys):
   sweep_binary.flags.FLAGS.unparse_flags()
 
 
+def test_a_dry_run_says_how_many_runs_its_total_leaves_out(tmp_path, capsys):
+  run = "vin_k30_study_mapper_mirrored"  # a mapper with no step benchmark, and no recorded runs read
+  argv = [
+    "sweep",
+    "--sweep=workspace_arm_sweep",
+    f"--root={tmp_path}",
+    f"--only={run}",
+    "--measured_runs=",
+    "--dry_run",
+  ]
+  sweep_binary.flags.FLAGS(argv)
+  sweep_binary.main(["sweep"])
+  out = capsys.readouterr().out.splitlines()
+  assert out[0].startswith("[no estimate (mapper not measured)]") and f"--workdir={tmp_path}/{run}" in out[0]
+  assert out[1].startswith("1 runs to do (0 done, stopped or reused), ~0.0 h for all but 1 of them on one core")
+  sweep_binary.flags.FLAGS.unparse_flags()
+
+
 def test_a_run_trained_elsewhere_with_the_same_settings_is_reused_not_trained_again(vin_run, tmp_path, capsys):
   _, trained, _ = vin_run
   sweep, preset, _, at = sweep_binary.resolve("fig4", "cpu", None, None)
