@@ -1,4 +1,4 @@
-r"""Runs a sweep (a named list of flag sets) and tables it: a study's (`experiments/training/sweeps.py`)
+r"""Runs a sweep (a named list of flag sets) and tables it: a study's (`experiments/training/studies.py`)
 or one of the paper's figures at a scale (`experiments/paper`: ``--sweep=fig2 --scale=cpu``).
 
 Each run trains with ``experiments.train`` in ``<root>/<label>``: a rerun resumes unfinished runs
@@ -37,7 +37,7 @@ import matplotlib
 from absl import app, flags
 
 from experiments import cpu, paper
-from experiments.training import ConfigError, estimate, presets, recipes, sweeps
+from experiments.training import ConfigError, estimate, presets, recipes, studies, sweeps
 from experiments.training import config as config_lib
 
 matplotlib.use("Agg")  # files only
@@ -46,7 +46,7 @@ import matplotlib.pyplot as plt  # pylint: disable=g-import-not-at-top,wrong-imp
 _SWEEP = flags.DEFINE_enum(
   "sweep",
   None,
-  [*sweeps.SWEEPS, *paper.FIGURES, *paper.MEASUREMENTS],
+  [*studies.SWEEPS, *paper.FIGURES, *paper.MEASUREMENTS],
   "Sweep to run: a study's, or a figure of the paper's.",
   required=True,
 )
@@ -296,7 +296,7 @@ def resolve(
       f"--scale is for the paper's figures ({', '.join(paper.FIGURES)}); {name} has a preset (--preset)"
     )
   else:
-    sweep, root = sweeps.get_sweep(name), name
+    sweep, root = studies.get_sweep(name), name
   preset = preset_flag or sweep.preset
   root += "" if preset == sweep.preset else f"_{preset}"
   if recipe_flag and recipe_flag != sweep.recipe:

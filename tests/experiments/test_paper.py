@@ -17,7 +17,17 @@ from experiments import sweep as sweep_binary
 from experiments.benchmarks import scaling
 from experiments.benchmarks.problems import Settings
 from experiments.paper import fig6, fig7, fig9, fig10, figure, measured, table1
-from experiments.training import ConfigError, checkpoints, estimate, evaluation, phases, presets, recipes, sweeps
+from experiments.training import (
+  ConfigError,
+  checkpoints,
+  estimate,
+  evaluation,
+  phases,
+  presets,
+  recipes,
+  studies,
+  sweeps,
+)
 
 SMALL = Settings(batch=2, l_q=4, l_h=4, conv_impl="xla", repeats=1)
 """Benchmark settings that measure in seconds (XLA's convolutions compile fastest)."""
@@ -408,7 +418,7 @@ with open(os.path.join(workdir, "results.json"), "w") as f:
 
 def test_a_rerun_sweep_redoes_only_the_runs_that_did_not_finish_or_stop(tmp_path, monkeypatch, capsys):
   runs = tuple(sweeps.Run(label, {"planner": "vin"}) for label in ("finishes", "killed", "diverges"))
-  monkeypatch.setitem(sweeps.SWEEPS, "recipe_twins", sweeps.Sweep(preset="test", runs=runs, description="three runs"))
+  monkeypatch.setitem(studies.SWEEPS, "recipe_twins", sweeps.Sweep(preset="test", runs=runs, description="three runs"))
   monkeypatch.setattr(
     sweeps, "train_command", lambda preset, run, workdir, *_: [sys.executable, "-c", FAKE_TRAIN, workdir]
   )

@@ -10,12 +10,12 @@ from absl import app
 
 from experiments import sweep as sweep_binary
 from experiments.paper import fig10
-from experiments.training import ConfigError, checkpoints, evaluation, phases, presets, recipes, sweeps
+from experiments.training import ConfigError, checkpoints, evaluation, phases, presets, recipes, studies, sweeps
 
 
-@pytest.mark.parametrize("name", list(sweeps.SWEEPS))
+@pytest.mark.parametrize("name", list(studies.SWEEPS))
 def test_every_run_of_every_sweep_is_a_valid_config(name):
-  sweep = sweeps.SWEEPS[name]
+  sweep = studies.SWEEPS[name]
   labels = [run.label for run in sweep.runs]
   assert len(set(labels)) == len(labels)
   for run in sweep.runs:
@@ -25,16 +25,16 @@ def test_every_run_of_every_sweep_is_a_valid_config(name):
 
 
 def test_only_picks_runs_in_the_order_given():
-  runs = sweeps.select(sweeps.IMPLICIT_LEVERS, ["phantom", "vin"])
+  runs = sweeps.select(studies.IMPLICIT_LEVERS, ["phantom", "vin"])
   assert [run.label for run in runs] == ["phantom", "vin"]
-  assert sweeps.select(sweeps.IMPLICIT_LEVERS, []) == sweeps.IMPLICIT_LEVERS.runs
+  assert sweeps.select(studies.IMPLICIT_LEVERS, []) == studies.IMPLICIT_LEVERS.runs
 
 
 def test_unknown_sweeps_labels_and_settings_are_refused():
   with pytest.raises(ConfigError, match="known sweeps"):
-    sweeps.get_sweep("nope")
+    studies.get_sweep("nope")
   with pytest.raises(ConfigError, match="has no run nope"):
-    sweeps.select(sweeps.IMPLICIT_LEVERS, ["vin", "nope"])
+    sweeps.select(studies.IMPLICIT_LEVERS, ["vin", "nope"])
   with pytest.raises(ConfigError, match="name=value"):
     sweep_binary.parse_settings(["seeds=3", "epochs"])
   with pytest.raises(ConfigError, match="unknown training flag 'sedes'"):
@@ -74,7 +74,7 @@ def test_a_command_names_its_recipe_and_finds_another_run_under_the_root():
 def test_another_recipe_or_preset_gets_its_own_root_and_a_scale_only_a_figure():
   sweep, preset, root, figure = sweep_binary.resolve("workspace_twins", None, None, "stable")
   assert (sweep.recipe, preset, root, figure) == ("stable", "workspace", "workspace_twins_stable", None)
-  assert sweep.runs == sweeps.WORKSPACE_TWINS.runs
+  assert sweep.runs == studies.WORKSPACE_TWINS.runs
   assert sweep_binary.resolve("recipe_twins", None, "paper", "stable")[1:3] == ("paper", "recipe_twins_paper")
   sweep, _, root, figure = sweep_binary.resolve("fig9", "cpu", None, "paper")
   assert (sweep.recipe, root, figure[0].name) == ("paper", "fig9_cpu_paper", "fig9")
