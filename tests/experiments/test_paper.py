@@ -238,40 +238,28 @@ def test_a_planner_keeps_its_colour_in_every_panel():
   plt.close("all")
 
 
+def _run_sweep(*flags: str) -> None:
+  """``experiments.sweep`` with ``flags``, as from the command line."""
+  sweep_binary.flags.FLAGS(["sweep", *flags])
+  try:
+    sweep_binary.main(["sweep"])
+  finally:
+    sweep_binary.flags.FLAGS.unparse_flags()
+
+
 def test_a_dry_run_prints_each_command_with_its_estimate(tmp_path, capsys):
-  argv = [
-    "sweep",
-    "--sweep=fig4",
-    "--scale=cpu",
-    "--seeds=2",
-    f"--root={tmp_path}",
-    "--only=id_vin_15_k10",
-    "--dry_run",
-  ]
-  sweep_binary.flags.FLAGS(argv)
-  sweep_binary.main(["sweep"])
+  _run_sweep("--sweep=fig4", "--scale=cpu", "--seeds=2", f"--root={tmp_path}", "--only=id_vin_15_k10", "--dry_run")
   out = capsys.readouterr().out.splitlines()
   assert out[0].startswith("[~") and "--recipe=stable" in out[0] and "--seeds=2" in out[0] and "--k_fwd=10" in out[0]
   assert out[1].startswith("1 runs to do (0 done, stopped or reused)")
-  sweep_binary.flags.FLAGS.unparse_flags()
 
 
 def test_a_dry_run_says_how_many_runs_its_total_leaves_out(tmp_path, capsys):
   run = "vin_k30_study_mapper_mirrored"  # a mapper with no step benchmark, and no recorded runs read
-  argv = [
-    "sweep",
-    "--sweep=workspace_arm_sweep",
-    f"--root={tmp_path}",
-    f"--only={run}",
-    "--measured_runs=",
-    "--dry_run",
-  ]
-  sweep_binary.flags.FLAGS(argv)
-  sweep_binary.main(["sweep"])
+  _run_sweep("--sweep=workspace_arm_sweep", f"--root={tmp_path}", f"--only={run}", "--measured_runs=", "--dry_run")
   out = capsys.readouterr().out.splitlines()
   assert out[0].startswith("[no estimate (mapper not measured)]") and f"--workdir={tmp_path}/{run}" in out[0]
   assert out[1].startswith("1 runs to do (0 done, stopped or reused), ~0.0 h for all but 1 of them on one core")
-  sweep_binary.flags.FLAGS.unparse_flags()
 
 
 def test_a_run_trained_elsewhere_with_the_same_settings_is_reused_not_trained_again(vin_run, tmp_path, capsys):
@@ -293,28 +281,22 @@ def test_a_run_trained_elsewhere_with_the_same_settings_is_reused_not_trained_ag
     checkpoints.write_or_check_config(str(elsewhere / name), config)
   (elsewhere / "same.log").write_text("trained elsewhere\n")
   root = tmp_path / "fig4"
-  argv = ["sweep", "--sweep=fig4", "--scale=cpu", f"--root={root}", f"--reuse={tmp_path / 'none'},{elsewhere}"]
+  flags = ["--sweep=fig4", "--scale=cpu", f"--root={root}", f"--reuse={tmp_path / 'none'},{elsewhere}"]
 
-  sweep_binary.flags.FLAGS([*argv, "--only=id_vin_15_k10,id_vin_15_k30", "--dry_run"])
-  sweep_binary.main(["sweep"])
+  _run_sweep(*flags, "--only=id_vin_15_k10,id_vin_15_k30", "--dry_run")
   out = capsys.readouterr().out.splitlines()
   assert out[0] == f"[reuse {elsewhere / 'same'}] id_vin_15_k10"
   assert "--k_fwd=30" in out[1] and out[2].startswith("1 runs to do (1 done, stopped or reused)")
   assert not root.exists()
-  sweep_binary.flags.FLAGS.unparse_flags()
 
-  sweep_binary.flags.FLAGS([*argv, "--only=id_vin_15_k10"])  # nothing left to train
-  sweep_binary.main(["sweep"])
-  sweep_binary.flags.FLAGS.unparse_flags()
+  _run_sweep(*flags, "--only=id_vin_15_k10")  # nothing left to train
   assert sweeps.run_status(str(root), "id_vin_15_k10") == "finished"
   assert (root / "id_vin_15_k10" / sweeps.REUSED_FROM).read_text() == f"{elsewhere / 'same'}\n"
   assert (root / "id_vin_15_k10.log").read_text() == "trained elsewhere\n"
   assert f"(trained as {elsewhere / 'same'})" in (root / "summary.md").read_text()
 
-  sweep_binary.flags.FLAGS([*argv, "--only=id_vin_15_k10", "--set=seed=5", "--dry_run"])  # now another run
   with pytest.raises(SystemExit, match=r"other settings .* id_vin_15_k10 \(seed: stored 0, now 5\)"):
-    sweep_binary.main(["sweep"])
-  sweep_binary.flags.FLAGS.unparse_flags()
+    _run_sweep(*flags, "--only=id_vin_15_k10", "--set=seed=5", "--dry_run")  # now another run
 
 
 def test_a_run_that_diverged_or_ran_out_of_memory_is_recorded_and_not_retried(tmp_path):
@@ -423,11 +405,8 @@ def test_a_rerun_sweep_redoes_only_the_runs_that_did_not_finish_or_stop(tmp_path
     sweeps, "train_command", lambda preset, run, workdir, *_: [sys.executable, "-c", FAKE_TRAIN, workdir]
   )
   monkeypatch.setattr(sweep_binary, "write_summary", lambda *args, **kwargs: None)
-  argv = ["sweep", "--sweep=recipe_twins", f"--root={tmp_path}", "--cores=0"]
   for _ in range(3):
-    sweep_binary.flags.FLAGS(argv)
-    sweep_binary.main(["sweep"])
-    sweep_binary.flags.FLAGS.unparse_flags()
+    _run_sweep("--sweep=recipe_twins", f"--root={tmp_path}", "--cores=0")
   calls = {
     label: (tmp_path / label / "calls").read_text().count("call") for label in ("finishes", "killed", "diverges")
   }
