@@ -131,9 +131,9 @@ def load_measured_runs(root: str = MEASURED_RUNS) -> dict[tuple[tuple[str, Any],
   """Per `cost_key` of the CPU runs and phases recorded under ``root``, the seconds per training step
   and per evaluated map, each for one seed (the seeds of a run train one after another on a CPU): the
   medians over the epochs of the fastest such run. The code has only become faster (SymVIN's step
-  took 0.76 s a seed on 2026-11-30, 0.27 on 2026-12-05) and a busy machine only slows a run (one ConvGPPN planner phase's step took
-  0.58 s on 2026-12-03, another's 0.77–1.83 as the load changed on 2026-12-04). Records of
-  configs this version cannot read are skipped."""
+  took 0.76 s a seed on 2026-11-30, 0.27 on 2026-12-05) and a busy machine only slows a run (one
+  ConvGPPN planner phase's step took 0.58 s on 2026-12-03, another's 0.77–1.83 as the load changed
+  on 2026-12-04). Records of configs this version cannot read are skipped."""
   measured: dict[tuple[tuple[str, Any], ...], list[tuple[float, float]]] = {}
   for folder, _, files in os.walk(root):
     if not {"config.json", "metrics.jsonl", "results.json"} <= set(files):
