@@ -174,13 +174,37 @@ def test_estimates_take_the_fastest_recorded_cpu_run_of_the_same_cost(tmp_path):
   run = quick.replace(seeds=2, epochs=4, learning_rate=1e-2)  # the cost does not depend on these
   expected = 2 * (4 * (62 * step + 500 * per_map) + 500 * per_map)
   assert estimate.measured_seconds(run, measured) == pytest.approx(expected)
-  times, other_k = estimate.load_step_times(), run.replace(k_fwd=80)
-  assert estimate.measured_seconds(other_k, measured) is None
-  assert estimate.estimate_seconds(other_k, times, measured) == (estimate.run_seconds(other_k, times), False)
-  assert estimate.describe([run, other_k], times, measured) == [
+  times, other_planner = estimate.load_step_times(), run.replace(planner="vin")
+  assert estimate.measured_seconds(other_planner, measured, times) is None
+  assert estimate.estimate_seconds(other_planner, times, measured) == (estimate.run_seconds(other_planner, times), "")
+  assert estimate.describe([run, other_planner], times, measured) == [
     f"~{expected / 60:.0f} min, as recorded runs",
-    f"~{estimate.run_seconds(other_k, times) / 60:.0f} min",
+    f"~{estimate.run_seconds(other_planner, times) / 60:.0f} min",
   ]
+
+
+def test_a_run_recorded_only_at_other_k_is_scaled_from_the_nearest_by_the_benchmark(tmp_path):
+  quick = presets.quick().replace(planner="id_vin", seeds=1)
+  for k_fwd, step in ((30, 0.3), (80, 0.6)):
+    _record_run(tmp_path / f"id_vin_k{k_fwd}", quick.replace(k_fwd=k_fwd), step=step, val=5 * step)
+  measured, times = estimate.load_measured_runs(str(tmp_path)), estimate.load_step_times()
+  at_40 = quick.replace(k_fwd=40)
+  assert estimate.measured_seconds(at_40, measured) is None  # no run at K_fwd = 40
+  growth = estimate.step_seconds(at_40, times) / estimate.step_seconds(quick.replace(k_fwd=30), times)
+  expected = growth * estimate.measured_seconds(quick.replace(k_fwd=30), measured)  # K_fwd = 30 is the nearer
+  assert growth > 1 and estimate.measured_seconds(at_40, measured, times) == pytest.approx(expected)
+  at_70 = quick.replace(k_fwd=70)
+  growth = estimate.step_seconds(at_70, times) / estimate.step_seconds(quick.replace(k_fwd=80), times)
+  assert estimate.measured_seconds(at_70, measured, times) == pytest.approx(
+    growth * estimate.measured_seconds(quick.replace(k_fwd=80), measured)
+  )
+  assert estimate.estimate_seconds(at_40, times, measured) == (
+    pytest.approx(expected),
+    "scaled from recorded runs at another K",
+  )
+  # Only the budget is scaled: another solver, planner or size is not a recorded cost.
+  for other in (at_40.replace(forward_solver="anderson"), at_40.replace(planner="vin", k=40), at_40.replace(size=9)):
+    assert estimate.measured_seconds(other, measured, times) is None
 
 
 def test_a_mapped_run_is_estimated_phase_by_phase_from_recorded_phases(tmp_path):
