@@ -114,6 +114,12 @@ class Config(ip.PlannerOptions):
   jacobian_reg: float = _field(
     0.0, "Weight of the Jacobian penalty ||df/dv||_F^2 / n at the returned state (Bai et al., 2021); 0: none."
   )
+  budget_jitter: float = _field(
+    0.0,
+    "Implicit planners, training only: each step's forward budget is drawn uniformly from the integers in "
+    "[k_fwd (1 - j), k_fwd (1 + j)] (one draw per seed and step: the step costs its draw, k_fwd on average), so "
+    "the state read out is trained at a range of iteration counts, not one; evaluation keeps k_fwd. 0: k_fwd.",
+  )
   learning_rate: float = _field(1e-3, "RMSprop learning rate (the peak of a schedule).")
   mapper_learning_rate: float = _field(
     0.0,
@@ -222,6 +228,7 @@ class Config(ip.PlannerOptions):
         f"supervised_iterates={self.supervised_iterates} cuts {budget[0]}={budget[1]} into "
         f"{self.supervised_iterates + 1} segments; each needs at least one step"
       )
+    self._check_budget_jitter()
     if self.seed_batch < -1:
       raise ConfigError(f"seed_batch must be -1 (auto), 0 (all seeds) or a group size, got {self.seed_batch}")
     if not 0 <= self.warmup_epochs < self.epochs:
@@ -233,6 +240,22 @@ class Config(ip.PlannerOptions):
         f"decay_epochs must be in [0, epochs - warmup_epochs = {self.epochs - self.warmup_epochs}], "
         f"got {self.decay_epochs}"
       )
+
+  def _check_budget_jitter(self) -> None:
+    if not self.budget_jitter:
+      return
+    if not 0 < self.budget_jitter < 1:
+      raise ConfigError(f"budget_jitter must be in [0, 1), got {self.budget_jitter}")
+    if not ip.planner_spec(self.planner).implicit:
+      raise ConfigError(f"budget_jitter draws an implicit planner's forward budget; {self.planner} is explicit (k)")
+    if self.supervised_iterates:
+      raise ConfigError("budget_jitter and supervised_iterates both set the forward budget's segments; use one")
+
+  @property
+  def budget_range(self) -> tuple[int, int]:
+    """The least and most forward iterations a training step draws (`budget_jitter`)."""
+    spread = round(self.k_fwd * self.budget_jitter)
+    return max(1, self.k_fwd - spread), self.k_fwd + spread
 
   def _check_mapper(self) -> None:
     """A task whose maps come from an observation needs its mapper; a mapper needs its observation."""

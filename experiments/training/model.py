@@ -15,7 +15,7 @@ from experiments.training.config import Config
 from experiments.training.data import DeviceSplit, gather
 
 # Streams of randomness derived from each seed's key with `jax.random.fold_in`.
-INIT_STREAM, PERMUTATION_STREAM, LABEL_STREAM, JACOBIAN_STREAM = 0, 1, 2, 3
+INIT_STREAM, PERMUTATION_STREAM, LABEL_STREAM, JACOBIAN_STREAM, BUDGET_STREAM = 0, 1, 2, 3, 4
 
 
 class TrainState(NamedTuple):

@@ -20,7 +20,7 @@ from experiments.training import model
 from experiments.training.config import Config
 from experiments.training.data import DeviceSplit, gather, observes_views
 from experiments.training.losses import cell_loss, map_loss, obstacle_loss, sample_labels
-from experiments.training.model import JACOBIAN_STREAM, LABEL_STREAM, PERMUTATION_STREAM, TrainState
+from experiments.training.model import BUDGET_STREAM, JACOBIAN_STREAM, LABEL_STREAM, PERMUTATION_STREAM, TrainState
 from implicit_planning import metrics
 from implicit_planning.planners import Batch
 
@@ -61,6 +61,12 @@ FINITE_CHECKS = {
 """Per-step quantities that must stay finite for a seed to go on training, and how messages name them."""
 
 
+def draw_budget(key: jax.Array, config: Config) -> jax.Array:
+  """[batch_size] forward budgets of one seed's step: one draw from `Config.budget_range`, for every map."""
+  least, most = config.budget_range
+  return jnp.full((config.batch_size,), jax.random.randint(key, (), least, most + 1), jnp.int32)
+
+
 def make_train_step(planner: ip.Planner, optimizer: optax.GradientTransformation, config: Config):
   """Jitted `(state, alive, batches, epoch, step) -> (state, alive, {name: [S] array})`.
 
@@ -95,9 +101,10 @@ def make_train_step(planner: ip.Planner, optimizer: optax.GradientTransformation
     stream_key = lambda stream: jax.random.fold_in(jax.random.fold_in(jax.random.fold_in(key, stream), epoch), step)
     labels = sample_labels(stream_key(LABEL_STREAM), opt_actions)
     penalty_key = stream_key(JACOBIAN_STREAM) if config.jacobian_reg else None
+    budget = draw_budget(stream_key(BUDGET_STREAM), config) if config.budget_jitter else None
 
     def loss_fn(params, probe):
-      out = planner.apply(params, batch, probe=probe, penalty_key=penalty_key)
+      out = planner.apply(params, batch, probe=probe, penalty_key=penalty_key, budget=budget)
       losses, field_scores = {}, {}
       if config.plans:
         losses["policy_loss"] = cell_loss(out.logits, opt_actions, labels, label_mode)

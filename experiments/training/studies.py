@@ -1038,6 +1038,11 @@ RECIPE_TWINS = Sweep(
     ),
     *family_twins_under_recipe(30),
     *family_twins_under_recipe(80),
+    Run(
+      "id_conv_gppn_32_k80_jitter",
+      {"planner": "id_conv_gppn", **SMALL_CONV_GPPN, "k_fwd": 80, "budget_jitter": 0.5},
+      "hidden 32, K_fwd = 80, each step's forward budget drawn from [40, 120] (round 36)",
+    ),
   ),
 )
 

@@ -15,7 +15,7 @@ import jax.numpy as jnp
 
 from implicit_planning.equilibrium.anderson import Anderson
 from implicit_planning.equilibrium.forward_iteration import ForwardIteration
-from implicit_planning.equilibrium.loop import PyTree, Solver, check_solver, solve
+from implicit_planning.equilibrium.loop import PyTree, Solver, check_solver, problem_budget, solve
 from implicit_planning.equilibrium.stats import SolveStats, as_float, backward_probe
 
 
@@ -27,6 +27,7 @@ def fixed_point(
   backward: Solver = Anderson(max_iter=15),
   probe: SolveStats | None = None,
   batched: bool = False,
+  budget: jax.Array | None = None,
 ) -> tuple[PyTree, SolveStats]:
   """Solves ``v* = f(v*, *args)`` and differentiates through ``v*`` implicitly.
 
@@ -52,6 +53,8 @@ def fixed_point(
       batch, and the backward pass computes the cotangent of unbatched
       ``args`` (shared weights) with one contraction over the whole batch
       instead of one per problem.
+    budget: the forward solve's evaluations at most for each problem, in place of
+      ``forward.max_iter`` (see `solve`).
 
   Returns:
     ``(v_star, stats)`` with the forward solve's `SolveStats`.
@@ -62,17 +65,18 @@ def fixed_point(
   if probe is None:
     leaves = jax.tree.leaves(v0)
     probe = backward_probe(leaves[0].shape[:1] if batched else (), jnp.result_type(*leaves))
-  return _implicit_solve(closed_f, forward, backward, batched, v0, (*args, *consts), probe)
+  budget = problem_budget(v0, forward, batched, budget)
+  return _implicit_solve(closed_f, forward, backward, batched, v0, (*args, *consts), probe, budget)
 
 
 @functools.partial(jax.custom_vjp, nondiff_argnums=(0, 1, 2, 3))
-def _implicit_solve(f, forward, backward, batched, v0, args, probe):
+def _implicit_solve(f, forward, backward, batched, v0, args, probe, budget):
   del backward, probe
-  return solve(f, v0, *args, solver=forward, batched=batched)
+  return solve(f, v0, *args, solver=forward, batched=batched, budget=budget)
 
 
-def _implicit_solve_fwd(f, forward, backward, batched, v0, args, probe):
-  v_star, stats = _implicit_solve(f, forward, backward, batched, v0, args, probe)
+def _implicit_solve_fwd(f, forward, backward, batched, v0, args, probe, budget):
+  v_star, stats = _implicit_solve(f, forward, backward, batched, v0, args, probe, budget)
   return (v_star, stats), (v_star, args, v0, probe)
 
 
@@ -88,7 +92,7 @@ def _implicit_solve_bwd(f, forward, backward, batched, residuals, cotangents):
   w, stats = solve(_adjoint_step, jax.tree.map(jnp.zeros_like, v_bar), vjp_v, v_bar, solver=backward, batched=batched)
   args_bar = vjp_args(w)
   probe_bar = as_float(stats, jax.tree.leaves(probe)[0].dtype)
-  return jax.tree.map(jnp.zeros_like, v0), args_bar, probe_bar
+  return jax.tree.map(jnp.zeros_like, v0), args_bar, probe_bar, None  # an integer budget has no cotangent
 
 
 def _adjoint_step(w: PyTree, vjp_v: Callable, v_bar: PyTree) -> PyTree:

@@ -80,11 +80,16 @@ def per_problem(stats: SolveStats, batched: bool) -> SolveStats:
 
 
 def solve(
-  f: Callable[..., PyTree], x0: PyTree, *args: PyTree, solver: Solver, batched: bool = False
+  f: Callable[..., PyTree],
+  x0: PyTree,
+  *args: PyTree,
+  solver: Solver,
+  batched: bool = False,
+  budget: jax.Array | None = None,
 ) -> tuple[PyTree, SolveStats]:
   """Iterates ``x ← f(x, *args)`` from ``x0`` with ``solver`` inside one ``lax.while_loop``.
 
-  A problem stops after ``solver.max_iter`` evaluations, once its relative
+  A problem stops after ``solver.max_iter`` evaluations (or its ``budget``), once its relative
   residual is at most ``solver.tol``, or as soon as an evaluation is
   non-finite. Returns the image ``f(x)`` of the iterate with the lowest
   residual seen (so plain iteration for ``K`` steps returns ``f^K(x0)`` while
@@ -112,32 +117,44 @@ def solve(
       finished problem's result and statistics are frozen while the others go
       on (its iterate keeps moving and is discarded: ``f`` must not mix rows).
       Without it the whole pytree is one problem.
+    budget: evaluations at most for each problem (int, ``[B]`` with ``batched``, a scalar
+      otherwise; traced values welcome), in place of ``solver.max_iter``: one compiled solve runs
+      any number of iterations, and the problems of a batch may each get their own. Default
+      ``solver.max_iter``.
 
   Returns:
     ``(x, stats)``; stats fields are ``[B]`` with ``batched``, scalars otherwise.
   """
   check_solver(solver, "solve's")
   closed, consts = jax.closure_convert(f, x0, *args)
-  return _solve(closed, solver, batched, x0, (*args, *consts))
+  return _solve(closed, solver, batched, x0, (*args, *consts), budget)
+
+
+def problem_budget(x0: PyTree, solver: Solver, batched: bool, budget: jax.Array | None) -> jax.Array:
+  """``budget`` (default ``solver.max_iter``) as int32, one per problem of ``x0``: ``[B]`` or a scalar."""
+  shape = jax.tree.leaves(x0)[0].shape[:1] if batched else ()
+  limit = solver.max_iter if budget is None else budget
+  return jnp.broadcast_to(jnp.asarray(limit, jnp.int32), shape)
 
 
 def _solve(
-  f: Callable[..., PyTree], solver: Solver, batched: bool, x0: PyTree, args: tuple
+  f: Callable[..., PyTree], solver: Solver, batched: bool, x0: PyTree, args: tuple, budget: jax.Array | None = None
 ) -> tuple[PyTree, SolveStats]:
-  """`solve` with every array input explicit (``x0``, ``args``), so a vmap rule sees what is mapped."""
+  """`solve` with every array input explicit (``x0``, ``budget``, ``args``), so a vmap rule sees what is mapped."""
 
   @jax.custom_batching.custom_vmap
-  def run(x0, args):
-    return _loop(lambda x: f(x, *args), x0, solver, batched)
+  def run(x0, budget, args):
+    return _loop(lambda x: f(x, *args), x0, budget, solver, batched)
 
   run.def_vmap(functools.partial(_vmap_rule, f, solver, batched))
-  return run(x0, args)
+  return run(x0, problem_budget(x0, solver, batched, budget), args)
 
 
-def _vmap_rule(f, solver, batched, axis_size, in_batched, x0, args):
+def _vmap_rule(f, solver, batched, axis_size, in_batched, x0, budget, args):
   """``vmap`` of a solve as one batched solve over the mapped axis times the problems."""
-  x0_mapped, args_mapped = in_batched
+  x0_mapped, budget_mapped, args_mapped = in_batched
   x0 = jax.tree.map(lambda x, m: x if m else jnp.broadcast_to(x, (axis_size, *x.shape)), x0, x0_mapped)
+  budget = budget if budget_mapped else jnp.broadcast_to(budget, (axis_size, *budget.shape))
   args_axes = jax.tree.map(lambda m: 0 if m else None, args_mapped)
   if batched:  # [S, B, ...] rows fold into [S·B, ...]
     fold = lambda tree: jax.tree.map(lambda x: x.reshape((-1, *x.shape[2:])), tree)
@@ -148,24 +165,27 @@ def _vmap_rule(f, solver, batched, axis_size, in_batched, x0, args):
   def rows_f(x, *args):
     return fold(jax.vmap(lambda xs, a: f(xs, *a), in_axes=(0, args_axes))(unfold(x), args))
 
-  out = unfold(_solve(rows_f, solver, True, fold(x0), args))
+  out = unfold(_solve(rows_f, solver, True, fold(x0), args, budget.reshape(-1)))
   return out, jax.tree.map(lambda _: True, out)
 
 
-def _loop(g: Callable[[PyTree], PyTree], x0: PyTree, solver: Solver, batched: bool) -> tuple[PyTree, SolveStats]:
-  """The ``while_loop`` of `solve` for ``x ← g(x)``."""
+def _loop(
+  g: Callable[[PyTree], PyTree], x0: PyTree, budget: jax.Array, solver: Solver, batched: bool
+) -> tuple[PyTree, SolveStats]:
+  """The ``while_loop`` of `solve` for ``x ← g(x)``; ``budget`` is `problem_budget`'s."""
   x0_flat, unflatten = flatten_rows(x0, batched)
+  budget = budget if batched else budget[None]
 
   def evaluate(x: jax.Array) -> jax.Array:
     fx, _ = flatten_rows(g(unflatten(x)), batched)
     return fx.astype(x0_flat.dtype)
 
   def cond(carry):
-    step, *_, done = carry
-    return (step < solver.max_iter) & ~jnp.all(done)
+    *_, done = carry
+    return ~jnp.all(done)
 
   def body(carry):
-    step, x, state, best_fx, best_res, res, iterations, done = carry
+    x, state, best_fx, best_res, res, iterations, done = carry
     fx = evaluate(x)
     new_res = relative_residual(x, fx)
     active = ~done
@@ -174,16 +194,16 @@ def _loop(g: Callable[[PyTree], PyTree], x0: PyTree, solver: Solver, batched: bo
     best_res = jnp.where(improved, new_res, best_res)
     res = jnp.where(active, new_res, res)
     iterations = iterations + active
-    done = done | (new_res <= solver.tol) | ~jnp.isfinite(new_res)
+    done = done | (new_res <= solver.tol) | ~jnp.isfinite(new_res) | (iterations >= budget)
     # A finished problem keeps iterating with the batch (rows are independent,
     # so this is harmless, and cheaper than freezing it); what it reports is frozen above.
     x_next, state = solver.update(state, x, fx)
-    return step + 1, x_next, state, best_fx, best_res, res, iterations, done
+    return x_next, state, best_fx, best_res, res, iterations, done
 
   batch = x0_flat.shape[0]
   inf = jnp.full((batch,), jnp.inf, x0_flat.dtype)
   zeros = jnp.zeros((batch,), jnp.int32)
-  init = (jnp.zeros((), jnp.int32), x0_flat, solver.init(x0_flat), x0_flat, inf, inf, zeros, zeros.astype(bool))
-  _, _, _, best_fx, best_res, res, iterations, _ = jax.lax.while_loop(cond, body, init)
+  init = (x0_flat, solver.init(x0_flat), x0_flat, inf, inf, zeros, budget < 1)
+  _, _, best_fx, best_res, res, iterations, _ = jax.lax.while_loop(cond, body, init)
   converged = (best_res <= solver.tol) & jnp.isfinite(res)
   return unflatten(best_fx), per_problem(SolveStats(iterations, res, best_res, converged), batched)

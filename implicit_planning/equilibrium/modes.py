@@ -30,8 +30,18 @@ class Implicit:
   forward: Solver
   backward: Solver
 
-  def __call__(self, f: Callable, v0: Any, *args: Any, probe: SolveStats | None = None, batched: bool = False):
-    return fixed_point(f, v0, *args, forward=self.forward, backward=self.backward, probe=probe, batched=batched)
+  def __call__(
+    self,
+    f: Callable,
+    v0: Any,
+    *args: Any,
+    probe: SolveStats | None = None,
+    batched: bool = False,
+    budget: jax.Array | None = None,
+  ):
+    return fixed_point(
+      f, v0, *args, forward=self.forward, backward=self.backward, probe=probe, batched=batched, budget=budget
+    )
 
 
 @dataclasses.dataclass(frozen=True)
@@ -40,8 +50,18 @@ class Unrolled:
 
   num_iters: int
 
-  def __call__(self, f: Callable, v0: Any, *args: Any, probe: SolveStats | None = None, batched: bool = False):
+  def __call__(
+    self,
+    f: Callable,
+    v0: Any,
+    *args: Any,
+    probe: SolveStats | None = None,
+    batched: bool = False,
+    budget: jax.Array | None = None,
+  ):
     del probe
+    if budget is not None:
+      raise ValueError("an unrolled planner's depth is its num_iters; a per-problem budget is for solved modes.")
     return unroll(f, v0, *args, num_iters=self.num_iters, batched=batched)
 
 
@@ -72,10 +92,18 @@ class Phantom:
     if not 0.0 < self.damping <= 1.0:
       raise ValueError(f"Phantom damping must be in (0, 1], got {self.damping}.")
 
-  def __call__(self, f: Callable, v0: Any, *args: Any, probe: SolveStats | None = None, batched: bool = False):
+  def __call__(
+    self,
+    f: Callable,
+    v0: Any,
+    *args: Any,
+    probe: SolveStats | None = None,
+    batched: bool = False,
+    budget: jax.Array | None = None,
+  ):
     del probe
     # No tangents reach the solve: its inputs are cut from the tape.
-    v_star, stats = solve(f, *jax.lax.stop_gradient((v0, *args)), solver=self.forward, batched=batched)
+    v_star, stats = solve(f, *jax.lax.stop_gradient((v0, *args)), solver=self.forward, batched=batched, budget=budget)
 
     def damped(v, *args):
       return jax.tree.map(lambda old, new: (1 - self.damping) * old + self.damping * new, v, f(v, *args))
@@ -88,7 +116,7 @@ Mode = Implicit | Phantom | Unrolled
 """How a planner iterates its cell and differentiates the result."""
 
 
-def budget(mode: Mode) -> int:
+def mode_budget(mode: Mode) -> int:
   """Applications of ``f`` the mode makes at most: an explicit planner's depth, an implicit one's forward budget."""
   return mode.num_iters if isinstance(mode, Unrolled) else mode.forward.max_iter
 
@@ -108,10 +136,11 @@ def with_iterates(
   num_iterates: int,
   probe: SolveStats | None = None,
   batched: bool = False,
+  budget: jax.Array | None = None,
 ) -> tuple[Any, SolveStats, tuple[Any, ...]]:
   """``mode(f, v0, *args)`` plus ``num_iterates`` states on the way, each differentiable, for a loss.
 
-  The mode's budget (`budget`) is cut into ``num_iterates + 1`` segments, the last taking the
+  The mode's budget (`mode_budget`) is cut into ``num_iterates + 1`` segments, the last taking the
   remainder; the state after each of the first ``num_iterates`` is returned, and the mode itself
   runs from the last of them with what is left. Unrolled, the intermediate states are on the tape
   (deep supervision of the layers). Implicit and phantom, the segments are plain iteration without
@@ -119,11 +148,17 @@ def with_iterates(
   restarts from the last one), and each intermediate state is differentiated through one
   application of ``f`` from it: the Jacobian-free gradient, as the fixed-point correction of
   deep equilibrium flow estimation (Bai et al., 2022). The stats count every segment's iterations.
+  A per-problem ``budget`` (see `solve`) goes to the mode, with no intermediate states.
 
   Returns:
     ``(state, stats, iterates)``: the mode's result and stats, and the intermediate states.
   """
-  total = budget(mode)
+  if budget is not None:
+    if num_iterates:
+      raise ValueError("supervised iterates cut the mode's own budget into segments; they take no per-problem budget.")
+    state, stats = mode(f, v0, *args, probe=probe, batched=batched, budget=budget)
+    return state, stats, ()
+  total = mode_budget(mode)
   segment = total // (num_iterates + 1)
   if num_iterates < 0 or (num_iterates and segment < 1):
     raise ValueError(f"{num_iterates} supervised iterates need a budget of at least {num_iterates + 1}, got {total}.")

@@ -52,6 +52,7 @@ def with_mapper(planner: Planner, mapper: nn.Module, observation: str = "workspa
     probe: SolveStats | None = None,
     radius_key: jax.Array | None = None,
     penalty_key: jax.Array | None = None,
+    budget: jax.Array | None = None,
   ) -> PlannerOutput:
     if observation not in batch:
       raise ValueError(
@@ -62,6 +63,6 @@ def with_mapper(planner: Planner, mapper: nn.Module, observation: str = "workspa
     if not plan:
       return PlannerOutput(None, None, None, **made)
     mapped = {"maps": free_space(map_logits), "goals": batch["goals"]}
-    return planner.apply(params["planner"], mapped, probe, radius_key, penalty_key)._replace(**made)
+    return planner.apply(params["planner"], mapped, probe, radius_key, penalty_key, budget)._replace(**made)
 
   return planner._replace(init=init, apply=apply, inputs=(observation, "goals"))

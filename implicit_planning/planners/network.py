@@ -104,6 +104,7 @@ class PlannerNet(nn.Module):
     probe: SolveStats | None = None,
     radius_key: jax.Array | None = None,
     penalty_key: jax.Array | None = None,
+    budget: jax.Array | None = None,
   ) -> PlannerOutput:
     check_inputs(batch)
     dtype = self.options.jax_dtype
@@ -128,8 +129,9 @@ class PlannerNet(nn.Module):
       probe = backward_probe(rewards.shape[0], dtype)
     # No parameter depends on the solve: `init` makes one step, so it costs the same at any K.
     mode, num_iterates = (Unrolled(1), 0) if self.is_initializing() else (self.mode, self.options.supervised_iterates)
+    budget = None if self.is_initializing() else budget
     state, stats, iterates = with_iterates(
-      mode, step, state0, cell_params, context, num_iterates=num_iterates, probe=probe, batched=True
+      mode, step, state0, cell_params, context, num_iterates=num_iterates, probe=probe, batched=True, budget=budget
     )
     radius = None
     if radius_key is not None:

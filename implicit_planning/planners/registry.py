@@ -89,11 +89,13 @@ class Planner(NamedTuple):
     options: the `PlannerOptions` it was built with.
     mode: gradient mode (`Implicit` or `Unrolled`).
     init: ``init(rng, batch) -> params``.
-    apply: ``apply(params, batch, probe=None, radius_key=None, penalty_key=None) -> PlannerOutput(logits [B, 4, H, W],
+    apply: ``apply(params, batch, probe=None, radius_key=None, penalty_key=None, budget=None) -> PlannerOutput(logits [B, 4, H, W],
       values [B, H, W], PlannerStats)``. Pure, jittable, differentiable in ``params``; reads
       ``batch["maps"]`` (``[B, H, W]``, 1 = free) and ``batch["goals"]`` (int ``[B, 2]``, row and
       column). A ``radius_key`` adds the Jacobian's spectral radius at the returned state, a
-      ``penalty_key`` the (differentiable) Jacobian penalty (`PlannerStats`).
+      ``penalty_key`` the (differentiable) Jacobian penalty (`PlannerStats`). An implicit planner's
+      ``budget`` (int ``[B]``, traced or not) gives each map its own forward iterations at most in
+      place of ``k_fwd``, in one compiled program (`equilibrium.solve`).
     inputs: the batch entries ``apply`` reads.
   """
 
@@ -143,8 +145,9 @@ def make_planner(
     probe: SolveStats | None = None,
     radius_key: jax.Array | None = None,
     penalty_key: jax.Array | None = None,
+    budget: jax.Array | None = None,
   ):
-    return net.apply(params, batch, probe, radius_key, penalty_key)
+    return net.apply(params, batch, probe, radius_key, penalty_key, budget)
 
   return Planner(spec, options, mode, init, apply)
 

@@ -653,3 +653,36 @@ def test_vmap_over_batched_solves_is_one_solve_per_seed_and_one_loop(forward):
   assert len(loops) == 2  # the forward and the backward solve, each one loop over every row
   carried = {tuple(var.aval.shape) for loop in loops for var in loop.outvars}
   assert (seeds * batch, n) in carried and not any(shape[:2] == (seeds, batch) for shape in carried)
+
+
+def test_a_per_problem_budget_stops_each_problem_there_in_one_compiled_solve():
+  """Budgets 3, 7 and 5 (two above the solver's own max_iter) stop each problem after exactly that
+  many evaluations, with what a solve of that max_iter returns, batched or under ``jax.vmap``; a
+  new budget reuses the compiled solve; the implicit gradient is that of a solve of that max_iter."""
+  rng = np.random.default_rng(11)
+  a = jnp.stack([jnp.asarray(random_contraction(rng, 6, 0.95)) for _ in range(3)])
+  b = jnp.asarray(rng.normal(size=(3, 6)))
+  budgets = jnp.array([3, 7, 5])
+  solver = ForwardIteration(max_iter=4, tol=1e-12)
+  exactly = lambda k: ForwardIteration(max_iter=k, tol=1e-12)
+
+  @jax.jit
+  @chex.assert_max_traces(n=1)
+  def batched(a, b, budget):
+    return solve(jax.vmap(affine), jnp.zeros_like(b), a, b, solver=solver, batched=True, budget=budget)
+
+  mapped = jax.jit(jax.vmap(lambda a, b, k: solve(affine, jnp.zeros(6), a, b, solver=solver, budget=k)))
+  for budget in (budgets, budgets + 2):
+    for v, stats in (batched(a, b, budget), mapped(a, b, budget)):
+      np.testing.assert_array_equal(stats.iterations, budget)
+      for i, k in enumerate(budget.tolist()):
+        np.testing.assert_allclose(v[i], solve(affine, jnp.zeros(6), a[i], b[i], solver=exactly(k))[0], rtol=1e-13)
+
+  def grad(forward, budget=None):
+    def loss(b):
+      v, _ = fixed_point(affine, jnp.zeros(6), a[0], b, forward=forward, backward=BACKWARD_ANDERSON, budget=budget)
+      return jnp.sum(jnp.sin(v))
+
+    return jax.jit(jax.grad(loss))(b[0])
+
+  np.testing.assert_allclose(grad(solver, jnp.int32(7)), grad(exactly(7)), rtol=1e-12)

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 import implicit_planning as ip
-from implicit_planning.equilibrium import Anderson, ForwardIteration, Phantom, spectral_radius
+from implicit_planning.equilibrium import Anderson, ForwardIteration, Phantom, Unrolled, spectral_radius
 
 
 def random_linear(rng, n, radius):
@@ -141,3 +141,22 @@ def test_supervised_iterates_cut_the_budget_and_get_their_own_gradients(x64, imp
     np.testing.assert_allclose(g, e, rtol=1e-12, atol=1e-14)
   with pytest.raises(ValueError, match="budget of at least 8"):
     ip.with_iterates(mode, f, jnp.zeros(6), a, b, num_iterates=7)
+
+
+def test_a_per_problem_budget_reaches_the_phantom_solve_and_is_refused_unrolled(x64):
+  rng = np.random.default_rng(3)
+  a = jnp.asarray(random_linear(rng, 5, 0.9)[0])
+  b = jnp.asarray(rng.normal(size=(2, 5)))
+  f = lambda v, a, b: v @ a.T + b
+  budgets = jnp.array([4, 9])
+  v, stats = Phantom(ForwardIteration(max_iter=6, tol=0.0), steps=2)(
+    f, jnp.zeros_like(b), a, b, batched=True, budget=budgets
+  )
+  np.testing.assert_array_equal(stats.iterations, budgets)
+  for i, k in enumerate(budgets.tolist()):
+    alone, _ = Phantom(ForwardIteration(max_iter=k, tol=0.0), steps=2)(
+      f, jnp.zeros_like(b[i : i + 1]), a, b[i : i + 1], batched=True
+    )
+    np.testing.assert_allclose(v[i], alone[0], rtol=1e-13)
+  with pytest.raises(ValueError, match="per-problem budget"):
+    Unrolled(3)(f, jnp.zeros_like(b), a, b, batched=True, budget=budgets)

@@ -233,3 +233,21 @@ def test_supervised_iterates_add_their_mean_loss_with_its_weight(tiny):
   _, _, out = train_steps(config, split, num_steps=1)
   np.testing.assert_allclose(out["loss"], out["policy_loss"] + 0.5 * out["iterate_loss"], rtol=1e-6)
   assert np.all(out["iterate_loss"] > 0)
+
+
+def test_budget_jitter_draws_one_forward_budget_per_seed_and_step_in_its_range(tiny):
+  """Draws cover [k_fwd (1 - j), k_fwd (1 + j)]; a step iterates every map of a seed for its draw."""
+  config = tiny(planner="id_conv_gppn", k_fwd=10, budget_jitter=0.5, forward_tol=0.0, seeds=2)
+  assert config.budget_range == (5, 15)
+  draws = {int(step.draw_budget(jax.random.key(i), config)[0]) for i in range(300)}
+  assert draws == set(range(5, 16))
+  split = data.to_device(data.load_checked(data.ensure_dataset(config), config.task, config.wrap, config.size).train)
+  iterations = [train_steps(config, split, num_steps=n)[2] for n in (1, 2)]
+  for out in iterations:
+    np.testing.assert_array_equal(out["fwd_iterations_mean"], out["fwd_iterations_max"])
+    assert np.all((out["fwd_iterations_max"] >= 5) & (out["fwd_iterations_max"] <= 15))
+  assert len({float(x) for out in iterations for x in out["fwd_iterations_max"]}) > 1  # seeds and steps differ
+  with pytest.raises(ConfigError, match="explicit"):
+    tiny(planner="conv_gppn", budget_jitter=0.5)
+  with pytest.raises(ConfigError, match="budget_jitter must be"):
+    tiny(planner="id_vin", budget_jitter=1.0)

@@ -522,3 +522,18 @@ def test_a_zero_reward_layer_starts_every_value_at_zero_and_is_the_first_to_lear
   assert np.any(reward_grad != 0)  # the zero layer gets a gradient: training can start
   with pytest.raises(ValueError, match="Unknown reward_init"):
     ip.make_planner(name, reward_init="ones")
+
+
+def test_a_per_map_budget_runs_each_map_as_that_k_fwd_would():
+  batch = random_problems(batch=3)
+  planner = ip.make_planner("id_conv_gppn", **SMALL)
+  params = planner.init(jax.random.key(0), batch)
+  budgets = jnp.array([2, 9, 5])
+  out = jax.jit(planner.apply)(params, batch, budget=budgets)
+  np.testing.assert_array_equal(out.stats.forward.iterations, budgets)
+  for i, k in enumerate(budgets.tolist()):
+    alone = ip.with_mode(planner, k_fwd=k).apply(params, batch)
+    np.testing.assert_allclose(out.logits[i], alone.logits[i], rtol=1e-5, atol=1e-6)
+  with pytest.raises(ValueError, match="per-problem budget"):
+    explicit = ip.make_planner("conv_gppn", **SMALL)
+    explicit.apply(explicit.init(jax.random.key(0), batch), batch, budget=budgets)
