@@ -389,6 +389,8 @@ SMALL_SYMVIN = {"l_q": 20}
 """SymVIN at 20 regular Q fields (the paper: 100), for two CPU cores."""
 SMALL_CONV_GPPN = {"l_h": 32}
 """ConvGPPN with 32 hidden channels (the paper: 150), for two CPU cores."""
+JITTERED = {"budget_jitter": 0.5}
+"""Each training step's forward budget drawn from [K_fwd / 2, 3 K_fwd / 2] (round 36)."""
 BOUNDED_GRU = {"contraction": 0.8, "contraction_form": "squash"}
 """ConvGRU state kernels squashed below ℓ1 norm 0.8: a contraction wherever the update gates are closed
 (γ(1 + γ/4) = 0.96), a cap on the expansion elsewhere (`conv_gppn`)."""
@@ -1028,7 +1030,7 @@ RECIPE_TWINS = Sweep(
   "twin without the squashed cell (the recipe before round 16), which separates the cell from the gradient. "
   "Runs recorded before round 16 as 'vin' were unsquashed ('vin_squash' was the squashed one). The SymVIN "
   "and ConvGPPN twins at stated smaller sizes, at K = 30 and 80, for the paper preset's data "
-  "(`--preset=paper --set=epochs=10`).",
+  "(`--preset=paper --set=epochs=10`). The `_jitter` runs draw each step's forward budget (round 36).",
   runs=(
     Run("id_vin", {"planner": "id_vin"}, "the default recipe"),
     Run("vin", {"planner": "vin"}, "the default recipe (squashed below 0.99 since round 16)"),
@@ -1038,10 +1040,16 @@ RECIPE_TWINS = Sweep(
     ),
     *family_twins_under_recipe(30),
     *family_twins_under_recipe(80),
+    Run("id_vin_jitter", {"planner": "id_vin", **JITTERED}, "each step's forward budget drawn from [15, 45]"),
+    Run(
+      "id_symvin_20_jitter",
+      {"planner": "id_symvin", **SMALL_SYMVIN, **JITTERED},
+      "20 fields, each step's forward budget drawn from [15, 45]",
+    ),
     Run(
       "id_conv_gppn_32_k80_jitter",
-      {"planner": "id_conv_gppn", **SMALL_CONV_GPPN, "k_fwd": 80, "budget_jitter": 0.5},
-      "hidden 32, K_fwd = 80, each step's forward budget drawn from [40, 120] (round 36)",
+      {"planner": "id_conv_gppn", **SMALL_CONV_GPPN, "k_fwd": 80, **JITTERED},
+      "hidden 32, each step's forward budget drawn from [40, 120]",
     ),
   ),
 )
