@@ -29,7 +29,9 @@ LR_SCHEDULES = ("constant", "cosine")
 MAPPER_OPTIMIZERS = ("rmsprop", "adam")
 """How the learning rate changes over the run (after `warmup_epochs`)."""
 
-SAME_RESULT_FIELDS = frozenset({"log_every", "eval_batch_size", "diagnose_every", "conv_impl", "seed_batch", "devices"})
+SAME_RESULT_FIELDS = frozenset(
+  {"log_every", "eval_batch_size", "diagnose_every", "trace_steps", "conv_impl", "seed_batch", "devices"}
+)
 """Fields that change how verbosely a run reports or how the same function is computed, not what
 it learns: two finished runs that differ only in these are the same run (`experiments.sweep --reuse`)."""
 
@@ -182,6 +184,11 @@ class Config(ip.PlannerOptions):
     "radius at the returned state, forward residual quantiles, the value map's effective horizon, "
     "and an implicit planner's gradient against a converged backward solve and against backprop "
     "through its forward iterations; 0: never.",
+  )
+  trace_steps: bool = _field(
+    False,
+    "Also write every step's per-seed training quantities (loss, gradient and update norms, solver "
+    "iterations and residuals, batch scores) to steps.jsonl, one line per epoch: what an epoch mean hides.",
   )
   stop_after_steps: int = _field(0, "Raise TrainingInterrupted after this many global steps (tests); 0: never.")
 

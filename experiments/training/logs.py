@@ -48,6 +48,21 @@ def log_epoch(
     f.write(json.dumps(record) + "\n")
 
 
+def _short(values: np.ndarray) -> list[Any]:
+  """Nested lists of ``values`` with floats to 5 significant digits (half the file of full floats)."""
+  if values.dtype.kind != "f":
+    return values.tolist()
+  return np.vectorize(lambda x: float(f"{x:.5g}"), otypes=[object])(values).tolist()
+
+
+def log_steps(records: list[dict[str, np.ndarray]], epoch: int, path: str) -> None:
+  """One epoch's per-step, per-seed training quantities as a line of `steps.jsonl`:
+  ``{"epoch": e, name: [[seed 0, seed 1, ...] for each step]}`` (``alive`` among the names)."""
+  line = {"epoch": epoch, **{name: _short(np.stack([r[name] for r in records])) for name in records[0]}}
+  with open(path, "a") as f:
+    f.write(json.dumps(line) + "\n")
+
+
 def read_jsonl(path: str) -> list[dict[str, Any]]:
   """The records of a JSON-lines file (`metrics.jsonl`, a measured figure's rows); none if it does not exist."""
   if not os.path.exists(path):

@@ -132,7 +132,7 @@ def summarize_epoch(records: list[dict[str, np.ndarray]]) -> dict[str, float]:
 
 
 def _truncate_log(path: str, last_epoch: int) -> None:
-  """Drops `metrics.jsonl` lines of epochs after `last_epoch` (left by a killed run)."""
+  """Drops `metrics.jsonl` (or `steps.jsonl`) lines of epochs after `last_epoch` (left by a killed run)."""
   if not os.path.exists(path):
     return
   with open(path) as f:
@@ -293,9 +293,10 @@ def train_and_evaluate(config: Config, workdir: str, initial_params: Callable[[]
   alive = np.array([d is None for d in meta["diverged"]])
   state, best_params, alive = parallel.replicate((state, best_params, alive), mesh)
   select = "success" if config.plans else "map_accuracy"  # what picks each seed's best epoch
-  metrics_path = os.path.join(workdir, "metrics.jsonl")
+  metrics_path, steps_path = os.path.join(workdir, "metrics.jsonl"), os.path.join(workdir, "steps.jsonl")
   if primary:
     _truncate_log(metrics_path, meta["epoch"])
+    _truncate_log(steps_path, meta["epoch"])
 
   draw_batches = make_draw_batches(planner, config, parallel.seed_batch_sharding(mesh))
   train_step = make_train_step(planner, optimizer, config)
@@ -363,6 +364,8 @@ def train_and_evaluate(config: Config, workdir: str, initial_params: Callable[[]
       # Log first: a kill between the two leaves a line that resuming truncates and redoes.
       if primary:
         logs.log_epoch(record, config, planner.spec.implicit, writer, metrics_path)
+        if config.trace_steps:
+          logs.log_steps(records, epoch + 1, steps_path)
       checkpoints.save(mngr, epoch + 1, checkpoints.Checkpoint(state, best_params, meta))
   finally:
     bar.close()

@@ -77,8 +77,8 @@ def make_train_step(planner: ip.Planner, optimizer: optax.GradientTransformation
   (`make_draw_batches`), `epoch` and `step` int32 scalars
   (traced: one compilation for the whole run). Reported per seed: the loss and
   its terms (``policy_loss``, ``map_loss``, ``field_loss``, ``iterate_loss``, ``jacobian_penalty``: those the run
-  has), the gradient
-  norm (before clipping); for a run that plans, forward/backward solver iterations and last
+  has), the gradient norm (before clipping) and the norm of the optimiser's update (after the
+  learning rate: the step the weights take); for a run that plans, forward/backward solver iterations and last
   residuals (mean and max over the batch) and the greedy policy's %Optimal/%Success/%Accuracy on
   the batch; for a run that maps, the map's per-cell %accuracy, and with ``field_loss`` the field's at the fine
   raster's points (params before the update).
@@ -129,7 +129,13 @@ def make_train_step(planner: ip.Planner, optimizer: optax.GradientTransformation
     )
     updates, new_opt_state = optimizer.update(grads, opt_state, params)
     new_params = optax.apply_updates(params, updates)
-    reported = {"loss": loss, **losses, **field_scores, "grad_norm": optax.tree.norm(grads)}
+    reported = {
+      "loss": loss,
+      **losses,
+      **field_scores,
+      "grad_norm": optax.tree.norm(grads),
+      "update_norm": optax.tree.norm(updates),
+    }
     if config.plans:
       policy = metrics.policy_metrics(metrics.greedy_actions(out.logits), batch["dist"], batch["goals"], wrap)
       reported.update(

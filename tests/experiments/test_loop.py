@@ -17,6 +17,7 @@ from experiments.training import (
   data,
   evaluation,
   figures,
+  logs,
   loop,
   model,
   train_and_evaluate,
@@ -47,6 +48,7 @@ def test_train_then_evaluate_end_to_end(planner, tiny, vin_run, tmp_path):
     "train_success",
     "val_optimal",
     "val_success",
+    "update_norm",
     "fwd_iterations_mean",
     "fwd_residual_max",
     "bwd_iterations_mean",
@@ -96,7 +98,7 @@ def test_train_then_evaluate_end_to_end(planner, tiny, vin_run, tmp_path):
 
 def test_resume_after_kill_gives_identical_parameters(tiny, final_params, tmp_path):
   # A learning-rate schedule: its step count is part of the restored optimiser state.
-  config = tiny(planner="id_vin", seeds=2, lr_schedule="cosine", warmup_epochs=0.5)
+  config = tiny(planner="id_vin", seeds=2, lr_schedule="cosine", warmup_epochs=0.5, trace_steps=True)
   steps_per_epoch = config.num_train // config.batch_size
   straight = str(tmp_path / "straight")
   train_and_evaluate(config, straight)
@@ -116,6 +118,10 @@ def test_resume_after_kill_gives_identical_parameters(tiny, final_params, tmp_pa
   with open(os.path.join(killed, "metrics.jsonl")) as f:
     records = [json.loads(line) for line in f]
   assert [record["epoch"] for record in records] == [1, 2]
+  # The per-step trace of the resumed run is the uninterrupted run's, a line per epoch, [steps, seeds].
+  traces = [logs.read_jsonl(os.path.join(run, "steps.jsonl")) for run in (straight, killed)]
+  assert traces[0] == traces[1] and [line["epoch"] for line in traces[1]] == [1, 2]
+  assert np.shape(traces[1][0]["update_norm"]) == (steps_per_epoch, 2) and np.all(traces[1][0]["alive"])
   # The resumed epoch's elapsed time counts on from the first invocation's.
   assert records[1]["elapsed_s"] >= records[0]["elapsed_s"] + records[1]["epoch_time_s"]
 

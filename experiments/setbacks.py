@@ -1,0 +1,45 @@
+r"""Finds a run's setbacks in its per-step trace: `python -m experiments.setbacks --workdir=<run>[,<run>...]`.
+
+The run must have been trained with `--trace_steps` (`steps.jsonl`). For each run it writes
+`setbacks.json` (validation collapses, step setbacks, jolt quantiles: `training.setbacks`) and
+`setbacks.png` into the run directory, and prints one line per run so that twins compare at a glance.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+
+from absl import app, flags
+
+from experiments.training import logs, setbacks
+
+_WORKDIRS = flags.DEFINE_list("workdir", None, "Run directories trained with --trace_steps.", required=True)
+_FALL = flags.DEFINE_float("fall", setbacks.FALL, "Points of %Success lost that make a setback or a collapse.")
+_WINDOW = flags.DEFINE_integer("window", setbacks.WINDOW, "Steps of each setback's reference median.")
+
+
+def main(argv: list[str]) -> None:
+  if len(argv) > 1:
+    raise app.UsageError(f"unexpected arguments: {argv[1:]}")
+  for workdir in _WORKDIRS.value:
+    steps_path = os.path.join(workdir, "steps.jsonl")
+    if not os.path.exists(steps_path):
+      raise app.UsageError(f"{steps_path} does not exist: train the run with --trace_steps")
+    metrics = logs.read_jsonl(os.path.join(workdir, "metrics.jsonl"))
+    trace = setbacks.read_trace(logs.read_jsonl(steps_path))
+    summary = setbacks.summarize(metrics, trace, _FALL.value, _WINDOW.value)
+    with open(os.path.join(workdir, "setbacks.json"), "w") as f:
+      json.dump(summary, f, indent=1)
+    setbacks.figure(summary, trace, metrics, os.path.join(workdir, "setbacks.png"), os.path.basename(workdir))
+    late = [s for s in summary["setbacks"] if s["epoch"] > 2]
+    print(
+      f"{workdir}: {summary['steps']} steps; validation collapses {len(summary['validation_collapses'])}; "
+      f"step setbacks per seed {summary['setbacks_per_seed']} ({len(late)} after epoch 2); "
+      f"jolt before a setback (median) {summary['jolt_quantiles_before_setbacks'].get('0.5', float('nan')):.2f}, "
+      f"updates with jolt > 3: {100 * summary['share_of_updates_with_jolt_over_3']:.2f} %"
+    )
+
+
+if __name__ == "__main__":
+  app.run(main)

@@ -1,0 +1,200 @@
+"""Setbacks in training, from a run's per-step trace (`steps.jsonl`, `Config.trace_steps`).
+
+A *validation collapse* is an epoch at which a seed's validation %Success falls by `fall` points
+or more from the epoch before. Validation sees the parameters of the epoch's last step only; the
+per-step trace sees every step: a *step setback* is a step whose batch %Success (measured with the
+parameters the previous update made) is `fall` points or more below the seed's median over the
+`window` steps before it. Each setback is set beside the update that made it: its *jolt*, the
+update's norm over the median update norm of the same window (1: a typical step).
+"""
+
+from __future__ import annotations
+
+from typing import Any, NamedTuple
+
+import numpy as np
+
+FALL = 20.0
+"""Points of %Success a seed must lose to count as a setback or a collapse."""
+
+WINDOW = 50
+"""Steps of each setback's reference (the median before it)."""
+
+RECOVERED = 5.0
+"""A setback has ended once the batch %Success is back within this many points of its reference."""
+
+
+def validation_collapses(metrics: list[dict[str, Any]], fall: float = FALL) -> list[dict[str, Any]]:
+  """Each (seed, epoch) whose validation %Success fell by `fall` or more from the epoch before,
+  with the scores before, at and after (None after the last epoch)."""
+  scores = np.array([r["val_success_per_seed"] for r in metrics])  # [epochs, S]
+  epochs = [r["epoch"] for r in metrics]
+  found = []
+  for i, s in zip(*np.nonzero(scores[1:] <= scores[:-1] - fall)):
+    at = i + 1
+    found.append(
+      {
+        "seed": int(s),
+        "epoch": epochs[at],
+        "before": float(scores[at - 1, s]),
+        "at": float(scores[at, s]),
+        "after": float(scores[at + 1, s]) if at + 1 < len(scores) else None,
+      }
+    )
+  return found
+
+
+class Trace(NamedTuple):
+  """A run's per-step trace, steps of all epochs in order.
+
+  Attributes:
+    epoch: [T] 1-based epoch of each step.
+    step: [T] 0-based step within its epoch.
+    fields: name -> [T, S] per-seed values (``alive`` among them, as bools).
+  """
+
+  epoch: np.ndarray
+  step: np.ndarray
+  fields: dict[str, np.ndarray]
+
+
+def read_trace(lines: list[dict[str, Any]]) -> Trace:
+  """The `Trace` of the lines of a `steps.jsonl` (one per epoch, in order)."""
+  if not lines:
+    raise ValueError("the step trace is empty: was the run made with --trace_steps?")
+  names = [name for name in lines[0] if name != "epoch"]
+  fields = {name: np.concatenate([np.asarray(line[name]) for line in lines]) for name in names}
+  fields["alive"] = fields["alive"].astype(bool)
+  epoch = np.concatenate([np.full(len(line["alive"]), line["epoch"]) for line in lines])
+  step = np.concatenate([np.arange(len(line["alive"])) for line in lines])
+  return Trace(epoch, step, fields)
+
+
+def _trailing_median(values: np.ndarray, t: int, window: int) -> float:
+  return float(np.median(values[max(0, t - window) : t]))
+
+
+def step_setbacks(trace: Trace, fall: float = FALL, window: int = WINDOW) -> list[dict[str, Any]]:
+  """Every step setback of every seed (consecutive setback steps are one setback).
+
+  Each has the seed, its first step (global index, epoch, step in epoch), the batch %Success and
+  its reference, how many steps it took to recover (None: not within the trace), and the jolt and
+  gradient ratio of the update that preceded it.
+  """
+  success, alive = trace.fields["train_success"], trace.fields["alive"]
+  updates, grads = trace.fields["update_norm"], trace.fields["grad_norm"]
+  found = []
+  for s in range(success.shape[1]):
+    t = window
+    while t < len(success):
+      reference = _trailing_median(success[:, s], t, window)
+      if not alive[t, s] or success[t, s] > reference - fall:
+        t += 1
+        continue
+      end = t
+      while end < len(success) and success[end, s] < reference - RECOVERED:
+        end += 1
+      found.append(
+        {
+          "seed": s,
+          "global_step": int(t),
+          "epoch": int(trace.epoch[t]),
+          "step": int(trace.step[t]),
+          "success": float(success[t, s]),
+          "reference": reference,
+          "recovery_steps": int(end - t) if end < len(success) else None,
+          "jolt": float(updates[t - 1, s] / _trailing_median(updates[:, s], t - 1, window)),
+          "grad_ratio": float(grads[t - 1, s] / _trailing_median(grads[:, s], t - 1, window)),
+        }
+      )
+      t = end + 1
+  return found
+
+
+def jolts(trace: Trace, window: int = WINDOW) -> np.ndarray:
+  """[T - window, S] every update's norm over the median of the `window` updates before it."""
+  updates = trace.fields["update_norm"]
+  return np.array(
+    [
+      [updates[t, s] / _trailing_median(updates[:, s], t, window) for s in range(updates.shape[1])]
+      for t in range(window, len(updates))
+    ]
+  )
+
+
+def summarize(metrics: list[dict[str, Any]], trace: Trace, fall: float = FALL, window: int = WINDOW) -> dict[str, Any]:
+  """Collapses, setbacks, and how the setbacks' jolts compare with every update's.
+
+  Raises:
+    ValueError: the trace has no step after its first `window`.
+  """
+  if len(trace.epoch) <= window:
+    raise ValueError(f"the step trace has {len(trace.epoch)} steps, none after the first window of {window}")
+  setbacks = step_setbacks(trace, fall, window)
+  every = jolts(trace, window).ravel()
+  before = np.array([s["jolt"] for s in setbacks])
+  quantiles = (0.5, 0.9, 0.99, 0.999)
+  seeds = trace.fields["alive"].shape[1]
+  return {
+    "fall": fall,
+    "window": window,
+    "steps": int(len(trace.epoch)),
+    "validation_collapses": validation_collapses(metrics, fall),
+    "setbacks": setbacks,
+    "setbacks_per_seed": [sum(s["seed"] == seed for s in setbacks) for seed in range(seeds)],
+    "jolt_quantiles_all_updates": {str(q): float(np.quantile(every, q)) for q in quantiles},
+    "jolt_quantiles_before_setbacks": {str(q): float(np.quantile(before, q)) for q in quantiles} if len(before) else {},
+    "share_of_updates_with_jolt_over_3": float(np.mean(every > 3)),
+    "share_of_setbacks_after_jolt_over_3": float(np.mean(before > 3)) if len(before) else None,
+  }
+
+
+def figure(summary: dict[str, Any], trace: Trace, metrics: list[dict[str, Any]], out_path: str, title: str) -> None:
+  """Saves a PNG: for each validation collapse (at most three), the collapsed seed's batch %Success
+  and jolts over the epochs around it; then every seed's setbacks per epoch, and the jolts of
+  every update beside those of the updates that preceded a setback."""
+  import matplotlib  # pylint: disable=g-import-not-at-top
+
+  matplotlib.use("Agg")
+  import matplotlib.pyplot as plt  # pylint: disable=g-import-not-at-top
+
+  collapses = summary["validation_collapses"][:3]
+  fig, axes = plt.subplots(len(collapses) + 1, 2, figsize=(12, 3.2 * (len(collapses) + 1)), squeeze=False)
+  updates = trace.fields["update_norm"]
+  for (success_ax, jolt_ax), collapse in zip(axes, collapses):
+    seed, epoch = collapse["seed"], collapse["epoch"]
+    steps = np.flatnonzero((trace.epoch >= epoch - 1) & (trace.epoch <= epoch + 1))
+    steps = steps[steps >= summary["window"]]
+    success_ax.plot(steps, trace.fields["train_success"][steps, seed], lw=0.8, label=f"seed {seed}, batch")
+    ends = [int(np.flatnonzero(trace.epoch == e)[-1]) for e in (epoch - 1, epoch, epoch + 1) if e in trace.epoch]
+    scores = {r["epoch"]: r["val_success_per_seed"][seed] for r in metrics}
+    success_ax.plot(ends, [scores[trace.epoch[t]] for t in ends], "ro", label="validation, epoch end")
+    success_ax.set(ylabel="%Success", ylim=(0, 100), title=f"{title}: seed {seed}'s collapse at epoch {epoch}")
+    success_ax.legend(loc="lower left", fontsize=8)
+    jolt = [updates[t, seed] / _trailing_median(updates[:, seed], t, summary["window"]) for t in steps]
+    jolt_ax.plot(steps, jolt, lw=0.8)
+    jolt_ax.axhline(1.0, color="gray", lw=0.5)
+    jolt_ax.set(ylabel="update norm / median of last 50", yscale="log", title="jolt of each update")
+    for ax in (success_ax, jolt_ax):
+      for t in ends:
+        ax.axvline(t + 0.5, color="gray", ls=":", lw=0.8)
+      ax.set_xlabel("global step")
+  per_epoch_ax, hist_ax = axes[-1]
+  epochs = np.unique(trace.epoch)
+  for seed, _ in enumerate(summary["setbacks_per_seed"]):
+    counts = [sum(s["seed"] == seed and s["epoch"] == e for s in summary["setbacks"]) for e in epochs]
+    per_epoch_ax.plot(epochs, counts, marker=".", label=f"seed {seed}")
+  per_epoch_ax.set(xlabel="epoch", ylabel="setbacks", title=f"step setbacks (≥ {summary['fall']:.0f} points) per epoch")
+  per_epoch_ax.legend(fontsize=8)
+  bins = np.logspace(-1, 1, 41)
+  hist_ax.hist(
+    np.clip(jolts(trace, summary["window"]).ravel(), 0.1, 10), bins, density=True, alpha=0.6, label="every update"
+  )
+  before = [s["jolt"] for s in summary["setbacks"]]
+  if before:
+    hist_ax.hist(np.clip(before, 0.1, 10), bins, density=True, alpha=0.6, label="the update before a setback")
+  hist_ax.set(xscale="log", xlabel="jolt", ylabel="density", title="jolts")
+  hist_ax.legend(fontsize=8)
+  fig.tight_layout()
+  fig.savefig(out_path, dpi=100)
+  plt.close(fig)

@@ -1,0 +1,69 @@
+"""Collapses and step setbacks found in a made-up trace whose answer is known."""
+
+import numpy as np
+import pytest
+
+from experiments.training import setbacks
+
+
+def made_up_lines(epochs=3, steps=40, seeds=2):
+  """`steps.jsonl` lines: %Success alternating 94/96, update norms alternating 0.9/1.1, except seed 1
+  at global step 70, a batch at 50 % after an update four times the median, back the next step."""
+  total = epochs * steps
+  success = np.where(np.arange(total)[:, None] % 2, 96.0, 94.0) * np.ones((1, seeds))
+  updates = np.where(np.arange(total)[:, None] % 2, 1.1, 0.9) * np.ones((1, seeds))
+  grads = 2 * updates
+  success[70, 1], updates[69, 1], grads[69, 1] = 50.0, 4.0, 6.0
+  return [
+    {
+      "epoch": e + 1,
+      "alive": np.ones((steps, seeds), bool).tolist(),
+      "train_success": success[e * steps : (e + 1) * steps].tolist(),
+      "update_norm": updates[e * steps : (e + 1) * steps].tolist(),
+      "grad_norm": grads[e * steps : (e + 1) * steps].tolist(),
+    }
+    for e in range(epochs)
+  ]
+
+
+def test_a_one_step_fall_after_a_jolt_is_one_setback_with_its_jolt():
+  trace = setbacks.read_trace(made_up_lines())
+  assert trace.fields["train_success"].shape == (120, 2) and trace.epoch[70] == 2 and trace.step[70] == 30
+  found = setbacks.step_setbacks(trace, fall=20, window=10)
+  assert len(found) == 1
+  (setback,) = found
+  assert (setback["seed"], setback["global_step"], setback["epoch"], setback["step"]) == (1, 70, 2, 30)
+  assert setback["success"] == 50 and setback["reference"] == 95 and setback["recovery_steps"] == 1
+  assert setback["jolt"] == pytest.approx(4.0) and setback["grad_ratio"] == pytest.approx(3.0)
+
+
+def test_a_setback_of_a_frozen_seed_is_not_counted_and_a_smaller_fall_is_not_one():
+  lines = made_up_lines()
+  lines[1]["alive"][30][1] = False
+  assert setbacks.step_setbacks(setbacks.read_trace(lines), window=10) == []
+  assert setbacks.step_setbacks(setbacks.read_trace(made_up_lines()), fall=50, window=10) == []
+
+
+def test_summary_sets_the_jolts_before_setbacks_beside_every_update():
+  metrics = [{"epoch": e, "val_success_per_seed": v} for e, v in ((1, [90, 91]), (2, [92, 60]), (3, [93, 92]))]
+  summary = setbacks.summarize(metrics, setbacks.read_trace(made_up_lines()), fall=20, window=10)
+  assert summary["validation_collapses"] == [{"seed": 1, "epoch": 2, "before": 91, "at": 60, "after": 92}]
+  assert summary["setbacks_per_seed"] == [0, 1]
+  assert summary["jolt_quantiles_before_setbacks"]["0.5"] == pytest.approx(4.0)
+  assert summary["jolt_quantiles_all_updates"]["0.5"] == pytest.approx(1.0, abs=0.25)
+  assert summary["share_of_updates_with_jolt_over_3"] == pytest.approx(1 / 220)
+  assert summary["share_of_setbacks_after_jolt_over_3"] == 1.0
+
+
+def test_validation_collapses_need_the_full_fall():
+  metrics = [{"epoch": e, "val_success_per_seed": [v]} for e, v in ((1, 90.0), (2, 70.5), (3, 50.5))]
+  assert setbacks.validation_collapses(metrics, fall=20) == [
+    {"seed": 0, "epoch": 3, "before": 70.5, "at": 50.5, "after": None}
+  ]
+
+
+def test_a_trace_too_short_for_the_window_and_an_empty_one_are_refused():
+  with pytest.raises(ValueError, match="none after the first window of 200"):
+    setbacks.summarize([], setbacks.read_trace(made_up_lines()), window=200)
+  with pytest.raises(ValueError, match="--trace_steps"):
+    setbacks.read_trace([])
