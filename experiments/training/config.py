@@ -154,6 +154,11 @@ class Config(ip.PlannerOptions):
     "are then about the learning rate, not up to 10x it as in PyTorch's RMSprop, whose estimate starts at 0.",
   )
   clip_norm: float = _field(40.0, "Gradients are clipped to this global norm before RMSprop.")
+  update_clip: float = _field(
+    0.0,
+    "Scale an update whose norm exceeds this multiple of the running mean of the past updates' "
+    "norms down to it (training.spikes; > 1); 0: off.",
+  )
   batch_size: int = _field(32, "Maps per step; each epoch drops the last num_train % batch_size maps.")
   epochs: int = _field(60, "Passes over the training split.")
   seed: int = _field(0, "First seed; seed s of `seeds` uses seed + s (same draws as a 1-seed run).")
@@ -236,6 +241,8 @@ class Config(ip.PlannerOptions):
         f"{self.supervised_iterates + 1} segments; each needs at least one step"
       )
     self._check_budget_jitter()
+    if self.update_clip and self.update_clip <= 1:
+      raise ConfigError(f"update_clip must be 0 (off) or > 1 (a multiple of the mean update), got {self.update_clip}")
     if self.seed_batch < -1:
       raise ConfigError(f"seed_batch must be -1 (auto), 0 (all seeds) or a group size, got {self.seed_batch}")
     if not 0 <= self.warmup_epochs < self.epochs:

@@ -10,7 +10,7 @@ import jax.numpy as jnp
 import optax
 
 import implicit_planning as ip
-from experiments.training import data
+from experiments.training import data, spikes
 from experiments.training.config import Config
 from experiments.training.data import DeviceSplit, gather
 
@@ -114,6 +114,7 @@ def make_optimizer(config: Config, steps_per_epoch: int) -> optax.GradientTransf
   `rmsprop_bias_correction` divides `v` by `1 - alpha^t` instead. With `mapper_learning_rate`
   the mapper's parameters (under the ``"mapper"`` key) take that peak, the planner's
   `learning_rate`, and with ``mapper_optimizer="adam"`` Adam; the clipping stays global.
+  With `update_clip` the update's spikes are clipped after it (`spikes.clip_update_spikes`).
   """
 
   def rmsprop(peak: float) -> optax.GradientTransformation:
@@ -132,6 +133,8 @@ def make_optimizer(config: Config, steps_per_epoch: int) -> optax.GradientTransf
       optax.adam(learning_rate(config, steps_per_epoch, peak)) if config.mapper_optimizer == "adam" else rmsprop(peak)
     )
     update = optax.multi_transform({"mapper": mapper, "planner": update}, part_labels)
+  if config.update_clip:
+    update = optax.chain(update, spikes.clip_update_spikes(config.update_clip))
   return optax.chain(optax.clip_by_global_norm(config.clip_norm), update)
 
 
