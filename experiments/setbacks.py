@@ -2,7 +2,8 @@ r"""Finds a run's setbacks in its per-step trace: `python -m experiments.setback
 
 The run must have been trained with `--trace_steps` (`steps.jsonl`). For each run it writes
 `setbacks.json` (validation collapses, step setbacks, jolt quantiles: `training.setbacks`) and
-`setbacks.png` into the run directory, and prints one line per run so that twins compare at a glance.
+`setbacks.png` into the run directory, and prints one line per run so that twins compare at a glance;
+`--compare=<png>` also draws the runs side by side.
 """
 
 from __future__ import annotations
@@ -17,11 +18,13 @@ from experiments.training import logs, setbacks
 _WORKDIRS = flags.DEFINE_list("workdir", None, "Run directories trained with --trace_steps.", required=True)
 _FALL = flags.DEFINE_float("fall", setbacks.FALL, "Points of %Success lost that make a setback or a collapse.")
 _WINDOW = flags.DEFINE_integer("window", setbacks.WINDOW, "Steps of each setback's reference median.")
+_COMPARE = flags.DEFINE_string("compare", "", "PNG path: the runs side by side (setbacks per epoch, falls by jolt).")
 
 
 def main(argv: list[str]) -> None:
   if len(argv) > 1:
     raise app.UsageError(f"unexpected arguments: {argv[1:]}")
+  summaries = {}
   for workdir in _WORKDIRS.value:
     steps_path = os.path.join(workdir, "steps.jsonl")
     if not os.path.exists(steps_path):
@@ -32,6 +35,7 @@ def main(argv: list[str]) -> None:
     with open(os.path.join(workdir, "setbacks.json"), "w") as f:
       json.dump(summary, f, indent=1)
     setbacks.figure(summary, trace, metrics, os.path.join(workdir, "setbacks.png"), os.path.basename(workdir))
+    summaries[os.path.basename(os.path.normpath(workdir))] = summary
     late = [s for s in summary["setbacks"] if s["epoch"] > 2]
     print(
       f"{workdir}: {summary['steps']} steps; validation collapses {len(summary['validation_collapses'])}; "
@@ -39,6 +43,9 @@ def main(argv: list[str]) -> None:
       f"jolt before a setback (median) {summary['jolt_quantiles_before_setbacks'].get('0.5', float('nan')):.2f}, "
       f"updates with jolt > 3: {100 * summary['share_of_updates_with_jolt_over_3']:.2f} %"
     )
+  if _COMPARE.value:
+    setbacks.comparison_figure(summaries, _COMPARE.value)
+    print(_COMPARE.value)
 
 
 if __name__ == "__main__":

@@ -122,6 +122,37 @@ def jolts(trace: Trace, window: int = WINDOW) -> np.ndarray:
   )
 
 
+def falls(trace: Trace, window: int = WINDOW) -> np.ndarray:
+  """[T - window, S] at every step from the `window`-th, the median batch %Success of the `window`
+  steps before it minus its own."""
+  success = trace.fields["train_success"]
+  return np.array(
+    [
+      [_trailing_median(success[:, s], t, window) - success[t, s] for s in range(success.shape[1])]
+      for t in range(window, len(success))
+    ]
+  )
+
+
+JOLT_EDGES = (0.0, 1.0, 1.5, 2.0, 3.0, np.inf)
+"""Bins of `fall_after_jolt`."""
+
+
+def fall_after_jolt(trace: Trace, fall: float = FALL, window: int = WINDOW) -> list[dict[str, Any]]:
+  """Per bin of jolt (`JOLT_EDGES`): how many updates, and the share of them after which the next
+  batch's %Success was `fall` points or more below its reference (seeds alive on both steps)."""
+  alive = trace.fields["alive"]
+  jolt, after = jolts(trace, window)[:-1], falls(trace, window)[1:]
+  kept = alive[window:-1] & alive[window + 1 :]
+  jolt, after = jolt[kept], after[kept]
+  rows = []
+  for low, high in zip(JOLT_EDGES[:-1], JOLT_EDGES[1:]):
+    inside = (jolt >= low) & (jolt < high)
+    share = float(np.mean(after[inside] >= fall)) if inside.any() else None
+    rows.append({"jolt_from": low, "jolt_to": high, "updates": int(inside.sum()), "share_followed_by_fall": share})
+  return rows
+
+
 def summarize(metrics: list[dict[str, Any]], trace: Trace, fall: float = FALL, window: int = WINDOW) -> dict[str, Any]:
   """Collapses, setbacks, and how the setbacks' jolts compare with every update's.
 
@@ -139,6 +170,7 @@ def summarize(metrics: list[dict[str, Any]], trace: Trace, fall: float = FALL, w
     "fall": fall,
     "window": window,
     "steps": int(len(trace.epoch)),
+    "epochs": int(trace.epoch.max()),
     "validation_collapses": validation_collapses(metrics, fall),
     "setbacks": setbacks,
     "setbacks_per_seed": [sum(s["seed"] == seed for s in setbacks) for seed in range(seeds)],
@@ -146,6 +178,7 @@ def summarize(metrics: list[dict[str, Any]], trace: Trace, fall: float = FALL, w
     "jolt_quantiles_before_setbacks": {str(q): float(np.quantile(before, q)) for q in quantiles} if len(before) else {},
     "share_of_updates_with_jolt_over_3": float(np.mean(every > 3)),
     "share_of_setbacks_after_jolt_over_3": float(np.mean(before > 3)) if len(before) else None,
+    "fall_after_jolt": fall_after_jolt(trace, fall, window),
   }
 
 
@@ -195,6 +228,39 @@ def figure(summary: dict[str, Any], trace: Trace, metrics: list[dict[str, Any]],
     hist_ax.hist(np.clip(before, 0.1, 10), bins, density=True, alpha=0.6, label="the update before a setback")
   hist_ax.set(xscale="log", xlabel="jolt", ylabel="density", title="jolts")
   hist_ax.legend(fontsize=8)
+  fig.tight_layout()
+  fig.savefig(out_path, dpi=100)
+  plt.close(fig)
+
+
+def comparison_figure(summaries: dict[str, dict[str, Any]], out_path: str) -> None:
+  """Saves a PNG that sets runs side by side: their step setbacks per epoch (all seeds), and per
+  bin of jolt the updates' share and the share of them followed by a fall."""
+  import matplotlib  # pylint: disable=g-import-not-at-top
+
+  matplotlib.use("Agg")
+  import matplotlib.pyplot as plt  # pylint: disable=g-import-not-at-top
+
+  fig, (per_epoch_ax, updates_ax, falls_ax) = plt.subplots(1, 3, figsize=(16, 4))
+  for label, summary in summaries.items():
+    epochs = range(1, summary["epochs"] + 1)
+    per_epoch_ax.plot(
+      epochs, [sum(s["epoch"] == e for s in summary["setbacks"]) for e in epochs], marker=".", label=label
+    )
+    rows = summary["fall_after_jolt"]
+    names = [f"{r['jolt_from']:g}–{r['jolt_to']:g}" for r in rows]
+    total = sum(r["updates"] for r in rows)
+    updates_ax.plot(names, [100 * r["updates"] / total for r in rows], marker="o", label=label)
+    falls_ax.plot(names, [100 * (r["share_followed_by_fall"] or 0) for r in rows], marker="o", label=label)
+  per_epoch_ax.set(xlabel="epoch", ylabel="setbacks, all seeds", yscale="symlog", title="step setbacks per epoch")
+  updates_ax.set(xlabel="jolt", ylabel="% of updates", yscale="log", title="updates by jolt")
+  falls_ax.set(
+    xlabel="jolt",
+    ylabel="% followed by a fall",
+    title=f"a fall of {next(iter(summaries.values()))['fall']:.0f} points after the update",
+  )
+  for ax in (per_epoch_ax, updates_ax, falls_ax):
+    ax.legend(fontsize=8)
   fig.tight_layout()
   fig.savefig(out_path, dpi=100)
   plt.close(fig)

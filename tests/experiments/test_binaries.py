@@ -38,12 +38,12 @@ def test_binaries_train_evaluate_visualize(data_dir, tmp_path):
   assert "test %Optimal" in done.stdout and "epoch 1/1" in done.stderr
   if platform.libc_ver()[0] == "glibc" and huge_pages.transparent_huge_pages_available():
     assert done.stderr.count("Restarting with GLIBC_TUNABLES") == 1  # the restarted run keeps it
-  done = run("experiments.setbacks", f"--workdir={workdir}", "--window=2")
+  done = run("experiments.setbacks", f"--workdir={workdir}", "--window=2", f"--compare={tmp_path / 'runs.png'}")
   assert done.returncode == 0, done.stderr[-3000:]
   assert f"{workdir}: " in done.stdout and "step setbacks per seed" in done.stdout
   with open(os.path.join(workdir, "setbacks.json")) as f:
     assert json.load(f)["window"] == 2
-  assert os.path.exists(os.path.join(workdir, "setbacks.png"))
+  assert os.path.exists(os.path.join(workdir, "setbacks.png")) and os.path.exists(tmp_path / "runs.png")
   done = run("experiments.evaluate", f"--workdir={workdir}", "--split=val", "--k_fwd=7")
   assert done.returncode == 0, done.stderr[-3000:]
   with open(os.path.join(workdir, "eval_val_k7.json")) as f:

@@ -48,11 +48,16 @@ def test_summary_sets_the_jolts_before_setbacks_beside_every_update():
   metrics = [{"epoch": e, "val_success_per_seed": v} for e, v in ((1, [90, 91]), (2, [92, 60]), (3, [93, 92]))]
   summary = setbacks.summarize(metrics, setbacks.read_trace(made_up_lines()), fall=20, window=10)
   assert summary["validation_collapses"] == [{"seed": 1, "epoch": 2, "before": 91, "at": 60, "after": 92}]
-  assert summary["setbacks_per_seed"] == [0, 1]
+  assert summary["setbacks_per_seed"] == [0, 1] and (summary["steps"], summary["epochs"]) == (120, 3)
   assert summary["jolt_quantiles_before_setbacks"]["0.5"] == pytest.approx(4.0)
   assert summary["jolt_quantiles_all_updates"]["0.5"] == pytest.approx(1.0, abs=0.25)
   assert summary["share_of_updates_with_jolt_over_3"] == pytest.approx(1 / 220)
   assert summary["share_of_setbacks_after_jolt_over_3"] == 1.0
+  # The one update of jolt 4 is the one followed by the fall; none of the 217 others is.
+  bins = {(row["jolt_from"], row["jolt_to"]): row for row in summary["fall_after_jolt"]}
+  assert bins[(3.0, np.inf)] == {"jolt_from": 3.0, "jolt_to": np.inf, "updates": 1, "share_followed_by_fall": 1.0}
+  assert sum(row["updates"] for row in summary["fall_after_jolt"]) == 218
+  assert all(row["share_followed_by_fall"] in (0.0, None) for key, row in bins.items() if key[0] < 3)
 
 
 def test_validation_collapses_need_the_full_fall():
