@@ -70,29 +70,50 @@ def read_trace(lines: list[dict[str, Any]]) -> Trace:
   return Trace(epoch, step, fields)
 
 
-def _trailing_median(values: np.ndarray, t: int, window: int) -> float:
-  return float(np.median(values[max(0, t - window) : t]))
+def trailing_medians(values: np.ndarray, window: int) -> np.ndarray:
+  """[T - window, S] for each step ``t >= window`` of ``values`` [T, S], the median of the
+  `window` values before it."""
+  windows = np.lib.stride_tricks.sliding_window_view(values, window, axis=0)  # [T - window + 1, S, window]
+  return np.median(windows[:-1], axis=-1)
+
+
+def _over_trailing_median(values: np.ndarray, window: int) -> np.ndarray:
+  return values[window:] / trailing_medians(values, window)
+
+
+def jolts(trace: Trace, window: int = WINDOW) -> np.ndarray:
+  """[T - window, S] every update from the `window`-th: its norm over the median of the `window` before it."""
+  return _over_trailing_median(trace.fields["update_norm"], window)
+
+
+def falls(trace: Trace, window: int = WINDOW) -> np.ndarray:
+  """[T - window, S] every step from the `window`-th: the median batch %Success of the `window`
+  steps before it minus its own."""
+  success = trace.fields["train_success"]
+  return trailing_medians(success, window) - success[window:]
 
 
 def step_setbacks(trace: Trace, fall: float = FALL, window: int = WINDOW) -> list[dict[str, Any]]:
-  """Every step setback of every seed (consecutive setback steps are one setback).
+  """Every step setback of every seed after the first `window` + 1 steps (consecutive setback
+  steps are one setback).
 
   Each has the seed, its first step (global index, epoch, step in epoch), the batch %Success and
   its reference, how many steps it took to recover (None: not within the trace), and the jolt and
   gradient ratio of the update that preceded it.
   """
   success, alive = trace.fields["train_success"], trace.fields["alive"]
-  updates, grads = trace.fields["update_norm"], trace.fields["grad_norm"]
+  reference = trailing_medians(success, window)  # step t's at t - window
+  jolt, grad_ratio = jolts(trace, window), _over_trailing_median(trace.fields["grad_norm"], window)
   found = []
   for s in range(success.shape[1]):
-    t = window
+    t = window + 1
     while t < len(success):
-      reference = _trailing_median(success[:, s], t, window)
-      if not alive[t, s] or success[t, s] > reference - fall:
+      ref = float(reference[t - window, s])
+      if not alive[t, s] or success[t, s] > ref - fall:
         t += 1
         continue
       end = t
-      while end < len(success) and success[end, s] < reference - RECOVERED:
+      while end < len(success) and success[end, s] < ref - RECOVERED:
         end += 1
       found.append(
         {
@@ -101,37 +122,14 @@ def step_setbacks(trace: Trace, fall: float = FALL, window: int = WINDOW) -> lis
           "epoch": int(trace.epoch[t]),
           "step": int(trace.step[t]),
           "success": float(success[t, s]),
-          "reference": reference,
+          "reference": ref,
           "recovery_steps": int(end - t) if end < len(success) else None,
-          "jolt": float(updates[t - 1, s] / _trailing_median(updates[:, s], t - 1, window)),
-          "grad_ratio": float(grads[t - 1, s] / _trailing_median(grads[:, s], t - 1, window)),
+          "jolt": float(jolt[t - 1 - window, s]),
+          "grad_ratio": float(grad_ratio[t - 1 - window, s]),
         }
       )
       t = end + 1
   return found
-
-
-def jolts(trace: Trace, window: int = WINDOW) -> np.ndarray:
-  """[T - window, S] every update's norm over the median of the `window` updates before it."""
-  updates = trace.fields["update_norm"]
-  return np.array(
-    [
-      [updates[t, s] / _trailing_median(updates[:, s], t, window) for s in range(updates.shape[1])]
-      for t in range(window, len(updates))
-    ]
-  )
-
-
-def falls(trace: Trace, window: int = WINDOW) -> np.ndarray:
-  """[T - window, S] at every step from the `window`-th, the median batch %Success of the `window`
-  steps before it minus its own."""
-  success = trace.fields["train_success"]
-  return np.array(
-    [
-      [_trailing_median(success[:, s], t, window) - success[t, s] for s in range(success.shape[1])]
-      for t in range(window, len(success))
-    ]
-  )
 
 
 JOLT_EDGES = (0.0, 1.0, 1.5, 2.0, 3.0, np.inf)
@@ -193,7 +191,7 @@ def figure(summary: dict[str, Any], trace: Trace, metrics: list[dict[str, Any]],
 
   collapses = summary["validation_collapses"][:3]
   fig, axes = plt.subplots(len(collapses) + 1, 2, figsize=(12, 3.2 * (len(collapses) + 1)), squeeze=False)
-  updates = trace.fields["update_norm"]
+  every_jolt = jolts(trace, summary["window"])
   for (success_ax, jolt_ax), collapse in zip(axes, collapses):
     seed, epoch = collapse["seed"], collapse["epoch"]
     steps = np.flatnonzero((trace.epoch >= epoch - 1) & (trace.epoch <= epoch + 1))
@@ -204,8 +202,7 @@ def figure(summary: dict[str, Any], trace: Trace, metrics: list[dict[str, Any]],
     success_ax.plot(ends, [scores[trace.epoch[t]] for t in ends], "ro", label="validation, epoch end")
     success_ax.set(ylabel="%Success", ylim=(0, 100), title=f"{title}: seed {seed}'s collapse at epoch {epoch}")
     success_ax.legend(loc="lower left", fontsize=8)
-    jolt = [updates[t, seed] / _trailing_median(updates[:, seed], t, summary["window"]) for t in steps]
-    jolt_ax.plot(steps, jolt, lw=0.8)
+    jolt_ax.plot(steps, every_jolt[steps - summary["window"], seed], lw=0.8)
     jolt_ax.axhline(1.0, color="gray", lw=0.5)
     jolt_ax.set(ylabel="update norm / median of last 50", yscale="log", title="jolt of each update")
     for ax in (success_ax, jolt_ax):
@@ -220,9 +217,7 @@ def figure(summary: dict[str, Any], trace: Trace, metrics: list[dict[str, Any]],
   per_epoch_ax.set(xlabel="epoch", ylabel="setbacks", title=f"step setbacks (≥ {summary['fall']:.0f} points) per epoch")
   per_epoch_ax.legend(fontsize=8)
   bins = np.logspace(-1, 1, 41)
-  hist_ax.hist(
-    np.clip(jolts(trace, summary["window"]).ravel(), 0.1, 10), bins, density=True, alpha=0.6, label="every update"
-  )
+  hist_ax.hist(np.clip(every_jolt.ravel(), 0.1, 10), bins, density=True, alpha=0.6, label="every update")
   before = [s["jolt"] for s in summary["setbacks"]]
   if before:
     hist_ax.hist(np.clip(before, 0.1, 10), bins, density=True, alpha=0.6, label="the update before a setback")
