@@ -230,7 +230,8 @@ def figure(summary: dict[str, Any], trace: Trace, metrics: list[dict[str, Any]],
 
 def comparison_figure(summaries: dict[str, dict[str, Any]], out_path: str) -> None:
   """Saves a PNG that sets runs side by side: their step setbacks per epoch (all seeds), and per
-  bin of jolt the updates' share and the share of them followed by a fall."""
+  bin of jolt the updates' share and the share of them followed by a fall (no point for a bin
+  without updates)."""
   import matplotlib  # pylint: disable=g-import-not-at-top
 
   matplotlib.use("Agg")
@@ -246,7 +247,8 @@ def comparison_figure(summaries: dict[str, dict[str, Any]], out_path: str) -> No
     names = [f"{r['jolt_from']:g}–{r['jolt_to']:g}" for r in rows]
     total = sum(r["updates"] for r in rows)
     updates_ax.plot(names, [100 * r["updates"] / total for r in rows], marker="o", label=label)
-    falls_ax.plot(names, [100 * (r["share_followed_by_fall"] or 0) for r in rows], marker="o", label=label)
+    shares = [r["share_followed_by_fall"] for r in rows]
+    falls_ax.plot(names, [np.nan if share is None else 100 * share for share in shares], marker="o", label=label)
   per_epoch_ax.set(xlabel="epoch", ylabel="setbacks, all seeds", yscale="symlog", title="step setbacks per epoch")
   updates_ax.set(xlabel="jolt", ylabel="% of updates", yscale="log", title="updates by jolt")
   falls_ax.set(
