@@ -30,11 +30,11 @@ def main(argv: list[str]) -> None:
     if not os.path.exists(steps_path):
       raise app.UsageError(f"{steps_path} does not exist: train the run with --trace_steps")
     metrics = logs.read_jsonl(os.path.join(workdir, "metrics.jsonl"))
-    trace = setbacks.read_trace(logs.read_jsonl(steps_path))
-    summary = setbacks.summarize(metrics, trace, _FALL.value, _WINDOW.value)
+    view = setbacks.windowed(setbacks.read_trace(logs.read_jsonl(steps_path)), _WINDOW.value)
+    summary = setbacks.summarize(metrics, view, _FALL.value)
     with open(os.path.join(workdir, "setbacks.json"), "w") as f:
       json.dump(summary, f, indent=1)
-    setbacks.figure(summary, trace, metrics, os.path.join(workdir, "setbacks.png"), os.path.basename(workdir))
+    setbacks.figure(summary, view, metrics, os.path.join(workdir, "setbacks.png"), os.path.basename(workdir))
     summaries[os.path.basename(os.path.normpath(workdir))] = summary
     late = [s for s in summary["setbacks"] if s["epoch"] > 2]
     print(

@@ -77,23 +77,55 @@ def trailing_medians(values: np.ndarray, window: int) -> np.ndarray:
   return np.median(windows[:-1], axis=-1)
 
 
-def _over_trailing_median(values: np.ndarray, window: int) -> np.ndarray:
-  return values[window:] / trailing_medians(values, window)
+class Windowed(NamedTuple):
+  """A trace set against its trailing windows, computed once for every reader.
+
+  Row ``i`` of each array is step ``window + i`` of the trace, measured against the `window` steps
+  before it.
+
+  Attributes:
+    trace: the `Trace`.
+    window: steps of each reference.
+    reference: [T - window, S] the median batch %Success of the window.
+    jolt: [T - window, S] the update's norm over the window's median update norm.
+    grad_ratio: [T - window, S] the gradient's norm over the window's median gradient norm.
+  """
+
+  trace: Trace
+  window: int
+  reference: np.ndarray
+  jolt: np.ndarray
+  grad_ratio: np.ndarray
+
+  @property
+  def falls(self) -> np.ndarray:
+    """[T - window, S] each step's reference minus its own batch %Success."""
+    return self.reference - self.trace.fields["train_success"][self.window :]
 
 
-def jolts(trace: Trace, window: int = WINDOW) -> np.ndarray:
-  """[T - window, S] every update from the `window`-th: its norm over the median of the `window` before it."""
-  return _over_trailing_median(trace.fields["update_norm"], window)
+def windowed(trace: Trace, window: int = WINDOW) -> Windowed:
+  """The `Windowed` view of `trace`.
+
+  Raises:
+    ValueError: the trace has no step after its first `window`.
+  """
+  if len(trace.epoch) <= window:
+    raise ValueError(f"the step trace has {len(trace.epoch)} steps, none after the first window of {window}")
+
+  def over_median(values: np.ndarray) -> np.ndarray:
+    return values[window:] / trailing_medians(values, window)
+
+  fields = trace.fields
+  return Windowed(
+    trace,
+    window,
+    trailing_medians(fields["train_success"], window),
+    over_median(fields["update_norm"]),
+    over_median(fields["grad_norm"]),
+  )
 
 
-def falls(trace: Trace, window: int = WINDOW) -> np.ndarray:
-  """[T - window, S] every step from the `window`-th: the median batch %Success of the `window`
-  steps before it minus its own."""
-  success = trace.fields["train_success"]
-  return trailing_medians(success, window) - success[window:]
-
-
-def step_setbacks(trace: Trace, fall: float = FALL, window: int = WINDOW) -> list[dict[str, Any]]:
+def step_setbacks(view: Windowed, fall: float = FALL) -> list[dict[str, Any]]:
   """Every step setback of every seed after the first `window` + 1 steps (consecutive setback
   steps are one setback).
 
@@ -101,14 +133,13 @@ def step_setbacks(trace: Trace, fall: float = FALL, window: int = WINDOW) -> lis
   its reference, how many steps it took to recover (None: not within the trace), and the jolt and
   gradient ratio of the update that preceded it.
   """
+  trace, window = view.trace, view.window
   success, alive = trace.fields["train_success"], trace.fields["alive"]
-  reference = trailing_medians(success, window)  # step t's at t - window
-  jolt, grad_ratio = jolts(trace, window), _over_trailing_median(trace.fields["grad_norm"], window)
   found = []
   for s in range(success.shape[1]):
     t = window + 1
     while t < len(success):
-      ref = float(reference[t - window, s])
+      ref = float(view.reference[t - window, s])
       if not alive[t, s] or success[t, s] > ref - fall:
         t += 1
         continue
@@ -124,8 +155,8 @@ def step_setbacks(trace: Trace, fall: float = FALL, window: int = WINDOW) -> lis
           "success": float(success[t, s]),
           "reference": ref,
           "recovery_steps": int(end - t) if end < len(success) else None,
-          "jolt": float(jolt[t - 1 - window, s]),
-          "grad_ratio": float(grad_ratio[t - 1 - window, s]),
+          "jolt": float(view.jolt[t - 1 - window, s]),
+          "grad_ratio": float(view.grad_ratio[t - 1 - window, s]),
         }
       )
       t = end + 1
@@ -136,11 +167,11 @@ JOLT_EDGES = (0.0, 1.0, 1.5, 2.0, 3.0, np.inf)
 """Bins of `fall_after_jolt`."""
 
 
-def fall_after_jolt(trace: Trace, fall: float = FALL, window: int = WINDOW) -> list[dict[str, Any]]:
+def fall_after_jolt(view: Windowed, fall: float = FALL) -> list[dict[str, Any]]:
   """Per bin of jolt (`JOLT_EDGES`): how many updates, and the share of them after which the next
   batch's %Success was `fall` points or more below its reference (seeds alive on both steps)."""
-  alive = trace.fields["alive"]
-  jolt, after = jolts(trace, window)[:-1], falls(trace, window)[1:]
+  alive, window = view.trace.fields["alive"], view.window
+  jolt, after = view.jolt[:-1], view.falls[1:]
   kept = alive[window:-1] & alive[window + 1 :]
   jolt, after = jolt[kept], after[kept]
   rows = []
@@ -151,24 +182,18 @@ def fall_after_jolt(trace: Trace, fall: float = FALL, window: int = WINDOW) -> l
   return rows
 
 
-def summarize(metrics: list[dict[str, Any]], trace: Trace, fall: float = FALL, window: int = WINDOW) -> dict[str, Any]:
-  """Collapses, setbacks, and how the setbacks' jolts compare with every update's.
-
-  Raises:
-    ValueError: the trace has no step after its first `window`.
-  """
-  if len(trace.epoch) <= window:
-    raise ValueError(f"the step trace has {len(trace.epoch)} steps, none after the first window of {window}")
-  setbacks = step_setbacks(trace, fall, window)
-  every = jolts(trace, window).ravel()
+def summarize(metrics: list[dict[str, Any]], view: Windowed, fall: float = FALL) -> dict[str, Any]:
+  """Collapses, setbacks, and how the setbacks' jolts compare with every update's."""
+  setbacks = step_setbacks(view, fall)
+  every = view.jolt.ravel()
   before = np.array([s["jolt"] for s in setbacks])
   quantiles = (0.5, 0.9, 0.99, 0.999)
-  seeds = trace.fields["alive"].shape[1]
+  seeds = view.jolt.shape[1]
   return {
     "fall": fall,
-    "window": window,
-    "steps": int(len(trace.epoch)),
-    "epochs": int(trace.epoch.max()),
+    "window": view.window,
+    "steps": int(len(view.trace.epoch)),
+    "epochs": int(view.trace.epoch.max()),
     "validation_collapses": validation_collapses(metrics, fall),
     "setbacks": setbacks,
     "setbacks_per_seed": [sum(s["seed"] == seed for s in setbacks) for seed in range(seeds)],
@@ -176,11 +201,11 @@ def summarize(metrics: list[dict[str, Any]], trace: Trace, fall: float = FALL, w
     "jolt_quantiles_before_setbacks": {str(q): float(np.quantile(before, q)) for q in quantiles} if len(before) else {},
     "share_of_updates_with_jolt_over_3": float(np.mean(every > 3)),
     "share_of_setbacks_after_jolt_over_3": float(np.mean(before > 3)) if len(before) else None,
-    "fall_after_jolt": fall_after_jolt(trace, fall, window),
+    "fall_after_jolt": fall_after_jolt(view, fall),
   }
 
 
-def figure(summary: dict[str, Any], trace: Trace, metrics: list[dict[str, Any]], out_path: str, title: str) -> None:
+def figure(summary: dict[str, Any], view: Windowed, metrics: list[dict[str, Any]], out_path: str, title: str) -> None:
   """Saves a PNG: for each validation collapse (at most three), the collapsed seed's batch %Success
   and jolts over the epochs around it; then every seed's setbacks per epoch, and the jolts of
   every update beside those of the updates that preceded a setback."""
@@ -191,18 +216,18 @@ def figure(summary: dict[str, Any], trace: Trace, metrics: list[dict[str, Any]],
 
   collapses = summary["validation_collapses"][:3]
   fig, axes = plt.subplots(len(collapses) + 1, 2, figsize=(12, 3.2 * (len(collapses) + 1)), squeeze=False)
-  every_jolt = jolts(trace, summary["window"])
+  trace, every_jolt = view.trace, view.jolt
   for (success_ax, jolt_ax), collapse in zip(axes, collapses):
     seed, epoch = collapse["seed"], collapse["epoch"]
     steps = np.flatnonzero((trace.epoch >= epoch - 1) & (trace.epoch <= epoch + 1))
-    steps = steps[steps >= summary["window"]]
+    steps = steps[steps >= view.window]
     success_ax.plot(steps, trace.fields["train_success"][steps, seed], lw=0.8, label=f"seed {seed}, batch")
     ends = [int(np.flatnonzero(trace.epoch == e)[-1]) for e in (epoch - 1, epoch, epoch + 1) if e in trace.epoch]
     scores = {r["epoch"]: r["val_success_per_seed"][seed] for r in metrics}
     success_ax.plot(ends, [scores[trace.epoch[t]] for t in ends], "ro", label="validation, epoch end")
     success_ax.set(ylabel="%Success", ylim=(0, 100), title=f"{title}: seed {seed}'s collapse at epoch {epoch}")
     success_ax.legend(loc="lower left", fontsize=8)
-    jolt_ax.plot(steps, every_jolt[steps - summary["window"], seed], lw=0.8)
+    jolt_ax.plot(steps, every_jolt[steps - view.window, seed], lw=0.8)
     jolt_ax.axhline(1.0, color="gray", lw=0.5)
     jolt_ax.set(ylabel="update norm / median of last 50", yscale="log", title="jolt of each update")
     for ax in (success_ax, jolt_ax):

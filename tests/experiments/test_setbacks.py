@@ -29,7 +29,7 @@ def made_up_lines(epochs=3, steps=40, seeds=2):
 def test_a_one_step_fall_after_a_jolt_is_one_setback_with_its_jolt():
   trace = setbacks.read_trace(made_up_lines())
   assert trace.fields["train_success"].shape == (120, 2) and trace.epoch[70] == 2 and trace.step[70] == 30
-  found = setbacks.step_setbacks(trace, fall=20, window=10)
+  found = setbacks.step_setbacks(setbacks.windowed(trace, window=10), fall=20)
   assert len(found) == 1
   (setback,) = found
   assert (setback["seed"], setback["global_step"], setback["epoch"], setback["step"]) == (1, 70, 2, 30)
@@ -40,13 +40,13 @@ def test_a_one_step_fall_after_a_jolt_is_one_setback_with_its_jolt():
 def test_a_setback_of_a_frozen_seed_is_not_counted_and_a_smaller_fall_is_not_one():
   lines = made_up_lines()
   lines[1]["alive"][30][1] = False
-  assert setbacks.step_setbacks(setbacks.read_trace(lines), window=10) == []
-  assert setbacks.step_setbacks(setbacks.read_trace(made_up_lines()), fall=50, window=10) == []
+  assert setbacks.step_setbacks(setbacks.windowed(setbacks.read_trace(lines), window=10)) == []
+  assert setbacks.step_setbacks(setbacks.windowed(setbacks.read_trace(made_up_lines()), window=10), fall=50) == []
 
 
 def test_summary_sets_the_jolts_before_setbacks_beside_every_update():
   metrics = [{"epoch": e, "val_success_per_seed": v} for e, v in ((1, [90, 91]), (2, [92, 60]), (3, [93, 92]))]
-  summary = setbacks.summarize(metrics, setbacks.read_trace(made_up_lines()), fall=20, window=10)
+  summary = setbacks.summarize(metrics, setbacks.windowed(setbacks.read_trace(made_up_lines()), window=10), fall=20)
   assert summary["validation_collapses"] == [{"seed": 1, "epoch": 2, "before": 91, "at": 60, "after": 92}]
   assert summary["setbacks_per_seed"] == [0, 1] and (summary["steps"], summary["epochs"]) == (120, 3)
   assert summary["jolt_quantiles_before_setbacks"]["0.5"] == pytest.approx(4.0)
@@ -69,6 +69,6 @@ def test_validation_collapses_need_the_full_fall():
 
 def test_a_trace_too_short_for_the_window_and_an_empty_one_are_refused():
   with pytest.raises(ValueError, match="none after the first window of 200"):
-    setbacks.summarize([], setbacks.read_trace(made_up_lines()), window=200)
+    setbacks.windowed(setbacks.read_trace(made_up_lines()), window=200)
   with pytest.raises(ValueError, match="--trace_steps"):
     setbacks.read_trace([])
