@@ -137,25 +137,31 @@ def draw(rows: Sequence[figure.Row], scale: Scale, path: str) -> None:
 
 def averaged_table(rows: Sequence[figure.Row]) -> str:
   """Table 1's form: per planner and task, test %Success averaged over the Ks that finished (the
-  diverged seeds left out of each K's mean), with the Ks averaged, and the paper's number."""
-  cells: dict[tuple[str, str], list[tuple[int, float]]] = {}
+  diverged seeds left out of each K's mean, and counted in the cell), with the Ks averaged, and the
+  paper's number."""
+  cells: dict[tuple[str, str], list[dict[str, Any]]] = {}
   for row in rows:
     if "planner" not in row["flags"]:
       continue
     line = figure.points([row], "budget")[row["flags"]["planner"]][0]
     if line["mean"] is not None:
-      cells.setdefault((row["flags"]["planner"], column(row["flags"])), []).append((line["x"], line["mean"]))
+      cells.setdefault((row["flags"]["planner"], column(row["flags"])), []).append(line)
   lines = ["| planner | " + " | ".join(f"{name} (the paper)" for name in TASKS) + " |", "|---|" + "---|" * len(TASKS)]
   for planner in PLANNERS:
-    found = [cells.get((planner, name)) for name in TASKS]
     paper = PAPER.get(planner, ("–",) * len(TASKS))
-    text = [
-      ("–" if not c else f"{np.mean([m for _, m in c]):.1f} (K {', '.join(str(k) for k, _ in sorted(c))})")
-      + f" ({theirs})"
-      for c, theirs in zip(found, paper)
-    ]
+    text = [_cell(cells.get((planner, name), [])) + f" ({theirs})" for name, theirs in zip(TASKS, paper)]
     lines.append(f"| {figure.NAMES[planner]} | " + " | ".join(text) + " |")
   return "\n".join(lines) + "\n"
+
+
+def _cell(points: Sequence[Mapping[str, Any]]) -> str:
+  """The mean over Ks of `figure.points`' means, the Ks, and how many seeds diverged if any did."""
+  if not points:
+    return "–"
+  ks = ", ".join(str(p["x"]) for p in sorted(points, key=lambda p: p["x"]))
+  diverged, seeds = sum(p["diverged_seeds"] for p in points), sum(p["seeds"] for p in points)
+  note = f"; {diverged} of {seeds} seeds diverged" if diverged else ""
+  return f"{np.mean([p['mean'] for p in points]):.1f} (K {ks}{note})"
 
 
 FIGURE = figure.Figure(

@@ -108,6 +108,7 @@ def test_each_figure_draws_and_tables_its_runs_results(name, tmp_path):
   assert rows[0]["label"] in tables and "out of memory" in tables and "90.0, 92.0, 10.0" in tables
   if name == "table1":
     assert "| VIN | 85.3 (K 30, 50, 80) (89.65) |" in tables  # beside the paper's
+    assert "91.0 (K 30; 1 of 3 seeds diverged)" in tables  # a run with 90, 92 and 10
   if name == "fig9":
     assert "| VIN | 66.0 | 54.0 | 32.0 |" in tables  # the mean of 80 - side and 82 - side
 
