@@ -15,7 +15,7 @@ import jax.numpy as jnp
 
 from implicit_planning.equilibrium.anderson import Anderson
 from implicit_planning.equilibrium.forward_iteration import ForwardIteration
-from implicit_planning.equilibrium.loop import PyTree, Solver, check_solver, problem_budget, solve
+from implicit_planning.equilibrium.loop import PyTree, Solver, check_solver, solve
 from implicit_planning.equilibrium.stats import SolveStats, as_float, backward_probe
 
 
@@ -65,7 +65,6 @@ def fixed_point(
   if probe is None:
     leaves = jax.tree.leaves(v0)
     probe = backward_probe(leaves[0].shape[:1] if batched else (), jnp.result_type(*leaves))
-  budget = problem_budget(v0, forward, batched, budget)
   return _implicit_solve(closed_f, forward, backward, batched, v0, (*args, *consts), probe, budget)
 
 

@@ -130,7 +130,7 @@ def solve(
   return _solve(closed, solver, batched, x0, (*args, *consts), budget)
 
 
-def problem_budget(x0: PyTree, solver: Solver, batched: bool, budget: jax.Array | None) -> jax.Array:
+def _problem_budget(x0: PyTree, solver: Solver, batched: bool, budget: jax.Array | None) -> jax.Array:
   """``budget`` (default ``solver.max_iter``) as int32, one per problem of ``x0``: ``[B]`` or a scalar."""
   shape = jax.tree.leaves(x0)[0].shape[:1] if batched else ()
   limit = solver.max_iter if budget is None else budget
@@ -147,7 +147,7 @@ def _solve(
     return _loop(lambda x: f(x, *args), x0, budget, solver, batched)
 
   run.def_vmap(functools.partial(_vmap_rule, f, solver, batched))
-  return run(x0, problem_budget(x0, solver, batched, budget), args)
+  return run(x0, _problem_budget(x0, solver, batched, budget), args)
 
 
 def _vmap_rule(f, solver, batched, axis_size, in_batched, x0, budget, args):
@@ -172,7 +172,7 @@ def _vmap_rule(f, solver, batched, axis_size, in_batched, x0, budget, args):
 def _loop(
   g: Callable[[PyTree], PyTree], x0: PyTree, budget: jax.Array, solver: Solver, batched: bool
 ) -> tuple[PyTree, SolveStats]:
-  """The ``while_loop`` of `solve` for ``x ← g(x)``; ``budget`` is `problem_budget`'s."""
+  """The ``while_loop`` of `solve` for ``x ← g(x)``; ``budget`` is `_problem_budget`'s."""
   x0_flat, unflatten = flatten_rows(x0, batched)
   budget = budget if batched else budget[None]
 
