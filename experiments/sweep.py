@@ -1,4 +1,4 @@
-r"""Runs a sweep (a named list of flag sets) and tables it: a study's (`experiments/training/studies.py`)
+r"""Runs a sweep (a named list of flag sets) and tables it: a study's (`experiments/studies/`)
 or one of the paper's figures at a scale (`experiments/paper`: ``--sweep=fig2 --scale=cpu``).
 
 Each run trains with ``experiments.train`` in ``<root>/<label>``: a rerun resumes unfinished runs
@@ -36,8 +36,8 @@ from typing import Any
 import matplotlib
 from absl import app, flags
 
-from experiments import cpu, paper
-from experiments.training import ConfigError, estimate, presets, recipes, studies, sweeps
+from experiments import cpu, paper, studies
+from experiments.training import ConfigError, estimate, presets, recipes, sweeps
 from experiments.training import config as config_lib
 
 matplotlib.use("Agg")  # files only

@@ -3,8 +3,8 @@
 `config`, `presets` and `recipes` (what to run), `data` (datasets as batch mappings on the device), `model`
 (planner, optimiser, state with a seed axis), `losses`, `step` (the jitted step), `loop` (the host
 loop, `train_and_evaluate`), `phases` (a run with a mapper), `checkpoints`, `evaluation`, `logs`
-and `figures`; for ``experiments.sweep``, `sweeps` (runs of flag sets, their status and tables), `studies`
-(the studies' sweeps) and `estimate` (their wall times).
+and `figures`; for ``experiments.sweep``, `sweeps` (runs of flag sets, their status and tables) and `estimate`
+(their wall times); the studies' sweeps are in `experiments.studies`, the paper's in `experiments.paper`.
 """
 
 from experiments.training import checkpoints, data

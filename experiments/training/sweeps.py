@@ -1,7 +1,7 @@
 """Sweeps: named lists of flag sets for ``experiments.sweep``, and the table their runs make.
 
 A sweep is data: a preset and a list of `Run` (a label and the training flags that differ from
-the preset); the studies' sweeps are declared in `studies`, the paper's figures' in
+the preset); the studies' sweeps are declared in `experiments.studies`, the paper's figures' in
 `experiments.paper`. `experiments.sweep` trains each run in its own directory ``<root>/<label>`` (so a
 rerun resumes, and a finished run is skipped) and `summarize` reads back what the runs wrote:
 test scores over seeds from ``results.json`` and the last epoch's diagnostics from

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 import implicit_planning as ip
-from experiments import paper
+from experiments import paper, studies
 from experiments import sweep as sweep_binary
 from experiments.benchmarks import scaling
 from experiments.benchmarks.problems import Settings
@@ -25,7 +25,6 @@ from experiments.training import (
   phases,
   presets,
   recipes,
-  studies,
   sweeps,
 )
 

@@ -8,9 +8,10 @@ import sys
 import pytest
 from absl import app
 
+from experiments import studies
 from experiments import sweep as sweep_binary
 from experiments.paper import fig10
-from experiments.training import ConfigError, checkpoints, evaluation, phases, presets, recipes, studies, sweeps
+from experiments.training import ConfigError, checkpoints, evaluation, phases, presets, recipes, sweeps
 
 
 @pytest.mark.parametrize("name", list(studies.SWEEPS))
