@@ -274,7 +274,10 @@ def comparison_figure(summaries: dict[str, dict[str, Any]], out_path: str) -> No
     updates_ax.plot(names, [100 * r["updates"] / total for r in rows], marker="o", label=label)
     shares = [r["share_followed_by_fall"] for r in rows]
     falls_ax.plot(names, [np.nan if share is None else 100 * share for share in shares], marker="o", label=label)
-  per_epoch_ax.set(xlabel="epoch", ylabel="setbacks, all seeds", yscale="symlog", title="step setbacks per epoch")
+  per_epoch_ax.set(xlabel="epoch", ylabel="setbacks, all seeds", title="step setbacks per epoch")
+  per_epoch_ax.set_yscale("symlog", linthresh=1)  # linear up to one setback, logarithmic beyond
+  per_epoch_ax.set_ylim(bottom=0)
+  per_epoch_ax.yaxis.set_major_formatter(matplotlib.ticker.ScalarFormatter())
   updates_ax.set(xlabel="jolt", ylabel="% of updates", yscale="log", title="updates by jolt")
   falls_ax.set(
     xlabel="jolt",
