@@ -8,11 +8,12 @@ from collections.abc import Mapping
 from typing import Any
 
 import implicit_planning as ip
+from experiments.studies.options import SMALL_CONV_GPPN, SMALL_SYMVIN
 from experiments.training.config import ConfigError
 
-_SMALL_WIDTHS = {"symvin": {"l_q": 20}, "conv_gppn": {"l_h": 32}, "gppn": {"l_h": 32}}
-"""SymVIN at 20 regular Q fields (the paper: 100), the ConvGRU/ConvLSTM families at 32 hidden channels
-(the paper: 150): the family_twins sizes."""
+_SMALL_WIDTHS = {"symvin": SMALL_SYMVIN, "conv_gppn": SMALL_CONV_GPPN, "gppn": SMALL_CONV_GPPN}
+"""The family_twins sizes: SymVIN at 20 regular Q fields (the paper: 100), the ConvGRU/ConvLSTM
+families at 32 hidden channels (the paper: 150)."""
 
 
 @dataclasses.dataclass(frozen=True)
