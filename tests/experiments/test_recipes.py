@@ -29,6 +29,13 @@ def test_the_paper_recipe_is_the_preset_and_flags_win_over_a_recipe():
   assert recipes.configure(presets.quick().replace(planner="vin"), "stable", {}).value_init == "shift"
 
 
+def test_only_the_conv_gppn_family_clips_update_spikes():
+  clips = {
+    planner: recipes.configure(presets.quick(), "stable", {"planner": planner}).update_clip for planner in ip.PLANNERS
+  }
+  assert clips == {**dict.fromkeys(ip.PLANNERS, 0.0), "conv_gppn": 1.5, "id_conv_gppn": 1.5}
+
+
 def test_an_unknown_recipe_is_refused_with_the_known_ones():
   with pytest.raises(ConfigError, match="unknown recipe 'fast'; known recipes: paper, stable"):
     recipes.recipe_flags("fast", "vin")
