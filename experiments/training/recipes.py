@@ -13,8 +13,9 @@ its bias corrected (PyTorch's first steps, up to 10× the rate, throw the ConvGR
 fixed point: ID-ConvGPPN on 36×36 manipulation 91.6 against 18.2, but 0.2–0.3 lower on 15×15 mazes
 and 2.9 on 27×27 at K_fwd = 30; round 29; the VIN family trains better without it, round 5), and
 with the update's spikes clipped at 1.5× their running mean (`spikes`; rounds 40–43: on 15×15 mazes
-+0.50 / +0.02 for ConvGPPN at K = 30 / 80 and −0.01 / +0.04 for ID-ConvGPPN, on 36×36 manipulation
-+7.2 and +1.9; for the VIN family it moved the score by −0.18 to +0.02 and is left out).
++0.50 / +0.02 for ConvGPPN at K = 30 / 80 and −0.01 / +0.04 for ID-ConvGPPN, on manipulation +7.2
+and +1.9 (36×36) and +0.7 and +0.5 (18×18, every collapse gone); for the VIN family it moved the
+score by −0.18 to +0.02 and is left out).
 
 ``experiments.train`` uses ``stable`` unless told ``--recipe=paper``; the sweeps name theirs
 (`sweeps.Sweep.recipe`, ``paper`` unless said: each run there lists what differs from the paper).

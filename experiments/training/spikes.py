@@ -11,8 +11,9 @@ step setbacks after epoch 2 fall from 163 to 18 (ID-VIN, K_fwd = 45) and from 16
 K = 45), and no validation collapse is left. The test score moves by −0.18 to +0.02 points over
 the VIN family's ten runs, so there it stays an option (`--update_clip`). For the ConvGPPN twins it
 moves by −0.01 and +0.04 (ID-ConvGPPN, K_fwd = 30 and 80) and by +0.50 and +0.02 (ConvGPPN, K = 30
-and 80; at 30 it removes two collapses) on mazes, and on 36×36 manipulation by +1.9 (ID-ConvGPPN)
-and +7.2 (ConvGPPN), each leaving its plateau epochs sooner (round 43): it is in their recipe.
+and 80; at 30 it removes two collapses) on mazes, and on manipulation by +1.9 (ID-ConvGPPN) and
++7.2 (ConvGPPN) on 36×36, each leaving its plateau epochs sooner, and by +0.5 and +0.7 on 18×18,
+without the six collapses the two had there (round 43): it is in their recipe.
 """
 
 from __future__ import annotations
