@@ -6,7 +6,7 @@ was followed by a batch %Success 20 points down 43 % of the time, one under 1.5 
 0.2 % of the time. A global-norm clip of the *gradient* sees the spike only before RMSprop
 divides it by its running scale; this clip acts on the update itself, relative to its own past.
 
-What it does (docs rounds 38–42, 3 seeds each, the paper preset's data): at a bound of 1.5 the
+What it does (docs rounds 38–43, 3 seeds each, the paper preset's data unless said): at a bound of 1.5 the
 step setbacks after epoch 2 fall from 163 to 18 (ID-VIN, K_fwd = 45) and from 162 to 11 (VIN,
 K = 45), and no validation collapse is left. The test score moves by −0.18 to +0.02 points over
 the VIN family's ten runs, so there it stays an option (`--update_clip`). For the ConvGPPN twins it
