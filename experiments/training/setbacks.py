@@ -14,6 +14,8 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
+from experiments.training import spikes
+
 FALL = 20.0
 """Points of %Success a seed must lose to count as a setback or a collapse."""
 
@@ -22,6 +24,10 @@ WINDOW = 50
 
 RECOVERED = 5.0
 """A setback has ended once the batch %Success is back within this many points of its reference."""
+
+AT_BOUND_RTOL = 1e-3
+"""A recorded update norm this close below the clip's bound counts as clipped (the optimiser's
+running mean is float32; the replay's float64)."""
 
 
 def validation_collapses(metrics: list[dict[str, Any]], fall: float = FALL) -> list[dict[str, Any]]:
@@ -182,6 +188,42 @@ def fall_after_jolt(view: Windowed, fall: float = FALL) -> list[dict[str, Any]]:
   return rows
 
 
+def clip_bounds(update_norms: np.ndarray, factor: float, decay: float = spikes.DECAY) -> np.ndarray:
+  """[T, S] the bound `spikes.clip_update_spikes` set on each step's update, replayed from the
+  trace's update norms [T, S] (inf at the first step).
+
+  A run trained with the clip recorded the clipped norms, which are what the clip's running mean
+  took, so its bounds replay exactly. For a run without it the replayed mean takes each norm capped
+  at its bound: the bounds a clip would have set had the run taken the same path. Replays one
+  optimiser from the trace's first step: not the phases of a run that restarts its optimiser.
+  """
+  mean, bounds = np.zeros(update_norms.shape[1]), np.empty(update_norms.shape)
+  for t, norms in enumerate(update_norms):
+    bounds[t] = factor * mean / (1 - decay**t) if t else np.inf
+    mean = decay * mean + (1 - decay) * np.minimum(norms, bounds[t])
+  return bounds
+
+
+def clip_activity(trace: Trace, factor: float, decay: float = spikes.DECAY) -> list[dict[str, Any]]:
+  """Per epoch, how much the update clip of `factor` acts (`clip_bounds`): each seed's share of
+  updates at or over the bound, and the mean norm over the bound of those (1 where the run was
+  trained with the clip; above 1, how large the spikes a clip would have cut were)."""
+  ratio = trace.fields["update_norm"] / clip_bounds(trace.fields["update_norm"], factor, decay)
+  at_bound = ratio >= 1 - AT_BOUND_RTOL
+  rows = []
+  for epoch in np.unique(trace.epoch):
+    inside = trace.epoch == epoch
+    over = ratio[inside][at_bound[inside]]
+    rows.append(
+      {
+        "epoch": int(epoch),
+        "share_at_bound_per_seed": at_bound[inside].mean(axis=0).tolist(),
+        "norm_over_bound": float(over.mean()) if over.size else None,
+      }
+    )
+  return rows
+
+
 def summarize(metrics: list[dict[str, Any]], view: Windowed, fall: float = FALL) -> dict[str, Any]:
   """Collapses, setbacks, and how the setbacks' jolts compare with every update's."""
   setbacks = step_setbacks(view, fall)
@@ -254,15 +296,16 @@ def figure(summary: dict[str, Any], view: Windowed, metrics: list[dict[str, Any]
 
 
 def comparison_figure(summaries: dict[str, dict[str, Any]], out_path: str) -> None:
-  """Saves a PNG that sets runs side by side: their step setbacks per epoch (all seeds), and per
-  bin of jolt the updates' share and the share of them followed by a fall (no point for a bin
-  without updates)."""
+  """Saves a PNG that sets runs side by side: their step setbacks per epoch (all seeds); per bin of
+  jolt the updates' share and the share of them followed by a fall (no point for a bin without
+  updates); and, for summaries with a ``"clip"`` entry, the share of updates at the clip's bound
+  per epoch (dashed: a run trained without the clip, against the bound it would have set)."""
   import matplotlib  # pylint: disable=g-import-not-at-top
 
   matplotlib.use("Agg")
   import matplotlib.pyplot as plt  # pylint: disable=g-import-not-at-top
 
-  fig, (per_epoch_ax, updates_ax, falls_ax) = plt.subplots(1, 3, figsize=(16, 4))
+  fig, (per_epoch_ax, updates_ax, falls_ax, clip_ax) = plt.subplots(1, 4, figsize=(21, 4))
   for label, summary in summaries.items():
     epochs = range(1, summary["epochs"] + 1)
     per_epoch_ax.plot(
@@ -274,6 +317,15 @@ def comparison_figure(summaries: dict[str, dict[str, Any]], out_path: str) -> No
     updates_ax.plot(names, [100 * r["updates"] / total for r in rows], marker="o", label=label)
     shares = [r["share_followed_by_fall"] for r in rows]
     falls_ax.plot(names, [np.nan if share is None else 100 * share for share in shares], marker="o", label=label)
+    if "clip" in summary:
+      clip = summary["clip"]
+      clip_ax.plot(
+        [r["epoch"] for r in clip["per_epoch"]],
+        [100 * np.mean(r["share_at_bound_per_seed"]) for r in clip["per_epoch"]],
+        marker=".",
+        ls="-" if clip["trained_with_it"] else "--",
+        label=f"{label} ({clip['factor']:g}×)",
+      )
   per_epoch_ax.set(xlabel="epoch", ylabel="setbacks, all seeds", title="step setbacks per epoch")
   per_epoch_ax.set_yscale("symlog", linthresh=1)  # linear up to one setback, logarithmic beyond
   per_epoch_ax.set_ylim(bottom=0)
@@ -284,7 +336,8 @@ def comparison_figure(summaries: dict[str, dict[str, Any]], out_path: str) -> No
     ylabel="% followed by a fall",
     title=f"a fall of {next(iter(summaries.values()))['fall']:.0f} points after the update",
   )
-  for ax in (per_epoch_ax, updates_ax, falls_ax):
+  clip_ax.set(xlabel="epoch", ylabel="% of updates, all seeds", title="updates at the clip's bound")
+  for ax in (per_epoch_ax, updates_ax, falls_ax, clip_ax):
     ax.legend(fontsize=8)
   fig.tight_layout()
   fig.savefig(out_path, dpi=100)

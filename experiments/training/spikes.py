@@ -23,6 +23,9 @@ from typing import NamedTuple
 import jax.numpy as jnp
 import optax
 
+DECAY = 0.99
+"""Decay of the running mean of the update norms that sets the bound."""
+
 
 class SpikeClipState(NamedTuple):
   """Running mean of the (clipped) update norms, before its bias correction, and the steps taken."""
@@ -31,7 +34,7 @@ class SpikeClipState(NamedTuple):
   count: jnp.ndarray
 
 
-def clip_update_spikes(factor: float, decay: float = 0.99) -> optax.GradientTransformation:
+def clip_update_spikes(factor: float, decay: float = DECAY) -> optax.GradientTransformation:
   """Scales an update whose global norm exceeds ``factor`` times the running mean of the past
   updates' norms down to that bound (the first update passes as it is).
 

@@ -1,9 +1,11 @@
 """Collapses and step setbacks found in a made-up trace whose answer is known."""
 
+import jax.numpy as jnp
 import numpy as np
+import optax
 import pytest
 
-from experiments.training import setbacks
+from experiments.training import setbacks, spikes
 
 
 def made_up_lines(epochs=3, steps=40, seeds=2):
@@ -72,3 +74,53 @@ def test_a_trace_too_short_for_the_window_and_an_empty_one_are_refused():
     setbacks.windowed(setbacks.read_trace(made_up_lines()), window=200)
   with pytest.raises(ValueError, match="--trace_steps"):
     setbacks.read_trace([])
+
+
+def clipped_norms(raw_norms: np.ndarray, factor: float) -> tuple[np.ndarray, np.ndarray]:
+  """Each seed's update norms after `spikes.clip_update_spikes`, and whether the clip scaled it."""
+  clip = spikes.clip_update_spikes(factor)
+  out, scaled = np.empty_like(raw_norms), np.empty(raw_norms.shape, bool)
+  for s in range(raw_norms.shape[1]):
+    state = clip.init(None)
+    for t, norm in enumerate(raw_norms[:, s]):
+      update, state = clip.update({"w": jnp.array([0.6, 0.8], jnp.float32) * norm}, state)
+      out[t, s] = float(optax.tree.norm(update))
+      scaled[t, s] = out[t, s] < norm * (1 - 1e-6)
+  return out, scaled
+
+
+def three_epochs(update_norms: np.ndarray) -> setbacks.Trace:
+  """A trace of 300 steps [300, S] as three epochs of 100."""
+  seeds = update_norms.shape[1]
+  return setbacks.read_trace(
+    [
+      {
+        "epoch": e + 1,
+        "alive": np.ones((100, seeds), bool).tolist(),
+        "update_norm": update_norms[e * 100 : (e + 1) * 100].tolist(),
+      }
+      for e in range(3)
+    ]
+  )
+
+
+def test_the_clip_bounds_replay_from_the_clipped_norms_and_from_the_raw_ones_alike():
+  rng = np.random.default_rng(0)
+  raw = np.exp(rng.normal(0, 0.4, (300, 2))) * np.linspace(1, 3, 300)[:, None]  # rising, with spikes
+  raw[[50, 51, 200], [0, 0, 1]] *= 6
+  clipped, scaled = clipped_norms(raw, factor=1.5)
+  assert 0.05 < scaled.mean() < 0.5  # the clip acts, but not on every step
+  bounds = setbacks.clip_bounds(clipped, 1.5)
+  assert np.isinf(bounds[0]).all()
+  np.testing.assert_allclose(np.minimum(raw, bounds), clipped, rtol=1e-5)
+  # A run without the clip recorded the raw norms: its replay sets the bounds the clip would have.
+  np.testing.assert_allclose(setbacks.clip_bounds(raw, 1.5), bounds, rtol=1e-6)  # float32 clipped norms
+  activity = setbacks.clip_activity(three_epochs(clipped), 1.5)
+  assert [row["epoch"] for row in activity] == [1, 2, 3]
+  np.testing.assert_allclose([row["share_at_bound_per_seed"] for row in activity], scaled.reshape(3, 100, 2).mean(1))
+  assert all(row["norm_over_bound"] == pytest.approx(1.0, abs=1e-3) for row in activity)
+  raw_activity = setbacks.clip_activity(three_epochs(raw), 1.5)
+  assert [row["share_at_bound_per_seed"] for row in raw_activity] == [
+    row["share_at_bound_per_seed"] for row in activity
+  ]
+  assert raw_activity[0]["norm_over_bound"] > 1.2  # the spikes a clip would have cut, by their size
