@@ -42,7 +42,11 @@ def test_binaries_train_evaluate_visualize(data_dir, tmp_path):
   assert done.returncode == 0, done.stderr[-3000:]
   assert f"{workdir}: " in done.stdout and "step setbacks per seed" in done.stdout
   with open(os.path.join(workdir, "setbacks.json")) as f:
-    assert json.load(f)["window"] == 2
+    summary = json.load(f)
+  assert summary["window"] == 2 and "clip's bound per epoch" in done.stdout
+  # Trained without the clip: its updates are set against the bound the recipe's clip would have set.
+  assert summary["clip"]["factor"] == 1.5 and not summary["clip"]["trained_with_it"]
+  assert [row["epoch"] for row in summary["clip"]["per_epoch"]] == [1]
   assert os.path.exists(os.path.join(workdir, "setbacks.png")) and os.path.exists(tmp_path / "runs.png")
   done = run("experiments.evaluate", f"--workdir={workdir}", "--split=val", "--k_fwd=7")
   assert done.returncode == 0, done.stderr[-3000:]
