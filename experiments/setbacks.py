@@ -28,6 +28,14 @@ _CLIP = flags.DEFINE_float(
 _COMPARE = flags.DEFINE_string("compare", "", "PNG path: the runs side by side (setbacks per epoch, falls by jolt).")
 
 
+def label(workdir: str, workdirs: list[str]) -> str:
+  """The run's folder name, with its parent's where another run has the same (two sweeps' twins)."""
+  name = lambda path: os.path.basename(os.path.normpath(path))
+  if [name(w) for w in workdirs].count(name(workdir)) == 1:
+    return name(workdir)
+  return os.path.join(name(os.path.dirname(os.path.normpath(workdir))), name(workdir))
+
+
 def main(argv: list[str]) -> None:
   if len(argv) > 1:
     raise app.UsageError(f"unexpected arguments: {argv[1:]}")
@@ -50,7 +58,7 @@ def main(argv: list[str]) -> None:
     with open(os.path.join(workdir, "setbacks.json"), "w") as f:
       json.dump(summary, f, indent=1)
     setbacks.figure(summary, view, metrics, os.path.join(workdir, "setbacks.png"), os.path.basename(workdir))
-    summaries[os.path.basename(os.path.normpath(workdir))] = summary
+    summaries[label(workdir, _WORKDIRS.value)] = summary
     late = [s for s in summary["setbacks"] if s["epoch"] > 2]
     print(
       f"{workdir}: {summary['steps']} steps; validation collapses {len(summary['validation_collapses'])}; "

@@ -124,3 +124,10 @@ def test_the_clip_bounds_replay_from_the_clipped_norms_and_from_the_raw_ones_ali
     row["share_at_bound_per_seed"] for row in activity
   ]
   assert raw_activity[0]["norm_over_bound"] > 1.2  # the spikes a clip would have cut, by their size
+
+
+def test_runs_of_one_name_in_two_sweeps_keep_apart_in_the_comparison():
+  from experiments import setbacks as binary  # pylint: disable=g-import-not-at-top
+
+  runs = ["a/clip/conv_27", "a/noclip/conv_27/", "a/clip/id_27"]
+  assert [binary.label(run, runs) for run in runs] == ["clip/conv_27", "noclip/conv_27", "id_27"]
