@@ -15,7 +15,8 @@ and 80; at 30 it removes two collapses) on mazes, and on manipulation by +1.9 (I
 +7.2 (ConvGPPN) on 36×36, each leaving its plateau epochs sooner, and by +0.5 and +0.7 on 18×18,
 without the six collapses the two had there (round 43): it is in their recipe. On 27×27 mazes it
 lifts ID-ConvGPPN by 4.5 and 5.1 points (K_fwd = 30 and 10) and ConvGPPN by 2.2 and 0.9, the
-latter within what reruns vary by (round 44). On the uniform policy's plateau it is no spike clip:
+latter within what reruns vary by, and both by about a point in the workspace column (round 44).
+On the uniform policy's plateau it is no spike clip:
 a quarter of the updates reach the bound there, and it takes 9–21 % off their summed length.
 """
 
