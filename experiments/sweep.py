@@ -12,6 +12,8 @@ radius and gradient error per epoch) in the root; a figure's sweep also draws ``
 its tables. ``--dry_run`` prints the commands and a rough time for each (`estimate`). ``--reuse``
 names other sweep roots: a run already trained there with the same settings (a figure's run that
 another figure or study trained) is copied in, with ``reused_from.txt`` naming its source.
+``--set`` and ``--seeds`` override the scale's flags, a larger map's fewer maps and epochs included,
+but not what a run is (its planner, K, a study's lever): a notice names each run that keeps its own.
 
   python -m experiments.sweep --sweep=fig2 --scale=cpu --cores=0,1
   python -m experiments.sweep --sweep=table1 --scale=paper --seeds=5 --dry_run
@@ -70,7 +72,12 @@ _MEASURED_RUNS = flags.DEFINE_string(
   "--dry_run: recorded CPU runs whose measured times estimate runs of the same cost ('' for none: a GPU's --step_times).",
 )
 _ONLY = flags.DEFINE_list("only", [], "Labels of the runs to do (default: all).")
-_SET = flags.DEFINE_list("set", [], "Training flags for every run, name=value (e.g. seeds=3,epochs=30).")
+_SET = flags.DEFINE_list(
+  "set",
+  [],
+  "Training flags for every run, name=value (e.g. seeds=3,epochs=30): over the scale's (a larger map's fewer "
+  "epochs too), under what a run sets itself (a notice names each run that keeps its own).",
+)
 _JOBS = flags.DEFINE_integer("jobs", 1, "Runs side by side, each on one thread and core (1: XLA's default threads).")
 _CORES = flags.DEFINE_list("cores", [], "CPUs of the --jobs runs (default: the first --jobs CPUs); sets --jobs.")
 _ACCELERATOR = flags.DEFINE_bool(
@@ -323,16 +330,17 @@ def measure(
   print(f"{name} ({module.CLAIM}): {root}/{name}.json, {root}/{name}.png")
 
 
-def common_flags(
-  sweep: sweeps.Sweep,
-  figure: tuple[paper.Figure, paper.Scale] | None,
-  settings: Mapping[str, Any],
-  seeds: int | None = None,
-) -> dict[str, Any]:
-  """The flags under every run's own: the sweep's fixed ones, the figure's scale's (``figure``: as
-  `resolve` returns it), the user's ``--set`` (``settings``), then ``--seeds``."""
-  common = {**sweep.flags, **(figure[1].common if figure else {}), **settings}
-  return common if seeds is None else {**common, "seeds": seeds}
+def common_flags(sweep: sweeps.Sweep, figure: tuple[paper.Figure, paper.Scale] | None) -> dict[str, Any]:
+  """The flags under every run's: the sweep's fixed ones, then the figure's scale's (``figure``: as
+  `resolve` returns it)."""
+  return {**sweep.flags, **(figure[1].common if figure else {})}
+
+
+def user_settings(items: Sequence[str], seeds: int | None = None) -> dict[str, Any]:
+  """The user's ``--set`` items, then ``--seeds``: over the common flags and a run's defaults,
+  under the run's own flags (`sweeps.run_flags`)."""
+  settings = parse_settings(items)
+  return settings if seeds is None else {**settings, "seeds": seeds}
 
 
 def main(argv: Sequence[str]) -> None:
@@ -343,11 +351,14 @@ def main(argv: Sequence[str]) -> None:
   try:
     sweep, preset, default_root, figure = resolve(_SWEEP.value, _SCALE.value, _PRESET.value, _RECIPE.value)
     runs = sweeps.select(sweep, _ONLY.value)
-    common = common_flags(sweep, figure, parse_settings(_SET.value), _SEEDS.value)
+    common = common_flags(sweep, figure)
+    settings = user_settings(_SET.value, _SEEDS.value)
     base = presets.get_config(preset)
     root = _ROOT.value or os.path.join("runs", "sweeps", default_root)
     # Every run's config, built as experiments.train will: a bad preset, flag name or value is refused before any run.
-    configs = {run.label: recipes.configure(base, sweep.recipe, sweeps.run_flags(run, common, root)) for run in runs}
+    configs = {
+      run.label: recipes.configure(base, sweep.recipe, sweeps.run_flags(run, common, root, settings)) for run in runs
+    }
     # A finished run is skipped, so its settings are checked here; a resumed one is checked by train.
     stale = {
       label: sweeps.stale_settings(config, os.path.join(root, label))
@@ -373,9 +384,13 @@ def main(argv: Sequence[str]) -> None:
         sweeps.adopt(source, os.path.join(root, label))
     todo = [run for run in todo if run.label not in reusable]
     commands = [
-      (run.label, sweeps.train_command(preset, run, os.path.join(root, run.label), common, sweep.recipe))
+      (run.label, sweeps.train_command(preset, run, os.path.join(root, run.label), common, sweep.recipe, settings))
       for run in todo
     ]
+    for run in todo:
+      if overruled := sweeps.overruled_settings(run, settings):
+        kept = ", ".join(f"{name}={value}" for name, value in overruled.items())
+        print(f"{run.label} keeps its own {kept} over --set/--seeds (what the run is)", flush=True)
     if _DRY_RUN.value:
       times = estimate.load_step_times(_STEP_TIMES.value)
       measured = estimate.load_measured_runs(_MEASURED_RUNS.value) if _MEASURED_RUNS.value else {}

@@ -19,7 +19,8 @@ def runs(scale: Scale, planners: Sequence[str] = figure.EXPLICIT) -> tuple[Run, 
       planner,
       f"{planner}_{size}_k{k}",
       f"{size}×{size}, K = {k}",
-      **scale.maze_flags(size),
+      scale.size_defaults(size),
+      size=size,
       **figure.budget(planner, k),
     )
     for planner in planners

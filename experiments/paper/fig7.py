@@ -29,7 +29,8 @@ def runs(scale: Scale) -> tuple[Run, ...]:
       planner,
       f"{planner}_{size}_k{K}",
       f"{size}×{size}, K = {K}",
-      **scale.maze_flags(size),
+      scale.size_defaults(size),
+      size=size,
       **figure.budget(planner, K),
     )
     for size in settings(scale)

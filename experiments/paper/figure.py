@@ -78,9 +78,12 @@ def budget(planner: str, k: int) -> dict[str, int]:
   return {"k_fwd": k} if ip.planner_spec(planner).implicit else {"k": k}
 
 
-def run(scale: Scale, planner: str, label: str, note: str, **flags: Any) -> Run:
-  """A run of ``planner`` at its family's widths for ``scale`` with ``flags``."""
-  return Run(label, {**scale.planner_flags(planner), **flags}, note)
+def run(
+  scale: Scale, planner: str, label: str, note: str, defaults: Mapping[str, Any] | None = None, **flags: Any
+) -> Run:
+  """A run of ``planner`` at its family's widths for ``scale`` with ``flags``, over the scale's
+  ``defaults`` for its map (`Run.defaults`)."""
+  return Run(label, {**scale.planner_flags(planner), **flags}, note, defaults=dict(defaults or {}))
 
 
 def flag(flags: Mapping[str, Any], name: str) -> Any:

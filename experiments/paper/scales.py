@@ -46,9 +46,10 @@ class Scale:
     """``planner`` and the width flags of its family at this scale."""
     return {"planner": planner, **self.family_widths.get(ip.planner_spec(planner).family_name, {})}
 
-  def maze_flags(self, size: int) -> dict[str, Any]:
-    """``size`` and the flags that shrink runs on mazes of that side at this scale."""
-    return {"size": size, **self.size_flags.get(size, {})}
+  def size_defaults(self, size: int) -> dict[str, Any]:
+    """The flags that shrink runs on mazes of side ``size`` at this scale (a run's `Run.defaults`:
+    the user's ``--set`` overrides them)."""
+    return dict(self.size_flags.get(size, {}))
 
 
 SCALES: dict[str, Scale] = {

@@ -30,47 +30,40 @@ PAPER = {
 
 @dataclasses.dataclass(frozen=True)
 class Task:
-  """A column of Table 1: its flags (at both scales), those that differ at the cpu scale, its Ks per scale."""
+  """A column of Table 1: the flags that make a run this column's, the defaults of its training
+  (both scales; the user's ``--set`` overrides them), those that differ at the cpu scale, its Ks per scale."""
 
   flags: Mapping[str, Any]
-  cpu_flags: Mapping[str, Any]
+  defaults: Mapping[str, Any]
+  cpu_defaults: Mapping[str, Any]
   ks: Mapping[str, tuple[int, ...]]
 
 
 _ALL_K = {"paper": (30, 50, 80), "cpu": (30, 50, 80)}
-WORKSPACE_PRESET_FIELDS = (
-  "task",
-  "size",
-  "mapper",
-  "pretrain_epochs",
-  "epochs",
-  "map_loss_weight",
-  "rmsprop_bias_correction",
-)
-"""What the workspace column takes from the workspace preset: its task, mapper and phases."""
+WORKSPACE_PRESET_FIELDS = ("pretrain_epochs", "epochs", "map_loss_weight", "rmsprop_bias_correction")
+"""What the workspace column's training takes from the workspace preset: its phases' lengths and loss."""
 TASKS: dict[str, Task] = {
-  "manip18": Task({"task": "manip_cspace", "size": 18}, {}, _ALL_K),
+  "manip18": Task({"task": "manip_cspace", "size": 18}, {}, {}, _ALL_K),
   "manip36": Task(
     {"task": "manip_cspace", "size": 36},
+    {},
     {"num_train": 1000, "num_val": 250, "num_test": 250, "epochs": 10},
     {"paper": (30, 50, 80), "cpu": (30,)},
   ),
   "workspace": Task(
     {
-      **{name: getattr(presets.workspace(), name) for name in WORKSPACE_PRESET_FIELDS},
+      "task": presets.workspace().task,
+      "size": presets.workspace().size,
+      "mapper": presets.workspace().mapper,
       "mapper_from": f"{ROOT}/{MAPPER_RUN}/mapper",
     },
+    {name: getattr(presets.workspace(), name) for name in WORKSPACE_PRESET_FIELDS},
     {"pretrain_epochs": 10, "epochs": 5, "mapper_learning_rate": 1e-3},
     _ALL_K,
   ),
   "visual": Task(
-    {
-      "task": "visual_nav",
-      "size": 15,
-      "mapper": "panorama_cnn",
-      "phase": "end_to_end",
-      "rmsprop_bias_correction": True,
-    },
+    {"task": "visual_nav", "size": 15, "mapper": "panorama_cnn", "phase": "end_to_end"},
+    {"rmsprop_bias_correction": True},
     {"epochs": 10},
     {"paper": (30, 50, 80), "cpu": (30,)},
   ),
@@ -81,18 +74,20 @@ only, the workspace's phases 10 + 5 epochs (the preset: the paper's 15, then our
 visual preset's); GPPN, the baseline outside the twins, at its tasks' first K only."""
 
 
-def task_flags(name: str, scale: Scale) -> dict[str, Any]:
+def task_defaults(name: str, scale: Scale) -> dict[str, Any]:
+  """The column's training defaults at ``scale`` (a run's `Run.defaults`: the user's ``--set`` overrides them)."""
   task = TASKS[name]
-  return {**task.flags, **(task.cpu_flags if scale.name == "cpu" else {})}
+  return {**task.defaults, **(task.cpu_defaults if scale.name == "cpu" else {})}
 
 
 def runs(scale: Scale) -> tuple[Run, ...]:
   """The shared workspace mapper first (one seed), then every task, planner and K."""
-  workspace = task_flags("workspace", scale)
+  workspace = TASKS["workspace"].flags
   mapper = Run(
     MAPPER_RUN,
     {**{k: v for k, v in workspace.items() if k != "mapper_from"}, "phase": "mapper", "seeds": 1},
     "the workspace U-Net alone, one seed, shared by the workspace runs",
+    defaults=task_defaults("workspace", scale),
   )
   return (mapper,) + tuple(
     dataclasses.replace(
@@ -101,7 +96,8 @@ def runs(scale: Scale) -> tuple[Run, ...]:
         planner,
         f"{name}_{planner}_k{k}",
         f"{name}, K = {k}",
-        **task_flags(name, scale),
+        task_defaults(name, scale),
+        **task.flags,
         **figure.budget(planner, k),
       ),
       after=(MAPPER_RUN,) if name == "workspace" else (),

@@ -37,6 +37,9 @@ class Run:
   note: str = ""
   after: tuple[str, ...] = ()
   """Runs of the sweep that must finish before this one starts (a shared mapper)."""
+  defaults: Mapping[str, Any] = dataclasses.field(default_factory=dict)
+  """Flags of the run's scale (fewer maps or epochs on a larger map) that the user's ``--set``
+  overrides; ``flags`` are what the run is, and beat it."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -62,18 +65,34 @@ def select(sweep: Sweep, labels: Sequence[str]) -> tuple[Run, ...]:
   return tuple(by_label[label] for label in labels) if labels else sweep.runs
 
 
-def run_flags(run: Run, common: Mapping[str, Any], root: str) -> dict[str, Any]:
-  """``common`` flags, then the run's, with `ROOT` replaced by ``root``."""
+def run_flags(
+  run: Run, common: Mapping[str, Any], root: str, settings: Mapping[str, Any] | None = None
+) -> dict[str, Any]:
+  """``common`` flags, the run's `Run.defaults`, the user's ``settings``, then the run's own
+  flags, with `ROOT` replaced by ``root``."""
   return {
     name: value.replace(ROOT, root) if isinstance(value, str) else value
-    for name, value in {**common, **run.flags}.items()
+    for name, value in {**common, **run.defaults, **(settings or {}), **run.flags}.items()
   }
 
 
-def train_command(preset: str, run: Run, workdir: str, common: Mapping[str, Any], recipe: str = "paper") -> list[str]:
+def overruled_settings(run: Run, settings: Mapping[str, Any]) -> dict[str, Any]:
+  """The user's ``settings`` that ``run`` sets otherwise itself (its own flags win): name to the
+  run's value."""
+  return {name: run.flags[name] for name, value in settings.items() if name in run.flags and run.flags[name] != value}
+
+
+def train_command(
+  preset: str,
+  run: Run,
+  workdir: str,
+  common: Mapping[str, Any],
+  recipe: str = "paper",
+  settings: Mapping[str, Any] | None = None,
+) -> list[str]:
   """The ``experiments.train`` command line of one run in ``workdir`` (``<root>/<label>``):
   ``recipe``, then `run_flags`."""
-  flags = run_flags(run, common, os.path.dirname(workdir))
+  flags = run_flags(run, common, os.path.dirname(workdir), settings)
   return [
     sys.executable,
     "-m",

@@ -40,7 +40,7 @@ def test_every_run_of_every_figure_is_a_valid_config_with_a_unique_label(name, s
   labels = [run.label for run in sweep.runs]
   assert len(set(labels)) == len(labels)
   for run in sweep.runs:
-    config = recipes.configure(presets.get_config(sweep.preset), sweep.recipe, {**at.common, **run.flags})
+    config = recipes.configure(presets.get_config(sweep.preset), sweep.recipe, sweeps.run_flags(run, at.common, "root"))
     assert set(run.after) <= set(labels[: labels.index(run.label)])  # what a run waits for comes first
     if "planner" in run.flags and config.phase != "mapper":
       spec = ip.planner_spec(config.planner)
@@ -51,7 +51,7 @@ def test_the_cpu_scale_shrinks_what_the_paper_scale_keeps():
   cpu, full = paper.get_scale("cpu"), paper.get_scale("paper")
   assert cpu.planner_flags("id_conv_gppn") == {"planner": "id_conv_gppn", "l_h": 32}
   assert full.planner_flags("id_conv_gppn") == {"planner": "id_conv_gppn"}
-  assert cpu.maze_flags(27)["num_train"] < presets.quick().num_train and full.maze_flags(27) == {"size": 27}
+  assert cpu.size_defaults(27)["num_train"] < presets.quick().num_train and full.size_defaults(27) == {}
   assert max(cpu.sizes) < max(full.sizes) and full.common["seeds"] == 5
   with pytest.raises(ConfigError, match="known scales: paper, cpu"):
     paper.get_scale("laptop")
@@ -278,6 +278,16 @@ def test_a_dry_run_prints_each_command_with_its_estimate(tmp_path, capsys):
   assert out[1].startswith("1 runs to do (0 done, stopped or reused)")
 
 
+def test_set_overrides_a_larger_mazes_fewer_epochs_and_names_what_a_run_keeps(tmp_path, capsys):
+  _run_sweep(
+    "--sweep=fig2", "--scale=cpu", f"--root={tmp_path}", "--only=vin_27_k30", "--set=epochs=15,k=50", "--dry_run"
+  )
+  out = capsys.readouterr().out
+  command = next(line for line in out.splitlines() if "experiments.train" in line)
+  assert "--epochs=15" in command and "--num_train=1000" in command and "--k=30" in command and "--k=50" not in command
+  assert "vin_27_k30 keeps its own k=30 over --set/--seeds" in out
+
+
 def test_a_dry_run_says_how_many_runs_its_total_leaves_out(tmp_path, capsys):
   run = "vin_k30_study_mapper_mirrored"  # a mapper with no step benchmark, and no recorded runs read
   _run_sweep("--sweep=workspace_arm_sweep", f"--root={tmp_path}", f"--only={run}", "--measured_runs=", "--dry_run")
@@ -289,11 +299,11 @@ def test_a_dry_run_says_how_many_runs_its_total_leaves_out(tmp_path, capsys):
 def test_a_run_trained_elsewhere_with_the_same_settings_is_reused_not_trained_again(vin_run, tmp_path, capsys):
   _, trained, _ = vin_run
   sweep, preset, _, at = sweep_binary.resolve("fig4", "cpu", None, None)
-  common = sweep_binary.common_flags(sweep, at, {})
+  common = sweep_binary.common_flags(sweep, at)
 
   def config_of(label):
     (run,) = sweeps.select(sweep, [label])
-    return recipes.configure(presets.get_config(preset), sweep.recipe, {**common, **run.flags})
+    return recipes.configure(presets.get_config(preset), sweep.recipe, sweeps.run_flags(run, common, str(tmp_path)))
 
   elsewhere = tmp_path / "elsewhere"
   for name, config in {

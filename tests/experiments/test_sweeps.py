@@ -21,7 +21,7 @@ def test_every_run_of_every_sweep_is_a_valid_config(name):
   assert len(set(labels)) == len(labels)
   for run in sweep.runs:
     presets.get_config(sweep.preset).replace(
-      **{**sweep.flags, **run.flags}
+      **sweeps.run_flags(run, sweep.flags, "root")
     )  # raises ConfigError on a bad name or value
 
 
@@ -58,6 +58,13 @@ def test_a_command_applies_common_flags_then_the_runs_own():
     "--seeds=3",
     "--planner=id_vin",
   ]
+
+
+def test_the_users_settings_beat_a_runs_defaults_and_lose_to_what_the_run_is():
+  run = sweeps.Run("a", {"planner": "vin", "k": 30}, defaults={"epochs": 10, "num_train": 1000})
+  flags = sweeps.run_flags(run, {"epochs": 20, "seeds": 5}, "root", {"epochs": 15, "k": 50})
+  assert flags == {"epochs": 15, "seeds": 5, "num_train": 1000, "k": 30, "planner": "vin"}
+  assert sweeps.overruled_settings(run, {"epochs": 15, "k": 50, "planner": "vin"}) == {"k": 30}
 
 
 def test_a_command_names_its_recipe_and_finds_another_run_under_the_root():
@@ -254,12 +261,12 @@ def test_a_measured_figure_is_pinned_to_its_one_core(tmp_path, monkeypatch):
 
 def test_the_workspace_study_keeps_its_joint_phase_where_the_preset_took_its_best():
   sweep, preset, _, figure = sweep_binary.resolve("workspace_twins", None, None, "stable")
-  common = sweep_binary.common_flags(sweep, figure, {"epochs": 3})
+  common = sweep_binary.common_flags(sweep, figure)
   base = presets.get_config(preset)
   joint = {
     run.label: (config.epochs, config.map_loss_weight, config.rmsprop_bias_correction)
     for run in sweep.runs
-    for config in [recipes.configure(base, sweep.recipe, {**common, **run.flags})]
+    for config in [recipes.configure(base, sweep.recipe, sweeps.run_flags(run, common, "root", {"epochs": 3}))]
   }
   assert (base.epochs, base.map_loss_weight, base.rmsprop_bias_correction) == (6, 0.0, True)
   assert joint["vin"] == (3, 1.0, False)  # the study's baseline, as recorded before the preset moved
