@@ -52,9 +52,7 @@ TASKS: dict[str, Task] = {
   ),
   "workspace": Task(
     {
-      "task": presets.workspace().task,
-      "size": presets.workspace().size,
-      "mapper": presets.workspace().mapper,
+      **{name: getattr(presets.workspace(), name) for name in ("task", "size", "mapper")},
       "mapper_from": f"{ROOT}/{MAPPER_RUN}/mapper",
     },
     {name: getattr(presets.workspace(), name) for name in WORKSPACE_PRESET_FIELDS},
