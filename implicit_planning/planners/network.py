@@ -95,7 +95,7 @@ class PlannerNet(nn.Module):
   family: CellFamily
   options: PlannerOptions
   mode: Mode
-  learned_start: bool | None = None  # None: explicit planners of families with an initial_state
+  learned_start: bool | None = None  # None: explicit planners of families with an initial_state, unless zero_start
 
   @nn.compact
   def __call__(
@@ -119,8 +119,8 @@ class PlannerNet(nn.Module):
 
     learned_start = self.learned_start
     if learned_start is None:
-      explicit_or_warm = isinstance(self.mode, Unrolled) or self.options.warm_start
-      learned_start = explicit_or_warm and self.family.initial_state is not None
+      wanted = not self.options.zero_start if isinstance(self.mode, Unrolled) else self.options.warm_start
+      learned_start = wanted and self.family.initial_state is not None
     if learned_start:
       state0 = self.family.initial_state(self.options, name="initial_state")(rewards)
     else:

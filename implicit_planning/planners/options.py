@@ -60,6 +60,11 @@ class PlannerOptions:
     "Implicit ConvGPPN/GPPN start the forward solve from their initial-state layer instead of zeros (as "
     "DiffPlan's ID-ConvGPPN); the implicit gradient gives that layer nothing, so it stays at its initialisation.",
   )
+  zero_start: bool = _option(
+    False,
+    "Explicit ConvGPPN/GPPN start from zeros, as the implicit ones do, instead of their initial-state layer: "
+    "the control for what that layer gives the explicit twin.",
+  )
   supervised_iterates: int = _option(
     0,
     "Intermediate states also read out for the loss (deep supervision): the K (or K_fwd) applications are cut "
@@ -160,7 +165,7 @@ class PlannerOptions:
 
 OPTION_NAMES: tuple[str, ...] = tuple(field.name for field in dataclasses.fields(PlannerOptions))
 MODE_OPTIONS = {
-  False: ("k",),
+  False: ("k", "zero_start"),
   True: (
     "k_fwd",
     "k_bwd",

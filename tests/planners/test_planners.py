@@ -326,6 +326,19 @@ def test_warm_start_gives_the_implicit_recurrent_planners_a_learned_start():
   assert all(np.all(g == 0) for g in jax.tree.leaves(grads["params"]["initial_state"]))
 
 
+@pytest.mark.parametrize("name", ["conv_gppn", "gppn"])
+def test_zero_start_gives_the_explicit_recurrent_planners_the_implicit_ones_start(name):
+  batch = random_problems()
+  learned = ip.make_planner(name, **SMALL)
+  zero = ip.make_planner(name, **SMALL, zero_start=True)
+  params = zero.init(jax.random.key(0), batch)
+  assert "initial_state" not in params["params"]
+  assert "initial_state" in learned.init(jax.random.key(0), batch)["params"]
+  # Zeros are what an initial-state layer with zero weights computes.
+  with_zero_layer = _with_zero_initial_state(learned, params, batch)
+  np.testing.assert_allclose(zero.apply(params, batch).logits, learned.apply(with_zero_layer, batch).logits, rtol=1e-6)
+
+
 def test_a_squashed_kernel_is_the_papers_when_small_and_never_above_the_bound():
   small = 1e-3 * jax.random.normal(jax.random.key(0), (3, 3, 1, 6))
   np.testing.assert_allclose(contract_kernel(small, 0.9, "squash"), small, rtol=1e-4)
