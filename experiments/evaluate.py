@@ -3,13 +3,14 @@ r"""Evaluates a trained run: `python -m experiments.evaluate --workdir=<run> [--
 Loads the run's best checkpoint (or `--checkpoint=latest`), computes the exact %Optimal,
 %Success and action accuracy of the greedy policy on a split of the run's dataset (or of
 `--data`, which may hold maps of another size but must be the same task) and writes
-`<workdir>/eval_<split>[_k<k_fwd>][_<solver>][_<mapper>][_<dataset>][_latest].json` (or `--out`):
-evaluating with another dataset, budget, forward solver, mapper or checkpoint never replaces an
-earlier result. A mapper's run is scored by its map's per-cell accuracy and obstacle IoU. Examples:
+`<workdir>/eval_<split>[_k<k_fwd>][_<solver>][_<mapper>][_start_<start>][_<dataset>][_latest].json`
+(or `--out`): evaluating with another dataset, budget, forward solver, mapper, start or checkpoint
+never replaces an earlier result. A mapper's run is scored by its map's per-cell accuracy and obstacle IoU. Examples:
 
   python -m experiments.evaluate --workdir=runs/maze2d_15/id_vin_quick_seed0
   python -m experiments.evaluate --workdir=<run> --k_fwd=80 --data=data/<27x27 file> --split=test
   python -m experiments.evaluate --workdir=<run> --forward_solver=iteration --k_fwd=200 --checkpoint=latest
+  python -m experiments.evaluate --workdir=<explicit ConvGPPN run> --start=zeros   # what its learned start gives
   python -m experiments.evaluate --pretrained=id_vin --k_fwd=60     # a pretrained planner (pretrained/)
   python -m experiments.evaluate --workdir=<mapper run> --mapper=workspace_sweep_max_mirrored
 
@@ -51,8 +52,17 @@ _MAPPER = flags.DEFINE_string(
   "A mapped run's mapper read another way, with the same parameters (e.g. workspace_sweep_max_mirrored "
   "for a workspace_sweep_max run: its map averaged over the image's exact mirrors); default: the training one.",
 )
+_START = flags.DEFINE_enum(
+  "start",
+  None,
+  list(evaluation.START_ABLATIONS),
+  "A trained initial-state layer (explicit ConvGPPN/GPPN) replaced by its bias alone or by zeros: what the "
+  "run owes to its learned start; default: the trained layer.",
+)
 _OUT = flags.DEFINE_string(
-  "out", "", "JSON path; default: <workdir>/eval_<split>[_k<k_fwd>][_<solver>][_<mapper>][_<dataset>][_latest].json."
+  "out",
+  "",
+  "JSON path; default: <workdir>/eval_<split>[_k<k_fwd>][_<solver>][_<mapper>][_start_<start>][_<dataset>][_latest].json.",
 )
 
 
@@ -98,6 +108,7 @@ def main(argv: list[str]) -> None:
         out=_OUT.value,
         forward_solver=_FORWARD_SOLVER.value,
         mapper=_MAPPER.value,
+        start=_START.value,
       )
   except USER_ERRORS as error:
     raise SystemExit(f"{type(error).__name__}: {error}") from error

@@ -106,6 +106,7 @@ PLANNER_COST_FIELDS = (
   "group",
   "supervised_iterates",
   "warm_start",
+  "head_reads_start",
   "jacobian_reg",
 )
 """The same for the planner, in the runs and phases that train it, besides the planning budget."""

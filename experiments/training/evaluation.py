@@ -153,6 +153,38 @@ def evaluate_split(
   return summary
 
 
+START_ABLATIONS: tuple[str, ...] = ("bias", "zeros")
+"""What `ablate_start` puts in place of a trained initial-state layer: its bias alone (the map's
+features dropped, a constant start) or zeros (the implicit planners' start)."""
+
+
+def ablate_start(params: Any, start: str | None) -> Any:
+  """``params`` with the planner's initial-state layer replaced as ``start`` says (None: unchanged).
+
+  How much a trained explicit ConvGPPN or GPPN owes to its learned start: its output after K steps
+  from zeros, or from the layer's constant part, against its own.
+
+  Raises:
+    ConfigError: the planner has no initial-state layer (`ip.PlannerOptions.zero_start`, an implicit
+      planner without ``warm_start`` or ``head_reads_start``, or a family without one).
+    ValueError: ``start`` is not one of `START_ABLATIONS`.
+  """
+  if start is None:
+    return params
+  if start not in START_ABLATIONS:
+    raise ValueError(f"start must be one of {START_ABLATIONS}, got {start!r}")
+  layer = params["params"].get("initial_state")
+  if layer is None:
+    raise ConfigError(f"start={start!r}: the run's planner has no initial-state layer to replace")
+
+  def ablate(path: tuple[Any, ...], leaf: jax.Array) -> jax.Array:
+    keep = start == "bias" and path[-1].key == "bias"
+    return leaf if keep else jnp.zeros_like(leaf)
+
+  layer = jax.tree_util.tree_map_with_path(ablate, layer)
+  return {**params, "params": {**params["params"], "initial_state": layer}}
+
+
 def eval_filename(
   split: str,
   data_path: str = "",
@@ -160,10 +192,11 @@ def eval_filename(
   which: str = "best",
   forward_solver: str | None = None,
   mapper: str | None = None,
+  start: str | None = None,
 ) -> str:
-  """``eval_<split>[_k<k_fwd>][_<forward solver>][_<mapper>][_<dataset name>][_latest].json``: one
-  file per evaluated setting, so that evaluating on another dataset, budget, solver, mapper or
-  checkpoint never replaces a result."""
+  """``eval_<split>[_k<k_fwd>][_<forward solver>][_<mapper>][_start_<start>][_<dataset name>][_latest].json``:
+  one file per evaluated setting, so that evaluating on another dataset, budget, solver, mapper,
+  start or checkpoint never replaces a result."""
   parts = [f"eval_{split}"]
   if k_fwd is not None:
     parts.append(f"k{k_fwd}")
@@ -171,6 +204,8 @@ def eval_filename(
     parts.append(forward_solver)
   if mapper is not None:
     parts.append(mapper)
+  if start is not None:
+    parts.append(f"start_{start}")
   if data_path:
     parts.append(os.path.splitext(os.path.basename(data_path))[0])
   if which != "best":
@@ -215,6 +250,7 @@ def evaluate_run(
   out: str | None = "",
   forward_solver: str | None = None,
   mapper: str | None = None,
+  start: str | None = None,
 ) -> dict[str, Any]:
   """Evaluates a run's checkpoint on a dataset split and writes the summary as JSON.
 
@@ -231,18 +267,20 @@ def evaluate_run(
     mapper: a mapper run with another mapper of the same parameters (`with_mapper`), e.g.
       ``workspace_sweep_max_mirrored`` for a ``workspace_sweep_max`` run: the same trained field,
       its map averaged over the image's exact mirrors; None keeps the training one.
+    start: the trained initial-state layer replaced by its bias or by zeros (`ablate_start`);
+      None keeps it.
 
   Returns:
     The `evaluate_split` summary plus "checkpoint", "checkpoint_epochs" (per seed), "data",
-    "split", "size", "k_fwd", "forward_solver", "mapper" (None without one) and "out" (the file
-    written, or None).
+    "split", "size", "k_fwd", "forward_solver", "mapper" (None without one), "start" and "out"
+    (the file written, or None).
 
   Raises:
     data.DataMismatchError: the dataset's task or wrap differs from the run's, or its workspace images from
       what the mapper samples.
     FileNotFoundError: no run or no checkpoint in `workdir`.
     ConfigError: a forward solver for an explicit planner; a mapper for a run without one, or one
-      whose parameters are not the run's mapper's.
+      whose parameters are not the run's mapper's; a start for a planner without an initial-state layer.
     ValueError: unknown split or checkpoint name.
   """
   trained = checkpoints.read_config(workdir)
@@ -255,11 +293,11 @@ def evaluate_run(
     params = restored.params(which)
     if mapper is not None and model.parameter_shapes(config, sample) != jax.tree.map(jnp.shape, params):
       raise ConfigError(f"mapper {mapper!r} has other parameters than the run's {trained.mapper!r}")
-    return params, restored.epochs(which)
+    return ablate_start(params, start), restored.epochs(which)
 
   if out == "":
-    out = os.path.join(workdir, eval_filename(split, data_path, k_fwd, which, forward_solver, mapper))
-  summary = _evaluate(config, restore, split, data_path, k_fwd, out)
+    out = os.path.join(workdir, eval_filename(split, data_path, k_fwd, which, forward_solver, mapper, start))
+  summary = _evaluate(config, restore, split, data_path, k_fwd, out, start=start)
   summary["checkpoint"] = which
   return summary
 
@@ -301,9 +339,11 @@ def _evaluate(
   data_path: str,
   k_fwd: int | None,
   out: str | None,
+  start: str | None = None,
 ) -> dict[str, Any]:
   """The model of ``config`` with the parameters ``restore`` gives, on ``split`` of ``data_path``
-  (or the config's dataset); the summary is written to ``out`` unless None."""
+  (or the config's dataset); the summary (with ``start``, how ``restore`` edited the start) is
+  written to ``out`` unless None."""
   if split not in ("train", "val", "test"):
     raise ValueError(f"split must be train, val or test, got {split!r}")
   path = data_path or config.data
@@ -331,6 +371,7 @@ def _evaluate(
     k_fwd=config.k_fwd if k_fwd is None else k_fwd,
     forward_solver=config.forward_solver,
     mapper=config.mapper or None,
+    start=start,
     out=out,
   )
   if out is not None:

@@ -135,6 +135,6 @@ CONV_GPPN = CellFamily(
   encoder=_encoder,
   cell=_cell,
   head=_head,
-  options=("l_h", "kernel_size", "contraction", "contraction_form"),
+  options=("l_h", "kernel_size", "contraction", "contraction_form", "head_reads_start"),
   initial_state=_initial_state,
 )

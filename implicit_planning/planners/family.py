@@ -46,6 +46,7 @@ class CellFamily:
     options: the architecture fields of `PlannerOptions` the family reads (``l_h``, ...).
     initial_state: ``r → state`` for the explicit mode, or ``None`` (zeros). The implicit mode
       starts from zeros unless ``warm_start``: its equilibrium must not depend on the start.
+      With ``head_reads_start`` the head also reads this state (either mode), which trains it.
   """
 
   encoder: ModuleFactory

@@ -112,6 +112,6 @@ GPPN = CellFamily(
   encoder=_encoder,
   cell=_cell,
   head=_head,
-  options=("l_h", "kernel_size"),
+  options=("l_h", "kernel_size", "head_reads_start"),
   initial_state=_initial_state,
 )

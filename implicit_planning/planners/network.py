@@ -117,14 +117,16 @@ class PlannerNet(nn.Module):
     def step(state, params, context):  # the cell takes the batch as it is: weights stay shared, not vmapped
       return cell.apply({"params": params}, state, context)
 
+    has_start = self.family.initial_state is not None
     learned_start = self.learned_start
     if learned_start is None:
       wanted = not self.options.zero_start if isinstance(self.mode, Unrolled) else self.options.warm_start
-      learned_start = wanted and self.family.initial_state is not None
-    if learned_start:
-      state0 = self.family.initial_state(self.options, name="initial_state")(rewards)
-    else:
-      state0 = cell.zero_state(rewards)
+      learned_start = wanted and has_start
+    head_reads_start = self.options.head_reads_start and has_start
+    start = None
+    if learned_start or head_reads_start:
+      start = self.family.initial_state(self.options, name="initial_state")(rewards)
+    state0 = start if learned_start else cell.zero_state(rewards)
     if probe is None:
       probe = backward_probe(rewards.shape[0], dtype)
     # No parameter depends on the solve: `init` makes one step, so it costs the same at any K.
@@ -143,8 +145,16 @@ class PlannerNet(nn.Module):
 
     head = self.family.head(self.options, name="head")
 
+    def features_of(state):
+      return cell.apply({"params": cell_params}, state, rewards, method="readout")
+
+    # The start's features, read as a state is, reach the head beside the returned state's.
+    start_features = features_of(start)[0] if head_reads_start else None
+
     def read(state):
-      features, value_map = cell.apply({"params": cell_params}, state, rewards, method="readout")
+      features, value_map = features_of(state)
+      if start_features is not None:
+        features = jnp.concatenate([features, start_features], axis=-1)
       return head(features), value_map
 
     logits, value_map = read(state)

@@ -10,7 +10,8 @@ the fields its family and mode do not read.
 cell ``f`` (an explicit planner's layers, an implicit planner's forward
 iterations at most). Explicit ConvGPPN and GPPN start from a learned state
 (a 3×3 convolution of the encoder's features, as the originals); every other
-planner starts from zeros.
+planner starts from zeros. With ``head_reads_start`` their policy head reads that
+state beside the returned one, in either mode.
 """
 
 from __future__ import annotations
@@ -64,6 +65,12 @@ class PlannerOptions:
     False,
     "Explicit ConvGPPN/GPPN start from zeros, as the implicit ones do, instead of their initial-state layer: "
     "the control for what that layer gives the explicit twin.",
+  )
+  head_reads_start: bool = _option(
+    False,
+    "ConvGPPN/GPPN's policy head also reads the initial-state layer's state (read out as the state is), "
+    "beside the returned one: the route by which an explicit planner's learned start reaches its output, "
+    "given to the implicit planner, whose equilibrium cannot depend on its start, so the layer is trained.",
   )
   supervised_iterates: int = _option(
     0,

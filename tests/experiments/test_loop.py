@@ -79,6 +79,8 @@ def test_train_then_evaluate_end_to_end(planner, tiny, vin_run, tmp_path):
   if planner == "vin":
     with pytest.raises(ConfigError, match="vin is an explicit planner"):
       evaluation.evaluate_run(workdir, forward_solver="anderson", out=None)
+    with pytest.raises(ConfigError, match="no initial-state layer"):
+      evaluation.evaluate_run(workdir, start="zeros", out=None)
   if planner == "id_vin":  # either forward solver, run to convergence, reaches the same equilibrium
     anderson = evaluation.evaluate_run(workdir, split="val", k_fwd=200, forward_solver="anderson")
     iteration = evaluation.evaluate_run(workdir, split="val", k_fwd=200, forward_solver="iteration", out=None)
@@ -94,6 +96,34 @@ def test_train_then_evaluate_end_to_end(planner, tiny, vin_run, tmp_path):
   png = str(tmp_path / "policy.png")
   figures.policy_figure(workdir, png, index=0, split="test")
   assert os.path.getsize(png) > 0
+
+
+@pytest.mark.parametrize("name", ["conv_gppn", "gppn"])
+def test_an_ablated_start_is_zeros_or_the_layers_bias(name):
+  maps = jnp.ones((2, 7, 7), jnp.uint8).at[:, 3, 1:6].set(0)
+  batch = {"maps": maps, "goals": jnp.array([[0, 0], [6, 6]], jnp.int32)}
+  planner = ip.make_planner(name, l_h=4, k=3)
+  params = planner.init(jax.random.key(0), batch)
+  layer = params["params"]["initial_state"]
+  # Give the (zero-initialised) biases values, so that "bias" and "zeros" differ.
+  layer = jax.tree.map(lambda leaf: leaf + jax.random.normal(jax.random.key(1), leaf.shape), layer)
+  params = {"params": {**params["params"], "initial_state": layer}}
+  zeros = evaluation.ablate_start(params, "zeros")
+  from_zeros = ip.make_planner(name, l_h=4, k=3, zero_start=True)
+  without_layer = {"params": {k: v for k, v in params["params"].items() if k != "initial_state"}}
+  np.testing.assert_allclose(
+    planner.apply(zeros, batch).logits, from_zeros.apply(without_layer, batch).logits, rtol=1e-6
+  )
+  bias = jax.tree_util.tree_leaves_with_path(evaluation.ablate_start(params, "bias")["params"]["initial_state"])
+  trained = dict(jax.tree_util.tree_leaves_with_path(layer))
+  for path, leaf in bias:
+    expected = trained[path] if path[-1].key == "bias" else jnp.zeros_like(leaf)
+    np.testing.assert_array_equal(leaf, expected)
+  assert not np.allclose(
+    planner.apply(evaluation.ablate_start(params, "bias"), batch).logits, planner.apply(zeros, batch).logits
+  )
+  with pytest.raises(ValueError, match="start must be one of"):
+    evaluation.ablate_start(params, "ones")
 
 
 def test_resume_after_kill_gives_identical_parameters(tiny, final_params, tmp_path):

@@ -339,6 +339,29 @@ def test_zero_start_gives_the_explicit_recurrent_planners_the_implicit_ones_star
   np.testing.assert_allclose(zero.apply(params, batch).logits, learned.apply(with_zero_layer, batch).logits, rtol=1e-6)
 
 
+@pytest.mark.parametrize("name", ["id_conv_gppn", "conv_gppn", "id_gppn"])
+def test_head_reads_start_trains_the_initial_state_layer_in_either_mode(name):
+  batch = random_problems()
+  reading = ip.make_planner(name, **SMALL, head_reads_start=True)
+  params = reading.init(jax.random.key(0), batch)
+  grads = jax.grad(lambda p: jnp.sum(reading.apply(p, batch).logits ** 2))(params)
+  assert any(np.any(g != 0) for g in jax.tree.leaves(grads["params"]["initial_state"]))
+  # With zero head weights on the start's features it is the planner without the option.
+  plain = ip.make_planner(name, **SMALL)
+  plain_params = plain.init(jax.random.key(0), batch)["params"]
+  kernel = params["params"]["head"]["kernel"]
+  assert kernel.shape[2] == 2 * SMALL["l_h"]
+  head = {**params["params"]["head"], "kernel": kernel[:, :, : SMALL["l_h"]]}
+  shared = {name: params["params"][name] for name in plain_params if name != "head"}
+  np.testing.assert_allclose(
+    reading.apply(
+      {"params": {**params["params"], "head": {**head, "kernel": kernel.at[:, :, SMALL["l_h"] :].set(0)}}}, batch
+    ).logits,
+    plain.apply({"params": {**shared, "head": head}}, batch).logits,
+    rtol=1e-6,
+  )
+
+
 def test_a_squashed_kernel_is_the_papers_when_small_and_never_above_the_bound():
   small = 1e-3 * jax.random.normal(jax.random.key(0), (3, 3, 1, 6))
   np.testing.assert_allclose(contract_kernel(small, 0.9, "squash"), small, rtol=1e-4)
