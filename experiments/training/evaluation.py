@@ -162,7 +162,7 @@ def ablate_start(params: Any, start: str | None) -> Any:
   """``params`` with the planner's initial-state layer replaced as ``start`` says (None: unchanged).
 
   How much a trained explicit ConvGPPN or GPPN owes to its learned start: its output after K steps
-  from zeros, or from the layer's constant part, against its own.
+  from zeros, or from the layer's constant part, against its own. Behind a mapper, the planner's.
 
   Raises:
     ConfigError: the planner has no initial-state layer (`ip.PlannerOptions.zero_start`, an implicit
@@ -173,6 +173,8 @@ def ablate_start(params: Any, start: str | None) -> Any:
     return params
   if start not in START_ABLATIONS:
     raise ValueError(f"start must be one of {START_ABLATIONS}, got {start!r}")
+  if "planner" in params:  # a mapped planner's (`ip.mappers.with_mapper`)
+    return {**params, "planner": ablate_start(params["planner"], start)}
   layer = params["params"].get("initial_state")
   if layer is None:
     raise ConfigError(f"start={start!r}: the run's planner has no initial-state layer to replace")

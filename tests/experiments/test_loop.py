@@ -3,6 +3,7 @@
 import json
 import os
 
+import chex
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -122,6 +123,8 @@ def test_an_ablated_start_is_zeros_or_the_layers_bias(name):
   assert not np.allclose(
     planner.apply(evaluation.ablate_start(params, "bias"), batch).logits, planner.apply(zeros, batch).logits
   )
+  mapped = evaluation.ablate_start({"mapper": {}, "planner": params}, "zeros")  # behind a mapper
+  chex.assert_trees_all_equal(mapped["planner"], zeros)
   with pytest.raises(ValueError, match="start must be one of"):
     evaluation.ablate_start(params, "ones")
 
