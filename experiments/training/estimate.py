@@ -101,6 +101,7 @@ COST_FIELDS = ("task", "size", "batch_size", "dtype", "diagnose_every", "phase")
 PLANNER_COST_FIELDS = (
   "planner",
   "l_h",
+  "reward_channels",
   "l_q",
   "kernel_size",
   "group",

@@ -106,7 +106,7 @@ class ConvGRUCell(nn.Module):
 
 
 def _encoder(options, **kwargs) -> nn.Module:
-  return RewardEncoder(options.l_h, 1, options.wrap, options.conv_impl, **kwargs)
+  return RewardEncoder(options.l_h, options.reward_channels, options.wrap, options.conv_impl, **kwargs)
 
 
 def _cell(options, **kwargs) -> nn.Module:
@@ -114,7 +114,7 @@ def _cell(options, **kwargs) -> nn.Module:
     options.l_h,
     options.kernel_size,
     options.wrap,
-    1,
+    options.reward_channels,
     options.jax_dtype,
     options.conv_impl,
     options.contraction,
@@ -135,6 +135,6 @@ CONV_GPPN = CellFamily(
   encoder=_encoder,
   cell=_cell,
   head=_head,
-  options=("l_h", "kernel_size", "contraction", "contraction_form", "head_reads_start"),
+  options=("l_h", "reward_channels", "kernel_size", "contraction", "contraction_form", "head_reads_start"),
   initial_state=_initial_state,
 )

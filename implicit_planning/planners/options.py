@@ -79,6 +79,11 @@ class PlannerOptions:
     "differentiate each through one step from it (`equilibrium.with_iterates`).",
   )
   l_h: int = _option(150, "Hidden channels of the encoder (and of the ConvGRU/ConvLSTM state).")
+  reward_channels: int = _option(
+    1,
+    "Channels of ConvGPPN's encoded rewards R, which its cell reads at every step and its initial-state layer "
+    "once (the paper's: 1, a single reward map).",
+  )
   l_q: int = _option(100, "Q channels (VIN) or regular Q fields (SymVIN).")
   kernel_size: int = _option(3, "Odd size F of the cell's convolutions.")
   group: str = _option("d4", f"Symmetry group of SymVIN: one of {GROUPS}.")
@@ -120,7 +125,15 @@ class PlannerOptions:
   dtype: str = _option("float32", "Parameter and activation dtype (float64 needs jax_enable_x64).")
 
   def __post_init__(self):
-    for name, least in (("k", 1), ("k_fwd", 1), ("k_bwd", 1), ("l_h", 1), ("l_q", 1), ("supervised_iterates", 0)):
+    for name, least in (
+      ("k", 1),
+      ("k_fwd", 1),
+      ("k_bwd", 1),
+      ("l_h", 1),
+      ("l_q", 1),
+      ("reward_channels", 1),
+      ("supervised_iterates", 0),
+    ):
       value = getattr(self, name)
       if not isinstance(value, int) or isinstance(value, bool) or value < least:
         raise ValueError(f"{name} must be an integer >= {least}, got {value!r}.")

@@ -362,6 +362,46 @@ def test_head_reads_start_trains_the_initial_state_layer_in_either_mode(name):
   )
 
 
+@pytest.mark.parametrize("name", ["id_conv_gppn", "conv_gppn"])
+def test_more_reward_channels_reach_the_cell_and_the_start_and_extend_the_single_map(name):
+  batch = random_problems()
+  wide = ip.make_planner(name, **SMALL, reward_channels=3)
+  params = wide.init(jax.random.key(0), batch)["params"]
+  assert params["encoder"]["reward"]["kernel"].shape[-1] == 3
+  grads = jax.grad(lambda p: jnp.sum(wide.apply({"params": p}, batch).logits ** 2))(params)
+  assert np.any(grads["encoder"]["reward"]["kernel"][..., 1:] != 0)  # the extra channels are read
+  # With the extra channels' weights at zero it is the single-map planner, whose weights it keeps.
+  single = ip.make_planner(name, **SMALL)
+  single_params = single.init(jax.random.key(0), batch)["params"]
+
+  def pad_input_channels(kernel, at):
+    return jnp.concatenate(
+      [kernel[:, :, :at], jnp.zeros(kernel.shape[:2] + (2,) + kernel.shape[3:]), kernel[:, :, at:]], 2
+    )
+
+  padded = {
+    **single_params,
+    "encoder": {
+      **single_params["encoder"],
+      "reward": {"kernel": jnp.pad(single_params["encoder"]["reward"]["kernel"], ((0, 0), (0, 0), (0, 0), (0, 2)))},
+    },
+    "cell": {
+      **single_params["cell"],
+      **{key: pad_input_channels(single_params["cell"][key], 1) for key in ("gates_kernel", "candidate_kernel")},
+    },
+  }
+  if "initial_state" in single_params:
+    start = single_params["initial_state"]
+    padded["initial_state"] = {**start, "kernel": pad_input_channels(start["kernel"], 1)}
+  assert jax.tree.map(jnp.shape, padded) == jax.tree.map(jnp.shape, params)
+  np.testing.assert_allclose(
+    wide.apply({"params": padded}, batch).logits,
+    single.apply({"params": single_params}, batch).logits,
+    rtol=1e-5,
+    atol=1e-6,  # the wider convolutions add the zeros in another order
+  )
+
+
 def test_a_squashed_kernel_is_the_papers_when_small_and_never_above_the_bound():
   small = 1e-3 * jax.random.normal(jax.random.key(0), (3, 3, 1, 6))
   np.testing.assert_allclose(contract_kernel(small, 0.9, "squash"), small, rtol=1e-4)
