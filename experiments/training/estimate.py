@@ -102,6 +102,7 @@ PLANNER_COST_FIELDS = (
   "planner",
   "l_h",
   "reward_channels",
+  "reward_encoder",
   "l_q",
   "kernel_size",
   "group",

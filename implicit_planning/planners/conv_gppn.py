@@ -106,7 +106,9 @@ class ConvGRUCell(nn.Module):
 
 
 def _encoder(options, **kwargs) -> nn.Module:
-  return RewardEncoder(options.l_h, options.reward_channels, options.wrap, options.conv_impl, **kwargs)
+  return RewardEncoder(
+    options.l_h, options.reward_channels, options.wrap, options.conv_impl, activation=options.reward_encoder, **kwargs
+  )
 
 
 def _cell(options, **kwargs) -> nn.Module:
@@ -135,6 +137,14 @@ CONV_GPPN = CellFamily(
   encoder=_encoder,
   cell=_cell,
   head=_head,
-  options=("l_h", "reward_channels", "kernel_size", "contraction", "contraction_form", "head_reads_start"),
+  options=(
+    "l_h",
+    "reward_channels",
+    "reward_encoder",
+    "kernel_size",
+    "contraction",
+    "contraction_form",
+    "head_reads_start",
+  ),
   initial_state=_initial_state,
 )

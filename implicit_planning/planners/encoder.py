@@ -8,7 +8,7 @@ import jax.numpy as jnp
 
 from implicit_planning.ops import ConvImpl, conv2d
 from implicit_planning.planners.layers import ConvWeights
-from implicit_planning.planners.options import REWARD_INITS
+from implicit_planning.planners.options import ENCODER_ACTIVATIONS, REWARD_INITS
 
 
 def observation(maps: jax.Array, goals: jax.Array, dtype=jnp.float32) -> jax.Array:
@@ -92,9 +92,11 @@ class RewardEncoder(nn.Module):
   the two layers are applied as one 3×3 convolution with the product kernel
   ``W₁·W₂`` and bias ``b₁·W₂`` (the same function, the 1×1 layer needing no
   padding). The ``hidden``-channel map is never formed (forward + backward 11×
-  faster; docs/performance.md). Parameters (names,
-  shapes, initial values) are those of two `GridConv` layers named
-  ``hidden`` and ``reward``.
+  faster; docs/performance.md). With ``activation="relu"`` a ReLU sits between
+  the layers, so ``R`` is a nonlinear function of each 3×3 neighbourhood (a
+  corridor, a corner, a dead end) and the hidden map is formed. Parameters
+  (names, shapes, initial values) are those of two `GridConv` layers named
+  ``hidden`` and ``reward`` in either case.
   """
 
   hidden: int
@@ -102,13 +104,18 @@ class RewardEncoder(nn.Module):
   wrap: bool = False
   impl: ConvImpl = "auto"
   reward_init: str = "default"
+  activation: str = "linear"
 
   @nn.compact
   def __call__(self, obs: jax.Array) -> jax.Array:
+    if self.activation not in ENCODER_ACTIVATIONS:
+      raise ValueError(f"Unknown activation {self.activation!r}; expected one of {ENCODER_ACTIVATIONS}.")
     channels = obs.shape[-1]
     hidden_init, bias_init = hidden_layer_init(self.reward_init)
     w1, b1 = ConvWeights((3, 3, channels, self.hidden), True, obs.dtype, hidden_init, bias_init, name="hidden")()
     init = reward_layer_init(self.reward_init)
     w2, _ = ConvWeights((1, 1, self.hidden, self.out), False, obs.dtype, init, name="reward")()
     reward_map = w2[0, 0]  # [hidden, out]
+    if self.activation == "relu":
+      return jax.nn.relu(conv2d(obs, w1, wrap=self.wrap, impl=self.impl) + b1) @ reward_map
     return conv2d(obs, w1 @ reward_map, wrap=self.wrap, impl=self.impl) + b1 @ reward_map

@@ -31,6 +31,8 @@ VALUE_INITS: tuple[str, ...] = ("default", "shift", "moves")
 """How VIN and SymVIN initialise their value kernels (`vin.value_kernel_init`)."""
 HEAD_INITS: tuple[str, ...] = ("default", "greedy")
 """How VIN and SymVIN initialise their policy heads (`vin.policy_head_init`, `symvin.equivariant_head_init`)."""
+ENCODER_ACTIVATIONS: tuple[str, ...] = ("linear", "relu")
+"""Between the reward encoder's two layers: nothing (the paper's linear encoder) or a ReLU (`encoder.RewardEncoder`)."""
 REWARD_INITS: tuple[str, ...] = ("default", "zeros", "goal")
 """How VIN and SymVIN initialise their reward encoder (`encoder.reward_layer_init`, `encoder.hidden_layer_init`)."""
 BACKWARD_CHOICES: tuple[str, ...] = (*SOLVERS, "phantom")
@@ -83,6 +85,11 @@ class PlannerOptions:
     1,
     "Channels of ConvGPPN's encoded rewards R, which its cell reads at every step and its initial-state layer "
     "once (the paper's: 1, a single reward map).",
+  )
+  reward_encoder: str = _option(
+    "linear",
+    "ConvGPPN's reward encoder, a 3x3 convolution to l_h channels and a 1x1 one to reward_channels: linear (the "
+    "paper's) or relu (a ReLU between them, so R is a nonlinear function of each 3x3 neighbourhood).",
   )
   l_q: int = _option(100, "Q channels (VIN) or regular Q fields (SymVIN).")
   kernel_size: int = _option(3, "Odd size F of the cell's convolutions.")
@@ -141,6 +148,7 @@ class PlannerOptions:
       raise ValueError(f"kernel_size must be a positive odd number, got {self.kernel_size!r}.")
     choices = {
       "contraction_form": CONTRACTION_FORMS,
+      "reward_encoder": ENCODER_ACTIVATIONS,
       "value_init": VALUE_INITS,
       "reward_init": REWARD_INITS,
       "head_init": HEAD_INITS,

@@ -363,6 +363,24 @@ def test_head_reads_start_trains_the_initial_state_layer_in_either_mode(name):
 
 
 @pytest.mark.parametrize("name", ["id_conv_gppn", "conv_gppn"])
+def test_relu_reward_encoder_reaches_the_planner_and_is_linear_where_every_hidden_unit_is_on(name):
+  batch = random_problems()
+  linear = ip.make_planner(name, **SMALL, reward_channels=2)
+  relu = ip.make_planner(name, **SMALL, reward_channels=2, reward_encoder="relu")
+  params = linear.init(jax.random.key(0), batch)
+  assert jax.tree.structure(params) == jax.tree.structure(relu.init(jax.random.key(0), batch))
+  assert not np.allclose(relu.apply(params, batch).logits, linear.apply(params, batch).logits, atol=1e-3)
+  # A hidden bias that keeps every pre-activation positive leaves the ReLU nothing to cut.
+  hidden = params["params"]["encoder"]["hidden"]
+  kernel_reach = float(jnp.sum(jnp.abs(hidden["kernel"])))
+  on = {**hidden, "bias": hidden["bias"] + kernel_reach}
+  shifted = {"params": {**params["params"], "encoder": {**params["params"]["encoder"], "hidden": on}}}
+  np.testing.assert_allclose(
+    relu.apply(shifted, batch).logits, linear.apply(shifted, batch).logits, rtol=1e-5, atol=1e-5
+  )
+
+
+@pytest.mark.parametrize("name", ["id_conv_gppn", "conv_gppn"])
 def test_more_reward_channels_reach_the_cell_and_the_start_and_extend_the_single_map(name):
   batch = random_problems()
   wide = ip.make_planner(name, **SMALL, reward_channels=3)
