@@ -88,6 +88,7 @@ def test_the_stable_recipe_is_the_default_and_the_papers_cell_one_keyword_away()
   assert (options.contraction, options.contraction_form) == (0.99, "squash")
   assert (options.value_init, options.reward_init, options.head_init) == ("shift", "goal", "greedy")
   assert isinstance(ip.make_planner("id_conv_gppn").mode, ip.Phantom)
+  assert {ip.make_planner(name).options.reward_channels for name in ("conv_gppn", "id_conv_gppn")} == {32}
   assert ip.make_planner("id_vin", recipe="paper", l_q=8).options == ip.PlannerOptions(l_q=8)
   assert ip.make_planner("id_vin", contraction=0.9).options.contraction == 0.9  # keywords win
   whole = ip.PlannerOptions(l_q=8)
@@ -389,7 +390,7 @@ def test_more_reward_channels_reach_the_cell_and_the_start_and_extend_the_single
   grads = jax.grad(lambda p: jnp.sum(wide.apply({"params": p}, batch).logits ** 2))(params)
   assert np.any(grads["encoder"]["reward"]["kernel"][..., 1:] != 0)  # the extra channels are read
   # With the extra channels' weights at zero it is the single-map planner, whose weights it keeps.
-  single = ip.make_planner(name, **SMALL)
+  single = ip.make_planner(name, **SMALL, reward_channels=1)
   single_params = single.init(jax.random.key(0), batch)["params"]
 
   def pad_input_channels(kernel, at):
