@@ -33,7 +33,7 @@ def test_spectral_radius_of_linear_maps_per_problem(x64):
 @pytest.mark.parametrize("name, contraction", [("id_vin", 0.0), ("id_vin", 0.7), ("id_conv_gppn", 0.0)])
 def test_spectral_radius_of_a_planner_cell_matches_its_dense_jacobian(x64, name, contraction):
   """A tiny grid: the estimate at a point against ``max |eig(∂f/∂v)|`` from the dense Jacobian."""
-  planner = ip.make_planner(name, l_h=3, l_q=4, k_fwd=20, dtype="float64", contraction=contraction)
+  planner = ip.make_planner(name, l_h=3, l_q=4, k_fwd=20, dtype="float64", contraction=contraction, reward_channels=1)
   rng = np.random.default_rng(1)
   batch = {"maps": jnp.asarray((rng.random((1, 4, 4)) > 0.2).astype(np.float64)), "goals": jnp.array([[1, 2]])}
   params = planner.init(jax.random.key(1), batch)
