@@ -88,7 +88,8 @@ def test_the_stable_recipe_is_the_default_and_the_papers_cell_one_keyword_away()
   assert (options.contraction, options.contraction_form) == (0.99, "squash")
   assert (options.value_init, options.reward_init, options.head_init) == ("shift", "goal", "greedy")
   assert isinstance(ip.make_planner("id_conv_gppn").mode, ip.Phantom)
-  assert {ip.make_planner(name).options.reward_channels for name in ("conv_gppn", "id_conv_gppn")} == {32}
+  conv_gppn_family = [ip.make_planner(name).options for name in ("conv_gppn", "id_conv_gppn")]
+  assert {(options.reward_channels, options.reward_encoder) for options in conv_gppn_family} == {(32, "relu")}
   assert ip.make_planner("id_vin", recipe="paper", l_q=8).options == ip.PlannerOptions(l_q=8)
   assert ip.make_planner("id_vin", contraction=0.9).options.contraction == 0.9  # keywords win
   whole = ip.PlannerOptions(l_q=8)
@@ -366,7 +367,7 @@ def test_head_reads_start_trains_the_initial_state_layer_in_either_mode(name):
 @pytest.mark.parametrize("name", ["id_conv_gppn", "conv_gppn"])
 def test_relu_reward_encoder_reaches_the_planner_and_is_linear_where_every_hidden_unit_is_on(name):
   batch = random_problems()
-  linear = ip.make_planner(name, **SMALL, reward_channels=2)
+  linear = ip.make_planner(name, **SMALL, reward_channels=2, reward_encoder="linear")
   relu = ip.make_planner(name, **SMALL, reward_channels=2, reward_encoder="relu")
   params = linear.init(jax.random.key(0), batch)
   assert jax.tree.structure(params) == jax.tree.structure(relu.init(jax.random.key(0), batch))
